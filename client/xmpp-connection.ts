@@ -1,0 +1,260 @@
+// The sharing client's XMPP connection: @xmpp/client (0.14) with its failure modes closed off.
+//
+// Why a wrapper: xmpp.js reports trouble as EventEmitter "error" events, and an "error" event
+// without a listener throws, which kills the daemon. It happens in ordinary life: the server cuts
+// a connection after an over-sized stanza (Prosody: policy-violation at 256 KiB, then the pending
+// write fails with ECONNRESET), restarts, or the network drops. Three places can emit it:
+//   1. the Client itself (stream errors, parser errors, forwarded socket errors);
+//   2. the socket, once xmpp.js has detached its own listeners after "close";
+//   3. the raw socket inside @xmpp/tls's wrapper, which that wrapper also detaches.
+// Every socket xmpp.js attaches therefore gets a permanent listener here, and nothing is ever
+// re-emitted as "error": errors go to `onError` and into the "disconnect" report.
+//
+// Session events: "online" once per session (the first and every reconnected one), "disconnect"
+// once per lost session (failed reconnect attempts are not sessions), "offline" after close().
+// Reconnection (opt-in) stops for good after a stream error that a retry would only repeat or
+// make worse, notably `conflict`: another session took our resource.
+
+import { EventEmitter } from "node:events";
+import { client, type Client, type SocketLike, type XMPPError } from "@xmpp/client";
+import type { JID } from "@xmpp/jid";
+import type { Element } from "ltx";
+
+export interface ClientConnectionOptions {
+  /** "xmpp://host:port" (STARTTLS) or "xmpps://host:port" (direct TLS). */
+  service: string;
+  domain: string;
+  username: string;
+  password: string;
+  /** The sharing client's own resource, so that the user's other clients are undisturbed. */
+  resource: string;
+  /** Reconnect by itself after a lost session (default false). */
+  reconnect?: boolean;
+  /** ms between a disconnect and the next attempt (default 1000). */
+  reconnectDelayMs?: number;
+  /** A reconnect attempt that has not reached "online" after this many ms is cut and retried
+   *  (default 30 s): xmpp.js only retries after a "disconnect", so a half-open attempt would
+   *  otherwise wait forever. */
+  reconnectStallMs?: number;
+  /** ms xmpp.js waits for the server at each step of opening and closing (default 2000). */
+  timeoutMs?: number;
+  /** Receives every error xmpp.js or a socket reports. Must not throw. */
+  onError?: (err: Error) => void;
+}
+
+export interface DisconnectInfo {
+  /** The socket closed without a transport error. */
+  clean: boolean;
+  /** Stream error condition the server sent before closing, e.g. "policy-violation". */
+  streamError?: string;
+  /** The last error seen in this session (stream or socket), if any. */
+  error?: Error;
+  /** Whether the connection will try to come back by itself. */
+  willReconnect: boolean;
+}
+
+/** Stream errors after which reconnecting is wrong, not just useless. `conflict`: another
+ *  session took our resource; coming back would kick it, and it would kick us, forever. */
+const FINAL_STREAM_ERRORS = new Set(["conflict", "not-authorized", "host-unknown"]);
+
+interface ConnectionEvents {
+  online: [address: JID];
+  disconnect: [info: DisconnectInfo];
+  offline: [];
+}
+
+export class NotConnectedError extends Error {
+  constructor(status: string) {
+    super(`XMPP connection is not online (status: ${status})`);
+    this.name = "NotConnectedError";
+  }
+}
+
+export class ClientConnection extends EventEmitter<ConnectionEvents> {
+  /** The underlying entity, for iqCallee/middleware registration. Send through this class. */
+  readonly xmpp: Client;
+  private readonly opts: ClientConnectionOptions;
+  private readonly guarded = new WeakSet<object>();
+  private sessionOnline = false;
+  private sessionError: Error | undefined;
+  private streamError: string | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(opts: ClientConnectionOptions) {
+    super();
+    this.opts = opts;
+    this.xmpp = client({
+      service: opts.service,
+      domain: opts.domain,
+      username: opts.username,
+      password: opts.password,
+      resource: opts.resource,
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
+    });
+    this.guardSockets();
+    this.xmpp.on("error", (err) => this.onError(err));
+    this.xmpp.on("online", (address) => this.onOnline(address));
+    this.xmpp.on("disconnect", (info) => this.onDisconnect(info.clean));
+
+    // xmpp.js starts its reconnect module in client(); it is ours to turn on or off.
+    this.xmpp.reconnect.stop();
+    if (opts.reconnect) {
+      this.xmpp.reconnect.delay = opts.reconnectDelayMs ?? 1000;
+      this.xmpp.reconnect.on("reconnecting", () => this.armStallGuard());
+    }
+  }
+
+  get status(): string {
+    return this.xmpp.status;
+  }
+
+  get online(): boolean {
+    return this.xmpp.status === "online";
+  }
+
+  /** Connects and logs in; rejects (without leaving a reconnect loop behind) if that fails. */
+  async start(): Promise<JID> {
+    try {
+      const address = await this.xmpp.start();
+      if (this.opts.reconnect && !this.closed) this.xmpp.reconnect.start();
+      return address;
+    } catch (err) {
+      await this.close();
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`cannot log in as ${this.opts.username}@${this.opts.domain}: ${reason}`);
+    }
+  }
+
+  async send(stanza: Element): Promise<void> {
+    if (!this.online) throw new NotConnectedError(this.status);
+    await this.xmpp.send(stanza);
+  }
+
+  /** Sends an iq and resolves with the result iq (rejects with a StanzaError or TimeoutError). */
+  async request(iq: Element, timeoutMs = 30_000): Promise<Element> {
+    if (!this.online) throw new NotConnectedError(this.status);
+    return this.xmpp.iqCaller.request(iq, timeoutMs);
+  }
+
+  /** Resolves now if online, else at the next "online". */
+  waitOnline(timeoutMs = 30_000): Promise<JID> {
+    if (this.online && this.xmpp.jid) return Promise.resolve(this.xmpp.jid);
+    return this.next("online", timeoutMs).then(([address]) => address);
+  }
+
+  /** Resolves at the next lost session. */
+  nextDisconnect(timeoutMs = 30_000): Promise<DisconnectInfo> {
+    return this.next("disconnect", timeoutMs).then(([info]) => info);
+  }
+
+  /** Stops reconnecting and closes the stream; never throws. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.sessionOnline = false; // a close we asked for is not a lost session
+    this.clearStallGuard();
+    this.xmpp.reconnect.stop();
+    if (this.xmpp.status !== "offline") {
+      try {
+        await this.xmpp.stop();
+      } catch (err) {
+        this.onError(err as Error);
+      }
+    }
+    this.emit("offline");
+  }
+
+  private next<K extends keyof ConnectionEvents>(event: K, timeoutMs: number): Promise<ConnectionEvents[K]> {
+    return new Promise((resolve, reject) => {
+      const listener = (...args: ConnectionEvents[K]): void => {
+        clearTimeout(timer);
+        resolve(args);
+      };
+      const timer = setTimeout(() => {
+        this.off(event, listener as never);
+        reject(new Error(`no "${event}" within ${timeoutMs} ms (status: ${this.status})`));
+      }, timeoutMs);
+      this.once(event, listener as never);
+    });
+  }
+
+  private onError(err: Error): void {
+    if ((err as XMPPError).name === "StreamError") this.streamError = (err as XMPPError).condition;
+    this.sessionError = err;
+    try {
+      this.opts.onError?.(err);
+    } catch {
+      // a reporting callback must not take the connection down
+    }
+  }
+
+  private onOnline(address: JID): void {
+    this.clearStallGuard();
+    this.sessionOnline = true;
+    this.sessionError = undefined;
+    this.streamError = undefined;
+    this.emit("online", address);
+  }
+
+  private onDisconnect(clean: boolean): void {
+    if (!this.sessionOnline) return; // a failed attempt, not a lost session
+    this.sessionOnline = false;
+    const final = this.streamError !== undefined && FINAL_STREAM_ERRORS.has(this.streamError);
+    if (final) {
+      // xmpp.js's own "disconnect" listener runs after this one and schedules an attempt; stop
+      // reconnecting once it has (stop() also clears the scheduled attempt).
+      setImmediate(() => this.xmpp.reconnect.stop());
+    }
+    const info: DisconnectInfo = { clean, willReconnect: Boolean(this.opts.reconnect) && !this.closed && !final };
+    if (this.streamError) info.streamError = this.streamError;
+    if (this.sessionError) info.error = this.sessionError;
+    this.emit("disconnect", info);
+  }
+
+  /** Every socket xmpp.js attaches, and the raw socket inside a TLS wrapper, keeps an "error"
+   *  listener for its whole life. */
+  private guardSockets(): void {
+    const guard = (socket: SocketLike | null | undefined): void => {
+      if (!socket || this.guarded.has(socket)) return;
+      this.guarded.add(socket);
+      socket.on("error", (err: Error) => this.onError(err));
+      if (socket.socket) guard(socket.socket);
+      const attachInner = socket._attachSocket;
+      if (typeof attachInner === "function") {
+        socket._attachSocket = (inner: SocketLike) => {
+          guard(inner);
+          attachInner.call(socket, inner);
+        };
+      }
+    };
+    const attach = this.xmpp._attachSocket;
+    this.xmpp._attachSocket = (socket: SocketLike) => {
+      guard(socket);
+      attach.call(this.xmpp, socket);
+    };
+  }
+
+  private armStallGuard(): void {
+    this.clearStallGuard();
+    this.stallTimer = setTimeout(() => {
+      if (this.closed || this.online) return;
+      // Closing the socket yields "disconnect", which schedules the next attempt.
+      const socket = this.xmpp.socket;
+      if (socket?.destroy) socket.destroy();
+      else socket?.end();
+    }, this.opts.reconnectStallMs ?? 30_000);
+    this.stallTimer.unref();
+  }
+
+  private clearStallGuard(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+}
+
+/** Creates a hardened connection and logs in. */
+export async function openClientConnection(opts: ClientConnectionOptions): Promise<ClientConnection> {
+  const connection = new ClientConnection(opts);
+  await connection.start();
+  return connection;
+}

@@ -1,0 +1,15 @@
+/** Namespaces defined or used by XEP-draft.md (§ "Namespaces" / "XMPP Registrar Considerations"). */
+export const NS = {
+  /** Main protocol namespace; also the disco#info feature. */
+  share: "urn:xmpp:share:0",
+  /** Application-specific error conditions (XEP-draft.md § "Error conditions"). */
+  errors: "urn:xmpp:share:errors:0",
+  stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
+  discoInfo: "http://jabber.org/protocol/disco#info",
+  discoItems: "http://jabber.org/protocol/disco#items",
+  rsm: "http://jabber.org/protocol/rsm",
+  hashes: "urn:xmpp:hashes:2",
+} as const;
+
+/** XEP-0300 algorithm name used for every digest and chunk hash. */
+export const HASH_ALGO = "sha-256";

@@ -1,0 +1,92 @@
+/**
+ * `<file/>`: one version of one path (XEP-draft.md § "Index entries").
+ *
+ *   <file path='notes/plan.txt' kind='file' hash='…64 hex…' size='5' mtime='1732531200000'
+ *         mode='420' replica='laptop-7f3a'>
+ *     <vector><c r='laptop-7f3a' n='1732531200000'/></vector>
+ *     <chunk hash='…64 hex…' size='5'/>
+ *   </file>
+ *
+ * A deletion is `deleted='true'` with no hash and no chunks; a directory is `kind='dir'`.
+ * In an index page each `<file/>` also has `seq`; in a commit it may carry `<base/>`.
+ */
+import { badRequest } from "../errors.ts";
+import type { ChunkRef, EntryKind, FileVersion } from "../file.ts";
+import { isChunkHash, type ChunkHash } from "../ids.ts";
+import { checkPath } from "../paths.ts";
+import { replicaId } from "../vv.ts";
+import {
+  Element,
+  childrenNamed,
+  expectElement,
+  optionalAttr,
+  optionalBool,
+  requiredAttr,
+  requiredChild,
+  requiredEnum,
+  requiredUint,
+} from "../xml.ts";
+import { buildVector, parseVector } from "./vector.ts";
+
+const KINDS: readonly EntryKind[] = ["file", "dir"];
+
+/** Mode bits travel as a decimal integer; only 0o777 is meaningful. */
+const MODE_MASK = 0o777;
+
+export function buildFile(f: FileVersion, extra: Record<string, string> = {}): Element {
+  const attrs: Record<string, string> = {
+    path: f.path,
+    kind: f.kind,
+    size: String(f.size),
+    mtime: String(f.mtimeMs),
+    mode: String(f.mode),
+    replica: f.replica,
+    ...extra,
+  };
+  if (f.deleted) attrs.deleted = "true";
+  else if (f.kind === "file") attrs.hash = f.hash;
+  const el = new Element("file", attrs);
+  el.cnode(buildVector(f.vector));
+  if (!f.deleted) for (const c of f.chunks) el.c("chunk", { hash: c.hash, size: String(c.size) });
+  return el;
+}
+
+function parseHash(el: Element, name: string): ChunkHash {
+  const h = requiredAttr(el, name);
+  if (!isChunkHash(h)) throw badRequest(`<${el.name} ${name}/> is not a lowercase hex SHA-256`);
+  return h;
+}
+
+export function parseChunkRef(el: Element): ChunkRef {
+  return { hash: parseHash(el, "hash"), size: requiredUint(el, "size") };
+}
+
+/** Reads a `<file/>`; every field is checked, the path against the path rules. */
+export function parseFile(el: Element): FileVersion {
+  expectElement(el, "file");
+  const path = checkPath(requiredAttr(el, "path"));
+  const kind = requiredEnum(el, "kind", KINDS);
+  const deleted = optionalBool(el, "deleted", false);
+  const size = requiredUint(el, "size");
+  const mtimeMs = requiredUint(el, "mtime");
+  const mode = requiredUint(el, "mode");
+  if ((mode & ~MODE_MASK) !== 0) throw badRequest(`<file mode/> has bits outside 0o777: ${mode}`);
+  const replica = replicaId(requiredAttr(el, "replica"));
+  const vector = parseVector(requiredChild(el, "vector"));
+  if (vector.entries.length === 0) throw badRequest("<file/> has an empty <vector/>");
+  const chunkEls = childrenNamed(el, "chunk");
+  let hash = "";
+  let chunks: ChunkRef[] = [];
+  if (deleted || kind === "dir") {
+    if (optionalAttr(el, "hash") !== undefined || chunkEls.length > 0) {
+      throw badRequest(`<file path='${path}'/> is a ${deleted ? "deletion" : "directory"} and cannot carry content`);
+    }
+    if (size !== 0) throw badRequest(`<file path='${path}'/> is a ${deleted ? "deletion" : "directory"}; size must be 0`);
+  } else {
+    hash = parseHash(el, "hash");
+    chunks = chunkEls.map(parseChunkRef);
+    const total = chunks.reduce((s, c) => s + c.size, 0);
+    if (total !== size) throw badRequest(`<file path='${path}'/> chunk sizes add up to ${total}, not ${size}`);
+  }
+  return { path, kind, vector, hash, size, mtimeMs, mode, deleted, replica, chunks };
+}

@@ -1,0 +1,68 @@
+// The two installed programs, run as a user runs them: `node bin/<name>.js ...` in a child process.
+
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../harness/prosody.ts";
+
+const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as {
+  version: string;
+  bin: Record<string, string>;
+};
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(bin: string, ...args: string[]): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, bin), ...args], {
+      cwd: REPO_ROOT,
+      timeout: 20_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+const programs = [
+  { name: "xshare", about: /sharing client/ },
+  { name: "xshare-component", about: /XEP-0114 external component/ },
+] as const;
+
+describe.concurrent.each(programs)("$name", ({ name, about }) => {
+  const bin = pkg.bin[name] ?? "";
+
+  it("is declared in package.json with a node shebang", () => {
+    expect(bin).toBe(`bin/${name}.js`);
+    expect(readFileSync(path.join(REPO_ROOT, bin), "utf8")).toMatch(/^#!\/usr\/bin\/env node\n/);
+  });
+
+  it("--help describes the program and exits 0", async () => {
+    const { code, stdout, stderr } = await run(bin, "--help");
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    expect(stdout).toMatch(new RegExp(`^Usage: ${name} `));
+    expect(stdout).toMatch(about);
+    expect(stdout).toMatch(/--version/);
+  });
+
+  it("--version prints the package version and exits 0", async () => {
+    const { code, stdout, stderr } = await run(bin, "--version");
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: "" });
+  });
+
+  it("rejects an unknown option with one line on stderr and no stack trace", async () => {
+    const { code, stdout, stderr } = await run(bin, "--no-such-option");
+    expect(code).not.toBe(0);
+    expect(stdout).toBe("");
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(stderr).toMatch(/unknown option '--no-such-option'/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});
