@@ -21,6 +21,8 @@ export interface Limits {
   readonly spaceQuotaBytes: number;
   /** Sum of stored chunk bytes first uploaded by one account. */
   readonly userQuotaBytes: number;
+  /** Largest body of an IQ over HTTP (`POST /iq`). */
+  readonly maxIqBytes: number;
 }
 
 export interface ComponentConfig {
@@ -36,6 +38,8 @@ export interface ComponentConfig {
   readonly chunkUrl: string;
   readonly limits: Limits;
   readonly tokenTtlMs: number;
+  /** Lifetime of a session token for IQs over HTTP. */
+  readonly sessionTtlMs: number;
   readonly gcIntervalMs: number;
   /** An uploaded chunk no commit names is kept this long before it may be reclaimed. */
   readonly gcGraceMs: number;
@@ -56,7 +60,9 @@ const SETTINGS = {
   maxFileBytes: { env: "XSHARE_MAX_FILE_BYTES", kind: "bytes", dflt: 64 * 2 ** 30 },
   spaceQuotaBytes: { env: "XSHARE_SPACE_QUOTA_BYTES", kind: "bytes", dflt: 100 * 2 ** 30 },
   userQuotaBytes: { env: "XSHARE_USER_QUOTA_BYTES", kind: "bytes", dflt: 100 * 2 ** 30 },
+  maxIqBytes: { env: "XSHARE_MAX_IQ_BYTES", kind: "bytes", dflt: 32 * 2 ** 20 },
   tokenTtlSeconds: { env: "XSHARE_TOKEN_TTL_SECONDS", kind: "seconds", dflt: 300 },
+  sessionTtlSeconds: { env: "XSHARE_SESSION_TTL_SECONDS", kind: "seconds", dflt: 3600 },
   gcIntervalSeconds: { env: "XSHARE_GC_INTERVAL_SECONDS", kind: "seconds", dflt: 3600 },
   gcGraceSeconds: { env: "XSHARE_GC_GRACE_SECONDS", kind: "seconds", dflt: 86400 },
   logLevel: { env: "XSHARE_LOG_LEVEL", kind: "level", dflt: "info" },
@@ -174,8 +180,10 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
       maxFileBytes: values.maxFileBytes as number,
       spaceQuotaBytes: values.spaceQuotaBytes as number,
       userQuotaBytes: values.userQuotaBytes as number,
+      maxIqBytes: values.maxIqBytes as number,
     },
     tokenTtlMs: (values.tokenTtlSeconds as number) * 1000,
+    sessionTtlMs: (values.sessionTtlSeconds as number) * 1000,
     gcIntervalMs: (values.gcIntervalSeconds as number) * 1000,
     gcGraceMs: (values.gcGraceSeconds as number) * 1000,
     logLevel: values.logLevel as string,

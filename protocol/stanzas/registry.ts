@@ -11,6 +11,7 @@ import * as G from "./groups.ts";
 import * as I from "./index-exchange.ts";
 import * as P from "./sync-signals.ts";
 import * as SL from "./slots.ts";
+import * as SE from "./session.ts";
 import * as S from "./spaces.ts";
 
 export type Context = "get" | "set" | "result" | "presence" | "message";
@@ -23,6 +24,7 @@ const PARSERS = {
     group: G.parseGroupRef,
     spaces: S.parseSpaceListRequest,
     space: S.parseSpaceRef,
+    session: SE.parseSessionRequest,
   },
   set: {
     commit: I.parseCommit,
@@ -44,6 +46,7 @@ const PARSERS = {
     group: G.parseGroup,
     spaces: S.parseSpaceList,
     space: S.parseSpace,
+    session: SE.parseSession,
   },
   presence: { digests: P.parseDigests },
   message: { invited: S.parseInvited },

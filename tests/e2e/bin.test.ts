@@ -19,10 +19,15 @@ interface Run {
 }
 
 async function run(bin: string, ...args: string[]): Promise<Run> {
+  return runWith({}, bin, ...args);
+}
+
+async function runWith(env: Record<string, string>, bin: string, ...args: string[]): Promise<Run> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, bin), ...args], {
       cwd: REPO_ROOT,
       timeout: 20_000,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/", ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -64,5 +69,28 @@ describe.concurrent.each(programs)("$name", ({ name, about }) => {
     expect(stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(stderr).toMatch(/unknown option '--no-such-option'/);
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("xshare-component configuration errors", () => {
+  const bin = "bin/xshare-component.js";
+  const good = { XSHARE_COMPONENT_DOMAIN: "share.example.org", XSHARE_COMPONENT_SECRET: "s3cret-s3cret", XSHARE_DATA_DIR: "/nonexistent/xshare" };
+
+  it.concurrent.each([
+    [{ ...good, XSHARE_COMPONENT_SECRET: "" }, /^xshare-component: setting secret .*missing$/],
+    [{ ...good, XSHARE_XMPP_SERVICE: "localhost" }, /^xshare-component: setting service \(environment XSHARE_XMPP_SERVICE\): expected xmpp:\/\/host:port/],
+    [{ ...good, XSHARE_HTTP_LISTEN: "127.0.0.1:99999" }, /^xshare-component: setting http /],
+  ])("stops at start-up with one line naming the setting (%#)", async (env, line) => {
+    const { code, stdout, stderr } = await runWith(env, bin);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(stderr.trimEnd()).toMatch(line);
+  });
+
+  it("names a missing configuration file", async () => {
+    const { code, stderr } = await runWith(good, bin, "--config", "/nonexistent/component.json");
+    expect(code).toBe(2);
+    expect(stderr.trimEnd()).toBe("xshare-component: cannot read configuration file /nonexistent/component.json: ENOENT");
   });
 });

@@ -10,6 +10,7 @@ import * as G from "../../protocol/stanzas/groups.ts";
 import * as I from "../../protocol/stanzas/index-exchange.ts";
 import { type Context, parserFor, parseStanza, payloadNames } from "../../protocol/stanzas/registry.ts";
 import * as SL from "../../protocol/stanzas/slots.ts";
+import * as SE from "../../protocol/stanzas/session.ts";
 import * as S from "../../protocol/stanzas/spaces.ts";
 import * as P from "../../protocol/stanzas/sync-signals.ts";
 import { type Element, parseXml } from "../../protocol/xml.ts";
@@ -64,6 +65,7 @@ const cases: Array<[string, unknown, (v: never) => Element, (el: Element) => unk
   ["create-space group", { kind: "group", name: "Family", group: F.group }, S.buildCreateSpace as never, S.parseCreateSpace],
   ["invite", { space: F.space, jid: F.carol }, S.buildInvite as never, S.parseInvite],
   ["invited", F.spaceValue, S.buildInvited as never, S.parseInvited],
+  ["session", { url: "https://share.example.org/iq", token: "c2Vzc2lvbi10b2tlbg", expiresMs: Date.UTC(2026, 10, 25, 10) }, SE.buildSession as never, SE.parseSession],
 ];
 
 describe("round trip", () => {
@@ -82,6 +84,7 @@ describe("round trip", () => {
     expect(() => G.parseMemberChange(wire(G.buildMemberChange("add-member", m)), "remove-member")).toThrow(ShareError);
     expect(() => G.parseGroupListRequest(wire(G.buildGroupListRequest()))).not.toThrow();
     expect(() => S.parseSpaceListRequest(wire(S.buildSpaceListRequest()))).not.toThrow();
+    expect(() => SE.parseSessionRequest(wire(SE.buildSessionRequest()))).not.toThrow();
   });
 
   it("JIDs in payloads are normalised to lower case", () => {

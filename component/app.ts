@@ -1,0 +1,145 @@
+/**
+ * The sharing manager's composition root: opens the stores, wires the modules to the router,
+ * starts the HTTP chunk server and the XEP-0114 link, and runs garbage collection. Nothing
+ * here decides protocol behaviour; the modules do.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { BareJid, ChunkHash } from "../protocol/ids.ts";
+import type { Element } from "../protocol/xml.ts";
+import type { ComponentConfig } from "./config.ts";
+import type { Router } from "./router.ts";
+import type { Deps } from "./deps.ts";
+import { closeChunkServer, createChunkServer } from "./http.ts";
+import { ComponentLink } from "./link.ts";
+import { Mutex, collectGarbage, type GcResult } from "./modules/gc.ts";
+import { OnlineClients } from "./modules/presence.ts";
+import { PackBlobStore } from "./store/pack-blobs.ts";
+import { SqliteMetadataStore } from "./store/sqlite-metadata.ts";
+import { SessionRegistry, TokenRegistry } from "./tokens.ts";
+import { createIqBridge } from "./iq-bridge.ts";
+import { buildRouter } from "./service.ts";
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+function newId(prefix: string): string {
+  const bytes = randomBytes(12);
+  let s = prefix;
+  for (let i = 0; i < 12; i++) s += BASE62[bytes[i]! % 62];
+  return s;
+}
+
+export interface ComponentApp {
+  readonly deps: Deps;
+  readonly link: ComponentLink;
+  /** The base URL of the chunk server as clients see it. */
+  readonly chunkUrl: string;
+  readonly httpPort: number;
+  collectGarbage(): Promise<GcResult>;
+  stop(): Promise<void>;
+}
+
+export async function startComponent(config: ComponentConfig, log: Logger): Promise<ComponentApp> {
+  await mkdir(config.dataDir, { recursive: true });
+  const store = SqliteMetadataStore.open(join(config.dataDir, "metadata.sqlite"));
+  const blobs = await PackBlobStore.open(join(config.dataDir, "chunks"));
+  const now = () => Date.now();
+  const tokens = new TokenRegistry({ now, random: () => randomBytes(24).toString("base64url"), ttlMs: config.tokenTtlMs });
+  const sessions = new SessionRegistry({ now, random: () => randomBytes(24).toString("base64url"), ttlMs: config.sessionTtlMs });
+  const online = new OnlineClients();
+  let router: Router | undefined;
+  const gcLock = new Mutex();
+  let link: ComponentLink | undefined;
+
+  const unsynced = new Set<string>();
+
+  // An uploaded chunk is recorded only while its bytes exist (see modules/gc.ts).
+  const recordChunks = (chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number) =>
+    gcLock.runExclusive(async () => {
+      for (const { hash } of chunks) if (!(await blobs.has(hash))) throw new Error(`chunk ${hash} vanished before it was recorded`);
+      await store.addChunks(chunks, uploader, nowMs);
+      for (const { hash } of chunks) unsynced.add(hash);
+    });
+
+  const http = createChunkServer({
+    blobs,
+    tokens,
+    metadata: { addChunks: recordChunks },
+    log: log.child({ part: "http" }),
+    limits: { maxChunkBytes: config.limits.maxChunkBytes },
+    now,
+    iqBridge: (req, res) => bridge(req, res),
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(config.httpPort, config.httpHost, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const httpPort = (http.address() as AddressInfo).port;
+  // With port 0 (tests) the URL can only be known now.
+  const publicUrl = config.publicUrl.replace(/:0\/$/, `:${httpPort}/`);
+  const chunkUrl = `${publicUrl}chunks/`;
+  log.info({ url: publicUrl }, "HTTP chunk server listening");
+
+  const deps: Deps = {
+    store,
+    blobs,
+    tokens,
+    sessions,
+    config: { ...config, publicUrl, chunkUrl, httpPort },
+    log,
+    now,
+    newId,
+    unsynced,
+    toSharingClients: (member: BareJid, build: (fullJid: string) => Element) => {
+      for (const jid of online.clients(member)) void link?.send(build(jid));
+    },
+  };
+
+  router = buildRouter(deps);
+  const bridge = createIqBridge({
+    router,
+    lookup: (token) => sessions.lookup(token),
+    domain: config.domain,
+    maxBytes: config.limits.maxIqBytes,
+    log: log.child({ part: "iq-bridge" }),
+  });
+
+  link = new ComponentLink({ service: config.service, domain: config.domain, secret: config.secret, log });
+  const current = link;
+  current.on("stanza", (stanza: Element) => {
+    if (stanza.name === "presence") return online.onPresence(stanza);
+    void router?.handle(stanza).then((reply) => reply && current.send(reply));
+  });
+  current.on("offline", () => online.clear());
+
+  let gcRunning: Promise<GcResult> | undefined;
+  const gc = () => (gcRunning ??= collectGarbage(deps, gcLock).finally(() => (gcRunning = undefined)));
+  const gcTimer = setInterval(() => {
+    gc().catch((err: unknown) => log.error({ err }, "garbage collection failed"));
+  }, config.gcIntervalMs);
+  gcTimer.unref();
+
+  const stop = async () => {
+    clearInterval(gcTimer);
+    await current.stop();
+    await closeChunkServer(http, { graceMs: 5000 });
+    await gcRunning?.catch(() => undefined);
+    await blobs.close();
+    await store.close();
+    log.info("stopped");
+  };
+
+  try {
+    await current.start();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { deps, link: current, chunkUrl, httpPort, collectGarbage: gc, stop };
+}

@@ -1,0 +1,164 @@
+/**
+ * Batch bodies (XEP-draft.md § 5.9, "Batch upload" and "Batch download"): many small chunks in
+ * one HTTP request or response, as concatenated records
+ *
+ *     [32 bytes: SHA-256 of the chunk, raw] [4 bytes: length n, unsigned big-endian] [n bytes]
+ *
+ * A batch download request names its chunks as concatenated raw 32-byte hashes
+ * (`parseHashList`, `encodeHashList`); its response is records as above, so `parseBatch`
+ * reads it too.
+ *
+ * `parseBatch` reads such a body incrementally: it holds at most one record (≤ maxRecordBytes)
+ * plus one 36-byte header, never the whole body. `storeBatch` stores records with bounded
+ * concurrency; when one is refused it stops reading, waits for the records already started,
+ * and reports how many were stored (they were verified, so they stay). Pure of HTTP: the
+ * caller (component/http.ts) supplies authorization and storage.
+ */
+import { badRequest, ShareError } from "../protocol/errors.ts";
+import type { ChunkHash } from "../protocol/ids.ts";
+
+export const RECORD_HEADER_BYTES = 36;
+export const HASH_BYTES = 32;
+
+export interface BatchRecord {
+  readonly hash: ChunkHash;
+  readonly size: number;
+  /** The record's bytes as views into the source's buffers (which must not be reused). */
+  readonly pieces: readonly Buffer[];
+}
+
+export interface BatchResult {
+  readonly stored: number;
+  readonly created: number;
+}
+
+/** A batch that stopped at record `failed` (0-based); `stored` records before it are kept. */
+export class BatchError extends Error {
+  constructor(
+    readonly reason: unknown,
+    readonly result: BatchResult & { readonly failed: number },
+  ) {
+    super(reason instanceof Error ? reason.message : String(reason));
+    this.name = "BatchError";
+  }
+}
+
+/** Yields records as soon as each is complete; rejects on a truncated body or an oversized record. */
+export async function* parseBatch(body: AsyncIterable<Uint8Array>, maxRecordBytes: number): AsyncGenerator<BatchRecord> {
+  const head = Buffer.alloc(RECORD_HEADER_BYTES);
+  let headLen = 0;
+  let rec: { hash: ChunkHash; size: number; pieces: Buffer[]; need: number } | undefined;
+  for await (const chunk of body) {
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let off = 0;
+    while (off < buf.length) {
+      if (!rec) {
+        const n = Math.min(RECORD_HEADER_BYTES - headLen, buf.length - off);
+        buf.copy(head, headLen, off, off + n);
+        headLen += n;
+        off += n;
+        if (headLen < RECORD_HEADER_BYTES) break;
+        headLen = 0;
+        const size = head.readUInt32BE(32);
+        if (size > maxRecordBytes) throw new ShareError("too-large", { text: `Record of ${size} bytes, limit ${maxRecordBytes}` });
+        rec = { hash: head.toString("hex", 0, 32) as ChunkHash, size, pieces: [], need: size };
+      }
+      const n = Math.min(rec.need, buf.length - off);
+      if (n > 0) rec.pieces.push(buf.subarray(off, off + n));
+      off += n;
+      rec.need -= n;
+      if (rec.need === 0) {
+        const { hash, size, pieces } = rec;
+        rec = undefined;
+        yield { hash, size, pieces };
+      }
+    }
+  }
+  if (rec || headLen > 0) throw badRequest("Batch body ends inside a record");
+}
+
+export interface StoreBatchOptions {
+  /** Records stored at the same time (each holds one record in memory). */
+  readonly concurrency: number;
+  /**
+   * Optional bound on the bytes of the records being stored at the same time; one record
+   * always runs, however large. With it, `concurrency` can be high for small records (which
+   * a store can then write together) without large ones piling up.
+   */
+  readonly maxInflightBytes?: number;
+  readonly maxRecords: number;
+  /** Throws to refuse a record before it is stored (e.g. its hash is not in the token). */
+  readonly admit: (hash: ChunkHash) => void;
+  /** Stores one record; resolves whether it was new. */
+  readonly store: (rec: BatchRecord) => Promise<boolean>;
+}
+
+export async function storeBatch(records: AsyncIterable<BatchRecord>, opts: StoreBatchOptions): Promise<BatchResult> {
+  let stored = 0;
+  let created = 0;
+  let index = 0;
+  let failure: { reason: unknown; index: number } | undefined;
+  const inflight = new Set<Promise<void>>();
+  let inflightBytes = 0;
+  const maxBytes = opts.maxInflightBytes ?? Infinity;
+  try {
+    for await (const rec of records) {
+      opts.admit(rec.hash);
+      if (index >= opts.maxRecords) throw new ShareError("too-large", { text: `More than ${opts.maxRecords} records` });
+      const i = index++;
+      const p: Promise<void> = opts.store(rec).then(
+        (isNew) => {
+          stored++;
+          if (isNew) created++;
+        },
+        (reason: unknown) => {
+          failure ??= { reason, index: i };
+        },
+      );
+      inflight.add(p);
+      inflightBytes += rec.size;
+      void p.finally(() => {
+        inflight.delete(p);
+        inflightBytes -= rec.size;
+      });
+      while (inflight.size >= opts.concurrency || (inflight.size > 0 && inflightBytes >= maxBytes)) await Promise.race(inflight);
+      if (failure) break;
+    }
+  } catch (reason) {
+    // Refused before it was started (or unparsable): the record at `index`.
+    failure ??= { reason, index };
+  }
+  await Promise.all(inflight);
+  if (failure) throw new BatchError(failure.reason, { stored, created, failed: failure.index });
+  return { stored, created };
+}
+
+/** The 36-byte header of a record (for clients, tests and the bench). */
+export function recordHeader(hash: ChunkHash, size: number): Buffer {
+  const h = Buffer.alloc(RECORD_HEADER_BYTES);
+  h.write(hash, 0, 32, "hex");
+  h.writeUInt32BE(size, 32);
+  return h;
+}
+
+/** A batch body as a list of buffers (headers interleaved with the chunks, nothing copied). */
+export function encodeBatch(records: Iterable<{ readonly hash: ChunkHash; readonly bytes: Uint8Array }>): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const r of records) out.push(recordHeader(r.hash, r.bytes.byteLength), r.bytes);
+  return out;
+}
+
+/** A batch download request body: raw 32-byte hashes back to back, in the order wanted. */
+export function parseHashList(body: Uint8Array): ChunkHash[] {
+  if (body.byteLength % HASH_BYTES !== 0) throw badRequest(`Body must be a sequence of ${HASH_BYTES}-byte SHA-256 hashes`);
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const out: ChunkHash[] = [];
+  for (let off = 0; off < buf.length; off += HASH_BYTES) out.push(buf.toString("hex", off, off + HASH_BYTES) as ChunkHash);
+  return out;
+}
+
+export function encodeHashList(hashes: readonly ChunkHash[]): Buffer<ArrayBuffer> {
+  const out = Buffer.alloc(hashes.length * HASH_BYTES);
+  hashes.forEach((h, i) => out.write(h, i * HASH_BYTES, HASH_BYTES, "hex"));
+  return out;
+}

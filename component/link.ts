@@ -1,0 +1,143 @@
+/**
+ * The component's XEP-0114 connection to the XMPP server, with reconnection.
+ *
+ * Built on @xmpp/component-core rather than @xmpp/component because the latter installs an
+ * IQ callee that answers every IQ itself (echoing the request into errors, turning our
+ * errors into internal-server-error); the router (`router.ts`) answers every IQ instead.
+ *
+ * After a disconnect or a server restart it reconnects with exponential backoff (1 s doubling
+ * to 30 s, with jitter). A refused handshake (wrong secret, unknown domain) is fatal: retrying
+ * cannot fix it, so `start()` rejects or, later, the `fatal` event fires.
+ */
+import { EventEmitter } from "node:events";
+import { Component } from "@xmpp/component-core";
+import type { Logger } from "pino";
+import type { Element } from "../protocol/xml.ts";
+
+export interface LinkOptions {
+  readonly service: string;
+  readonly domain: string;
+  readonly secret: string;
+  readonly log: Logger;
+  readonly minDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+/** Events: `stanza` (Element), `online`, `offline`, `fatal` (Error). */
+export class ComponentLink extends EventEmitter {
+  readonly #opts: LinkOptions;
+  readonly #entity: InstanceType<typeof Component>;
+  #stopped = false;
+  #attempt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #online = false;
+  #fatal: Error | undefined;
+
+  constructor(opts: LinkOptions) {
+    super();
+    this.#opts = opts;
+    const entity = new Component({ service: opts.service, domain: opts.domain });
+    this.#entity = entity;
+    entity.on("open", (el: Element) => {
+      entity.authenticate(String(el.attrs.id ?? ""), opts.secret).catch((err: Error) => this.#onError(err));
+    });
+    entity.on("online", () => {
+      this.#attempt = 0;
+      this.#online = true;
+      opts.log.info({ service: opts.service, domain: opts.domain }, "connected to the XMPP server");
+      this.emit("online");
+    });
+    entity.on("disconnect", () => {
+      if (this.#online) {
+        this.#online = false;
+        opts.log.warn("disconnected from the XMPP server");
+        this.emit("offline");
+      }
+      if (!this.#stopped && !this.#fatal) this.#schedule();
+    });
+    entity.on("stanza", (el: Element) => this.emit("stanza", el));
+    entity.on("error", (err: Error) => this.#onError(err));
+  }
+
+  get online(): boolean {
+    return this.#online;
+  }
+
+  #onError(err: Error & { condition?: string }): void {
+    // Prosody answers a bad secret with <not-authorized/>, an unknown component with <host-unknown/>.
+    if (err.condition === "not-authorized" || err.condition === "host-unknown") {
+      this.#fatal = new Error(
+        err.condition === "not-authorized"
+          ? `the XMPP server refused the component secret for ${this.#opts.domain}`
+          : `the XMPP server has no component ${this.#opts.domain} configured`,
+      );
+      this.#stopped = true;
+      clearTimeout(this.#timer);
+      this.emit("fatal", this.#fatal);
+      return;
+    }
+    this.#opts.log.debug({ err: err.message, condition: err.condition }, "connection error");
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    const min = this.#opts.minDelayMs ?? 1000;
+    const max = this.#opts.maxDelayMs ?? 30_000;
+    const delay = Math.min(max, min * 2 ** this.#attempt) * (0.75 + Math.random() * 0.5);
+    this.#attempt++;
+    this.#timer = setTimeout(() => void this.#reconnect(), delay);
+  }
+
+  async #reconnect(): Promise<void> {
+    if (this.#stopped || this.#entity.status !== "disconnect") return;
+    try {
+      await this.#entity.connect(this.#opts.service);
+      await this.#entity.open({ domain: this.#opts.domain });
+    } catch (err) {
+      // The socket's close event follows and schedules the next attempt.
+      this.#opts.log.debug({ err: (err as Error).message, attempt: this.#attempt }, "reconnect failed");
+    }
+  }
+
+  /**
+   * Connects; resolves once online. Keeps retrying while the server is unreachable (it may
+   * start after us); rejects on a refused handshake.
+   */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onOnline = () => {
+        this.off("fatal", onFatal);
+        resolve();
+      };
+      const onFatal = (err: Error) => {
+        this.off("online", onOnline);
+        reject(err);
+      };
+      this.once("online", onOnline);
+      this.once("fatal", onFatal);
+      this.#entity.start().catch((err: Error) => {
+        this.#opts.log.warn({ err: err.message, service: this.#opts.service }, "XMPP server not reachable yet; retrying");
+      });
+    });
+  }
+
+  /** Sends a stanza; silently dropped while offline (every sender tolerates loss). */
+  async send(el: Element): Promise<void> {
+    if (!this.#online) return;
+    try {
+      await this.#entity.send(el);
+    } catch (err) {
+      this.#opts.log.debug({ err: (err as Error).message }, "send failed");
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    try {
+      await this.#entity.stop();
+    } catch {
+      // Already gone.
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Running `xshare-component`: read the configuration, start, and stop cleanly on SIGTERM or
+ * SIGINT (in-flight uploads get a few seconds, then are aborted and leave nothing visible;
+ * the database is closed). Configuration problems print one line and exit 2; a refused
+ * handshake exits 3; anything unexpected is logged and exits 1.
+ */
+import { pino } from "pino";
+import { type ComponentApp, startComponent } from "./app.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+
+export async function runComponent(opts: { config?: string }): Promise<void> {
+  let config;
+  try {
+    config = loadConfig({ file: opts.config });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`xshare-component: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = pino({ level: config.logLevel, base: { component: config.domain } });
+  let app: ComponentApp;
+  try {
+    app = await startComponent(config, log);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EADDRINUSE" || e.code === "EACCES") {
+      process.stderr.write(`xshare-component: cannot listen on ${config.httpHost}:${config.httpPort} (${e.code}); set http / XSHARE_HTTP_LISTEN\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`xshare-component: ${e.message}\n`);
+    process.exit(3);
+  }
+  app.link.on("fatal", (err: Error) => {
+    log.fatal({ err: err.message }, "giving up");
+    void app.stop().finally(() => process.exit(3));
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, "unclean stop");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}

@@ -1,0 +1,116 @@
+/**
+ * Index exchange (XEP-draft.md § 5.8): paged reads, commits under the conflict rule, acks.
+ *
+ * A commit is refused as a whole, with nothing changed, when any path's new version does not
+ * descend from the current one (`version-conflict`, carrying that current version), when a
+ * chunk it names was never uploaded (`missing-chunks`), when a file is over the size limit or
+ * the space over its quota. Chunks are made durable before the commit is written, so an
+ * acknowledged version never names bytes a crash could lose.
+ */
+import { ShareError } from "../../protocol/errors.ts";
+import type { ChunkHash } from "../../protocol/ids.ts";
+import * as I from "../../protocol/stanzas/index-exchange.ts";
+import { compare } from "../../protocol/vv.ts";
+import { sameContent } from "../../protocol/conflict.ts";
+import { Element } from "../../protocol/xml.ts";
+import type { Deps } from "../deps.ts";
+import type { Router } from "../router.ts";
+import type { CommitContext } from "../store/metadata.ts";
+import { assertWriter, memberSpace } from "./access.ts";
+
+/** Page size when the client names none. */
+export const DEFAULT_PAGE = 500;
+
+/** A page stops growing past this many bytes (files with many chunks are large). */
+const PAGE_BYTES = { xmpp: 256 * 1024, http: 8 * 1024 * 1024 } as const;
+
+/**
+ * An upper estimate of an entry's serialised size (attributes ~300 bytes, a vector entry ~40,
+ * a chunk ~100; paths counted twice for escaping). The router's XMPP_REPLY_LIMIT is the exact
+ * safety net; this only keeps pages from reaching it.
+ */
+function estimateBytes(e: I.IndexEntry): number {
+  return 300 + 2 * Buffer.byteLength(e.path) + 40 * e.vector.entries.length + 100 * e.chunks.length;
+}
+
+/** The longest prefix of `entries` that fits `budget` serialised bytes, and at least one. */
+function withinBudget(entries: I.IndexEntry[], budget: number): I.IndexEntry[] {
+  let used = 0;
+  for (let i = 0; i < entries.length; i++) {
+    used += estimateBytes(entries[i]!);
+    if (used > budget && i > 0) return entries.slice(0, i);
+  }
+  return entries;
+}
+
+function checkCommit(deps: Deps, commit: I.Commit, ctx: CommitContext): void {
+  let delta = 0;
+  for (const { version } of commit.changes) {
+    const current = ctx.current.get(version.path);
+    if (current) {
+      const order = compare(version.vector, current.vector);
+      const repeat = order === "equal" && sameContent(version, current);
+      if (order !== "greater" && !repeat) {
+        throw new ShareError("version-conflict", {
+          attrs: { path: version.path },
+          children: I.buildVersionConflictChildren(current),
+        });
+      }
+      if (!current.deleted) delta -= current.size;
+    }
+    if (!version.deleted && version.size > deps.config.limits.maxFileBytes) {
+      throw new ShareError("too-large", { text: `${version.path} is larger than ${deps.config.limits.maxFileBytes} bytes` });
+    }
+    if (!version.deleted) delta += version.size;
+  }
+  if (ctx.missingChunks.length > 0) {
+    const app = ctx.missingChunks.slice(0, 100).map((hash) => new Element("missing", { hash }));
+    throw new ShareError("missing-chunks", { text: `${ctx.missingChunks.length} chunk(s) were not uploaded`, children: app });
+  }
+  if (delta > 0 && ctx.space.usedBytes + delta > deps.config.limits.spaceQuotaBytes) {
+    throw new ShareError("quota-exceeded", { text: `The space would exceed its quota of ${deps.config.limits.spaceQuotaBytes} bytes` });
+  }
+}
+
+export function registerIndex(router: Router, deps: Deps): void {
+  router.get("index", async ({ member, payload, via }) => {
+    const q = I.parseIndexQuery(payload);
+    const { record } = await memberSpace(deps, q.space, member);
+    const max = Math.min(q.max ?? DEFAULT_PAGE, I.MAX_PAGE);
+    const entries = withinBudget(await deps.store.readIndex(q.space, q.after, max), PAGE_BYTES[via]);
+    const last = entries[entries.length - 1];
+    // The head read with the space may be older than the entries read after it; never report less.
+    const head = Math.max(record.head, last?.seq ?? 0);
+    // The newest applied version is always current, so the page that holds seq == head is the last.
+    const complete = last === undefined || last.seq === head;
+    return I.buildIndexPage({ space: q.space, head, complete, entries });
+  });
+
+  router.set("commit", async ({ member, payload }) => {
+    const commit = I.parseCommit(payload);
+    const s = await memberSpace(deps, commit.space, member);
+    assertWriter(s, member);
+    const named = new Set<ChunkHash>();
+    for (const { version } of commit.changes) for (const c of version.chunks) named.add(c.hash);
+    const dirty = [...named].filter((h) => deps.unsynced.has(h));
+    if (dirty.length > 0) {
+      await deps.blobs.sync(dirty);
+      for (const h of dirty) deps.unsynced.delete(h);
+    }
+    const head = await deps.store.commit(
+      commit.space,
+      commit.changes.map((c) => c.version),
+      (ctx) => checkCommit(deps, commit, ctx),
+    );
+    deps.log.debug({ space: commit.space, member, paths: commit.changes.length, head }, "commit applied");
+    return I.buildCommitted({ space: commit.space, head });
+  });
+
+  router.set("ack", async ({ member, payload }) => {
+    const ack = I.parseAck(payload);
+    const { record } = await memberSpace(deps, ack.space, member);
+    if (ack.seq > record.head) throw new ShareError("bad-request", { text: `seq ${ack.seq} is beyond the head ${record.head}` });
+    await deps.store.ack(ack.space, member, ack.replica, ack.seq);
+    return undefined;
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * The sharing manager's protocol surface: every IQ handler, wired to one router. Used by the
+ * running component (`app.ts`) and by the in-process integration tests, so both exercise the
+ * same wiring.
+ */
+import { ShareError } from "../protocol/errors.ts";
+import { NS } from "../protocol/ns.ts";
+import { COMPONENT_DISCO, buildDiscoInfo } from "../protocol/stanzas/disco.ts";
+import { Element, optionalAttr } from "../protocol/xml.ts";
+import type { Deps } from "./deps.ts";
+import { registerGroups } from "./modules/groups.ts";
+import { registerIndex } from "./modules/index-exchange.ts";
+import { registerSession } from "./modules/session.ts";
+import { registerSlots } from "./modules/slots.ts";
+import { registerSpaces } from "./modules/spaces.ts";
+import { Router } from "./router.ts";
+
+/** XEP-0030 on the component's own address (XEP-draft.md § 5.1). */
+function registerDisco(router: Router, domain: string): void {
+  router.get(
+    "query",
+    ({ payload, to }) => {
+      if (to !== domain || optionalAttr(payload, "node")) throw new ShareError("not-found", { text: "No such node" });
+      return buildDiscoInfo(COMPONENT_DISCO);
+    },
+    NS.discoInfo,
+  );
+  router.get("query", () => new Element("query", { xmlns: NS.discoItems }), NS.discoItems);
+}
+
+export function buildRouter(deps: Deps): Router {
+  const router = new Router(deps.log.child({ part: "router" }));
+  registerDisco(router, deps.config.domain);
+  registerGroups(router, deps);
+  registerSpaces(router, deps);
+  registerIndex(router, deps);
+  registerSlots(router, deps);
+  registerSession(router, deps);
+  return router;
+}

@@ -1,0 +1,55 @@
+/**
+ * What every BlobStore implementation checks and refuses the same way (component/store/blobs.ts,
+ * XEP-draft.md § 5.9): validation of resumable options and byte ranges, the errors a put can
+ * end with, and reading a source without storing it. Shared by FsBlobStore and MemoryBlobStore
+ * so that the contract suite sees one behaviour.
+ */
+import { createHash } from "node:crypto";
+import { ShareError, badRequest } from "../../protocol/errors.ts";
+import type { ChunkHash } from "../../protocol/ids.ts";
+import type { ByteRange, PutOptions } from "./blobs.ts";
+
+export interface Resumable {
+  readonly offset: number;
+  readonly total: number;
+  readonly key: string;
+}
+
+/** The resumable part of PutOptions, checked; undefined for a whole-blob put. */
+export function resumableOf(opts: PutOptions): Resumable | undefined {
+  const { offset, total, key } = opts;
+  if (offset === undefined && total === undefined && key === undefined) return undefined;
+  if (offset === undefined || total === undefined || key === undefined) {
+    throw badRequest("A resumable upload needs offset, total and key together");
+  }
+  if (!Number.isSafeInteger(total) || total < 0 || !Number.isSafeInteger(offset) || offset < 0 || offset > total) {
+    throw badRequest(`Invalid part: offset ${offset} of total ${total}`);
+  }
+  return { offset, total, key };
+}
+
+export function checkRange(r: ByteRange): void {
+  if (!Number.isSafeInteger(r.start) || !Number.isSafeInteger(r.end) || r.start < 0 || r.end < r.start) {
+    throw badRequest(`Invalid byte range ${r.start}-${r.end}`);
+  }
+}
+
+export const tooLarge = (max: number) => new ShareError("too-large", { text: `Larger than ${max} bytes` });
+export const mismatch = () => new ShareError("hash-mismatch");
+export const pastTotal = (total: number) => badRequest(`Part goes past the total size ${total}`);
+/** The expected offset also travels as an attribute, so that HTTP can answer with it. */
+export const offsetMismatch = (have: number) =>
+  new ShareError("bad-request", { text: `Part must start at offset ${have}`, attrs: { offset: String(have) } });
+
+/** Reads a source to its end, counting (and, with `hash`, verifying) without storing. */
+export async function consume(hash: ChunkHash | undefined, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number> {
+  const hasher = hash ? createHash("sha256") : undefined;
+  let n = 0;
+  for await (const piece of source) {
+    n += piece.byteLength;
+    if (n > maxBytes) throw tooLarge(maxBytes);
+    hasher?.update(piece);
+  }
+  if (hasher && hasher.digest("hex") !== hash) throw mismatch();
+  return n;
+}

@@ -1,0 +1,73 @@
+/**
+ * BlobStore: chunk bytes, content-addressed by SHA-256 (XEP-draft.md § 5.9).
+ *
+ * Implementations: `PackBlobStore` (default: chunks appended to pack files under the data
+ * directory), `FsBlobStore` (one file per chunk: simpler, slower to create chunks) and
+ * `MemoryBlobStore` (tests). All run `tests/contract/blob-store.contract.ts`; an
+ * S3-compatible store is meant to be one more implementation.
+ *
+ * Invariants: a blob is visible (`has`, `get`) only after its bytes were verified against its
+ * hash; writing the same hash twice is harmless; a failed or aborted write leaves nothing
+ * visible. Partial uploads are kept per upload key so that an interrupted upload resumes.
+ */
+import type { Readable } from "node:stream";
+import type { ChunkHash } from "../../protocol/ids.ts";
+
+export interface PutOptions {
+  /** Refuse (with `too-large`) as soon as more than this many bytes arrive in total. */
+  readonly maxBytes: number;
+  /**
+   * Resumable uploads: the byte offset this part starts at and the total size of the blob.
+   * Without them the source is the whole blob. A part whose offset is not exactly the number
+   * of bytes already received for this key is refused (`bad-request`), nothing changes.
+   */
+  readonly offset?: number;
+  readonly total?: number;
+  /** Who is uploading: partial data is kept per (key, hash), never shared between uploaders. */
+  readonly key?: string;
+}
+
+export type PutResult =
+  /** The blob is now stored and verified (or was already). */
+  | { readonly complete: true; readonly size: number; readonly created: boolean }
+  /** A part was stored; `received` bytes are kept for the next part. */
+  | { readonly complete: false; readonly received: number };
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  readonly start: number;
+  /** Last byte, inclusive. */
+  readonly end: number;
+}
+
+export interface BlobStore {
+  has(hash: ChunkHash): Promise<boolean>;
+  /** Size in bytes, or undefined when absent. */
+  size(hash: ChunkHash): Promise<number | undefined>;
+  /**
+   * Streams bytes in. Rejects with ShareError `hash-mismatch` when the complete content does
+   * not hash to `hash` (and discards it), `too-large` beyond `maxBytes`.
+   */
+  put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult>;
+  /** Bytes already received for a partial upload (0 when none). */
+  received(hash: ChunkHash, key: string): Promise<number>;
+  /** A stream of the blob (or of an inclusive byte range of it); undefined when absent. */
+  get(hash: ChunkHash, range?: ByteRange): Promise<Readable | undefined>;
+  /** Removes a blob; removing an absent one is not an error. */
+  delete(hash: ChunkHash): Promise<void>;
+  /**
+   * Makes blobs durable (fsync) before the component acknowledges a commit that names them.
+   * Stores that are durable on write return at once.
+   */
+  sync(hashes: readonly ChunkHash[]): Promise<void>;
+  /** Drops partial uploads older than `beforeMs` (by last write). */
+  prunePartials(beforeMs: number): Promise<number>;
+  /**
+   * Optional: gives back the space of deleted blobs, for stores where `delete` only marks
+   * bytes dead (PackBlobStore rewrites mostly dead pack files). Blobs stay readable throughout,
+   * including streams already handed out. Resolves the bytes reclaimed. Garbage collection
+   * (component/modules/gc.ts) calls it after each pass.
+   */
+  compact?(): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,307 @@
+/**
+ * MemoryMetadataStore: the MetadataStore in plain Maps, for unit tests of the component's
+ * modules. Observable behaviour equals SqliteMetadataStore's; both pass
+ * `tests/contract/metadata-store.contract.ts`.
+ *
+ * Invariants:
+ * - Inputs are copied on the way in and every result is a fresh copy (vectors are frozen
+ *   values and may be shared), so callers can never reach into the store's state.
+ * - `commit` validates, reads and calls `check` before its first mutation, so any throw
+ *   leaves the store exactly as it was (the SQLite transaction's rollback, by construction).
+ * - GC bookkeeping mirrors the SQLite tables: `refs` names the chunks of current, non-deleted
+ *   versions per space and path; `orphans` holds, per chunk and space, the seq at which the
+ *   chunk lost its last reference in that space. Rules in `reclaimableNow`.
+ */
+import { badRequest, ShareError } from "../../protocol/errors.ts";
+import type { FileVersion } from "../../protocol/file.ts";
+import { isChunkHash, type BareJid, type ChunkHash, type GroupId, type ReplicaId, type SpaceId } from "../../protocol/ids.ts";
+import type { Group } from "../../protocol/stanzas/groups.ts";
+import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
+import { decode, encode } from "../../protocol/vv.ts";
+import type { AckRecord, CommitContext, MetadataStore, SpaceRecord } from "./metadata.ts";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+interface ChunkRow {
+  readonly size: number;
+  readonly uploader: BareJid;
+  readonly created: number;
+}
+
+const copyEntry = <T extends FileVersion>(e: T): T => ({ ...e, chunks: e.chunks.map((c) => ({ ...c })) });
+const copyGroup = (g: Group): Group => ({
+  id: g.id,
+  name: g.name,
+  owner: g.owner,
+  members: [...g.members],
+  createdMs: g.createdMs,
+  changedMs: g.changedMs,
+});
+
+function copySpace(s: SpaceRecord): SpaceRecord {
+  const { id, kind, name, owner, createdMs, changedMs, head, usedBytes } = s;
+  const base = { id, kind, name, owner, members: [...s.members], createdMs, changedMs, head, usedBytes };
+  return s.group === undefined ? base : { ...base, group: s.group };
+}
+
+/** A member list names each JID once (a set kept in the caller's order). */
+export function checkMembers(members: readonly BareJid[]): void {
+  if (new Set(members).size !== members.length) throw badRequest("A member is listed twice");
+}
+
+/** Group spaces name a group and list no members; other spaces name no group (§ 5.10). */
+export function checkSpaceShape(kind: SpaceRecord["kind"], group: GroupId | undefined, members: readonly BareJid[]): void {
+  if ((kind === "group") !== (group !== undefined)) throw badRequest("Exactly the group spaces name a group");
+  if (kind === "group" && members.length > 0) throw badRequest("A group space's members are its group's");
+  checkMembers(members);
+}
+
+/**
+ * The versions of a commit in the stored form: only the FileVersion fields, vectors in
+ * canonical form (what decode(encode(v)) gives), chunk hashes checked. Throws bad-request
+ * (or invalid-vector) before anything is read or written.
+ */
+export function normalizeVersions(versions: readonly FileVersion[]): FileVersion[] {
+  const seen = new Set<string>();
+  return versions.map((v) => {
+    if (seen.has(v.path)) throw badRequest(`A commit names ${v.path} twice`);
+    seen.add(v.path);
+    for (const c of v.chunks) {
+      if (!isChunkHash(c.hash) || !Number.isSafeInteger(c.size) || c.size < 0) {
+        throw badRequest(`Invalid chunk in ${v.path}: ${c.hash}/${c.size}`);
+      }
+    }
+    const { path, kind, hash, size, mtimeMs, mode, deleted, replica } = v;
+    const chunks = v.chunks.map((c) => ({ hash: c.hash, size: c.size }));
+    return { path, kind, vector: decode(encode(v.vector)), hash, size, mtimeMs, mode, deleted, replica, chunks };
+  });
+}
+
+/** Chunks a version keeps alive: those of a current version that is not a tombstone. */
+export const liveChunks = (v: FileVersion | undefined): readonly ChunkHash[] =>
+  v === undefined || v.deleted ? [] : v.chunks.map((c) => c.hash);
+const liveSize = (v: FileVersion | undefined): number => (v === undefined || v.deleted ? 0 : v.size);
+
+export class MemoryMetadataStore implements MetadataStore {
+  private closed = false;
+  private readonly groups = new Map<GroupId, Group>();
+  private readonly spaces = new Map<SpaceId, Mutable<SpaceRecord>>();
+  private readonly entries = new Map<SpaceId, Map<string, IndexEntry>>();
+  private readonly ackRows = new Map<SpaceId, Map<string, AckRecord>>();
+  private readonly chunks = new Map<ChunkHash, ChunkRow>();
+  private readonly refs = new Map<ChunkHash, Map<SpaceId, Set<string>>>();
+  private readonly orphans = new Map<ChunkHash, Map<SpaceId, number>>();
+
+  private open(): void {
+    if (this.closed) throw new ShareError("unavailable", { text: "The metadata store is closed" });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  async putGroup(group: Group): Promise<void> {
+    this.open();
+    checkMembers(group.members);
+    this.groups.set(group.id, copyGroup(group));
+  }
+  async getGroup(id: GroupId): Promise<Group | undefined> {
+    this.open();
+    const g = this.groups.get(id);
+    return g && copyGroup(g);
+  }
+  async groupsOf(member: BareJid): Promise<Group[]> {
+    this.open();
+    return [...this.groups.values()].filter((g) => g.members.includes(member)).sort(byId).map(copyGroup);
+  }
+  async deleteGroup(id: GroupId): Promise<void> {
+    this.open();
+    this.groups.delete(id);
+  }
+
+  async createSpace(space: Omit<SpaceRecord, "head" | "usedBytes">): Promise<void> {
+    this.open();
+    if (this.spaces.has(space.id)) throw badRequest(`Space ${space.id} already exists`);
+    checkSpaceShape(space.kind, space.group, space.members);
+    this.spaces.set(space.id, copySpace({ ...space, head: 0, usedBytes: 0 }));
+    this.entries.set(space.id, new Map());
+    this.ackRows.set(space.id, new Map());
+  }
+  async updateSpace(space: Pick<SpaceRecord, "id" | "name" | "owner" | "members" | "changedMs">): Promise<void> {
+    this.open();
+    const s = this.spaces.get(space.id);
+    if (!s) throw new ShareError("not-found", { text: `No space ${space.id}` });
+    checkSpaceShape(s.kind, s.group, space.members);
+    Object.assign(s, { name: space.name, owner: space.owner, members: [...space.members], changedMs: space.changedMs });
+  }
+  async getSpace(id: SpaceId): Promise<SpaceRecord | undefined> {
+    this.open();
+    const s = this.spaces.get(id);
+    return s && copySpace(s);
+  }
+  async spacesOf(member: BareJid): Promise<SpaceRecord[]> {
+    this.open();
+    return [...this.spaces.values()].filter((s) => this.members(s.id).includes(member)).sort(byId).map(copySpace);
+  }
+  async membersOf(space: SpaceId): Promise<BareJid[]> {
+    this.open();
+    return [...this.members(space)];
+  }
+  async deleteSpace(id: SpaceId): Promise<void> {
+    this.open();
+    for (const e of this.entries.get(id)?.values() ?? []) for (const h of liveChunks(e)) this.unref(h, id, e.path);
+    for (const [hash, bySpace] of this.orphans) if (bySpace.delete(id) && bySpace.size === 0) this.orphans.delete(hash);
+    this.spaces.delete(id);
+    this.entries.delete(id);
+    this.ackRows.delete(id);
+  }
+
+  async commit(space: SpaceId, versions: readonly FileVersion[], check: (ctx: CommitContext) => void): Promise<number> {
+    this.open();
+    const s = this.spaces.get(space);
+    const index = this.entries.get(space);
+    if (!s || !index) throw new ShareError("not-found", { text: `No space ${space}` });
+    const next = normalizeVersions(versions);
+    const current = new Map<string, IndexEntry>();
+    for (const v of next) {
+      const e = index.get(v.path);
+      if (e) current.set(v.path, copyEntry(e));
+    }
+    const missing = new Set<ChunkHash>();
+    for (const v of next) for (const h of liveChunks(v)) if (!this.chunks.has(h)) missing.add(h);
+    check({ current, missingChunks: [...missing], space: copySpace(s) });
+
+    // No throw past this point: every mutation below is plain Map bookkeeping.
+    const lost = new Map<ChunkHash, number>();
+    const touched = new Set<ChunkHash>();
+    next.forEach((v, i) => {
+      const seq = s.head + 1 + i;
+      const old = index.get(v.path);
+      for (const h of liveChunks(old)) {
+        this.unref(h, space, v.path);
+        lost.set(h, seq);
+        touched.add(h);
+      }
+      for (const h of liveChunks(v)) {
+        this.addRef(h, space, v.path);
+        touched.add(h);
+      }
+      s.usedBytes += liveSize(v) - liveSize(old);
+      index.set(v.path, { ...v, seq });
+    });
+    for (const h of touched) {
+      const bySpace = this.orphans.get(h) ?? new Map<SpaceId, number>();
+      const lostAt = lost.get(h);
+      if (this.refs.get(h)?.has(space)) bySpace.delete(space);
+      else if (lostAt !== undefined) bySpace.set(space, lostAt);
+      if (bySpace.size > 0) this.orphans.set(h, bySpace);
+      else this.orphans.delete(h);
+    }
+    s.head += next.length;
+    return s.head;
+  }
+
+  async readIndex(space: SpaceId, after: number, limit: number): Promise<IndexEntry[]> {
+    this.open();
+    const all = [...(this.entries.get(space)?.values() ?? [])].filter((e) => e.seq > after);
+    return all.sort((a, b) => a.seq - b.seq).slice(0, Math.max(0, limit)).map(copyEntry);
+  }
+  async getEntry(space: SpaceId, path: string): Promise<IndexEntry | undefined> {
+    this.open();
+    const e = this.entries.get(space)?.get(path);
+    return e && copyEntry(e);
+  }
+
+  async ack(space: SpaceId, member: BareJid, replica: ReplicaId, seq: number): Promise<void> {
+    this.open();
+    const s = this.spaces.get(space);
+    const rows = this.ackRows.get(space);
+    if (!s || !rows) throw new ShareError("not-found", { text: `No space ${space}` });
+    const key = `${member}\u0000${replica}`;
+    const clamped = Math.min(seq, s.head);
+    const prev = rows.get(key)?.seq ?? -1;
+    rows.set(key, { member, replica, seq: Math.max(prev, clamped) });
+  }
+  async acks(space: SpaceId): Promise<AckRecord[]> {
+    this.open();
+    const rows = [...(this.ackRows.get(space)?.values() ?? [])];
+    return rows.sort((a, b) => cmp(a.member, b.member) || cmp(a.replica, b.replica)).map((a) => ({ ...a }));
+  }
+  async forgetMember(space: SpaceId, member: BareJid): Promise<void> {
+    this.open();
+    const rows = this.ackRows.get(space);
+    for (const [k, a] of rows ?? []) if (a.member === member) rows?.delete(k);
+  }
+
+  async addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void> {
+    this.open();
+    for (const { hash, size } of chunks) if (!this.chunks.has(hash)) this.chunks.set(hash, { size, uploader, created: nowMs });
+  }
+  async hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>> {
+    this.open();
+    return new Set(hashes.filter((h) => this.chunks.has(h)));
+  }
+  async uploadedBytes(member: BareJid): Promise<number> {
+    this.open();
+    let sum = 0;
+    for (const c of this.chunks.values()) if (c.uploader === member) sum += c.size;
+    return sum;
+  }
+  async reclaimable(uploadedBeforeMs: number, limit: number): Promise<ChunkHash[]> {
+    this.open();
+    const all = [...this.chunks.keys()].sort(cmp);
+    return all.filter((h) => this.reclaimableNow(h, uploadedBeforeMs)).slice(0, Math.max(0, limit));
+  }
+  async dropChunk(hash: ChunkHash, uploadedBeforeMs: number): Promise<boolean> {
+    this.open();
+    if (!this.reclaimableNow(hash, uploadedBeforeMs)) return false;
+    this.chunks.delete(hash);
+    this.orphans.delete(hash);
+    return true;
+  }
+
+  /**
+   * No current version references the chunk, and either (a) it has orphan records and, for
+   * each, every ack of a current member of that space reached the orphan's seq, or (b) it
+   * has none and was stored before `before`.
+   */
+  private reclaimableNow(hash: ChunkHash, before: number): boolean {
+    const c = this.chunks.get(hash);
+    if (!c || this.refs.has(hash)) return false;
+    const orphaned = this.orphans.get(hash);
+    if (!orphaned) return c.created < before;
+    for (const [space, seq] of orphaned) {
+      const members = new Set(this.members(space));
+      for (const a of this.ackRows.get(space)?.values() ?? []) if (members.has(a.member) && a.seq < seq) return false;
+    }
+    return true;
+  }
+
+  private members(space: SpaceId): readonly BareJid[] {
+    const s = this.spaces.get(space);
+    if (!s) return [];
+    return s.group === undefined ? s.members : (this.groups.get(s.group)?.members ?? []);
+  }
+
+  private addRef(hash: ChunkHash, space: SpaceId, path: string): void {
+    const bySpace = this.refs.get(hash) ?? new Map<SpaceId, Set<string>>();
+    this.refs.set(hash, bySpace);
+    const paths = bySpace.get(space) ?? new Set<string>();
+    bySpace.set(space, paths);
+    paths.add(path);
+  }
+
+  private unref(hash: ChunkHash, space: SpaceId, path: string): void {
+    const bySpace = this.refs.get(hash);
+    const paths = bySpace?.get(space);
+    if (!bySpace || !paths) return;
+    paths.delete(path);
+    if (paths.size === 0) bySpace.delete(space);
+    if (bySpace.size === 0) this.refs.delete(hash);
+  }
+}
+
+/** Code-unit order: the order SQLite's BINARY collation gives for ASCII ids and JIDs. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+const byId = (a: { id: string }, b: { id: string }): number => cmp(a.id, b.id);

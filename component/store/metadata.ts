@@ -1,0 +1,120 @@
+/**
+ * MetadataStore: everything the sharing manager knows except chunk bytes (XEP-draft.md § 6).
+ *
+ * Implementations: `SqliteMetadataStore` (default, embedded) and `MemoryMetadataStore` (tests).
+ * Both run the same contract suite (`tests/contract/metadata-store.contract.ts`); a PostgreSQL
+ * adapter is meant to be one more implementation of this interface and one more line there.
+ *
+ * Every method is async so that networked stores fit. Each method is atomic on its own;
+ * `commit` is the only multi-row write and runs its check and its writes in one transaction.
+ * A method that resolves has made its change durable (SQLite: WAL + synchronous=FULL).
+ */
+import type { FileVersion } from "../../protocol/file.ts";
+import type { BareJid, ChunkHash, GroupId, ReplicaId, SpaceId } from "../../protocol/ids.ts";
+import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
+import type { Group } from "../../protocol/stanzas/groups.ts";
+import type { SpaceKind } from "../../protocol/stanzas/spaces.ts";
+
+/** A space as stored. Members of a `group` space are the group's members, not stored here. */
+export interface SpaceRecord {
+  readonly id: SpaceId;
+  readonly kind: SpaceKind;
+  readonly name: string;
+  readonly owner: BareJid;
+  readonly group?: GroupId;
+  /** For `mine` and `pair`: every member including the owner. Empty for `group` spaces. */
+  readonly members: readonly BareJid[];
+  readonly createdMs: number;
+  readonly changedMs: number;
+  /** Latest sequence number (0 = nothing committed yet). */
+  readonly head: number;
+  /** Sum of `size` over current, non-deleted file versions. */
+  readonly usedBytes: number;
+}
+
+/** What `commit` hands to its check, read inside the transaction. */
+export interface CommitContext {
+  /** Current version of each path named by the commit, if any. */
+  readonly current: ReadonlyMap<string, IndexEntry>;
+  /** Chunks named by the new versions that the store does not hold. */
+  readonly missingChunks: readonly ChunkHash[];
+  readonly space: SpaceRecord;
+}
+
+export interface AckRecord {
+  readonly member: BareJid;
+  readonly replica: ReplicaId;
+  readonly seq: number;
+}
+
+export interface MetadataStore {
+  /** Flushes and closes; further calls reject. */
+  close(): Promise<void>;
+
+  // Groups -------------------------------------------------------------------------------
+  /** Inserts or replaces a group (id is the key). */
+  putGroup(group: Group): Promise<void>;
+  getGroup(id: GroupId): Promise<Group | undefined>;
+  /** Groups whose members include `member`, ordered by id. */
+  groupsOf(member: BareJid): Promise<Group[]>;
+  deleteGroup(id: GroupId): Promise<void>;
+
+  // Spaces -------------------------------------------------------------------------------
+  /** Creates a space with head 0 and usedBytes 0; rejects if the id exists. */
+  createSpace(space: Omit<SpaceRecord, "head" | "usedBytes">): Promise<void>;
+  /** Replaces name, owner, members and changedMs (head and usedBytes are the store's own). */
+  updateSpace(space: Pick<SpaceRecord, "id" | "name" | "owner" | "members" | "changedMs">): Promise<void>;
+  getSpace(id: SpaceId): Promise<SpaceRecord | undefined>;
+  /**
+   * Spaces `member` belongs to, ordered by id: `mine`/`pair` spaces listing the member, and
+   * `group` spaces whose group lists the member.
+   */
+  spacesOf(member: BareJid): Promise<SpaceRecord[]>;
+  /** Bare JIDs of every member of a space (for group spaces: the group's members). */
+  membersOf(space: SpaceId): Promise<BareJid[]>;
+  /** Removes the space, its index, its acks; its chunks become unreferenced. */
+  deleteSpace(id: SpaceId): Promise<void>;
+
+  // Index --------------------------------------------------------------------------------
+  /**
+   * Atomically: reads the current versions of the named paths and which chunks are missing,
+   * calls `check` (which throws to refuse; nothing is written then), then stores each version
+   * with consecutive sequence numbers after the space's head, updates head and usedBytes,
+   * records chunk references, and returns the new head. Versions must name distinct paths.
+   */
+  commit(space: SpaceId, versions: readonly FileVersion[], check: (ctx: CommitContext) => void): Promise<number>;
+  /** Current versions with `seq > after`, ascending by seq, at most `limit`. */
+  readIndex(space: SpaceId, after: number, limit: number): Promise<IndexEntry[]>;
+  getEntry(space: SpaceId, path: string): Promise<IndexEntry | undefined>;
+
+  // Acknowledgements ---------------------------------------------------------------------
+  /** Records that `replica` of `member` applied the space up to `seq` (never lowers it). */
+  ack(space: SpaceId, member: BareJid, replica: ReplicaId, seq: number): Promise<void>;
+  acks(space: SpaceId): Promise<AckRecord[]>;
+  /** Forgets a member's replicas of a space (the member left or was removed). */
+  forgetMember(space: SpaceId, member: BareJid): Promise<void>;
+
+  // Chunks -------------------------------------------------------------------------------
+  /**
+   * Records that verified chunks are stored, all in one transaction (idempotent per chunk: a
+   * chunk already recorded keeps its first uploader, size and time). An empty list is a no-op.
+   */
+  addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void>;
+  /** The subset of `hashes` the store holds. */
+  hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>>;
+  /** Bytes of chunks first uploaded by `member` that are still stored. */
+  uploadedBytes(member: BareJid): Promise<number>;
+  /**
+   * Chunks that may be deleted now, at most `limit`: those referenced by no current version
+   * of any space and either (a) dropped from a space at some seq that every replica of every
+   * current member of that space has acknowledged, in every space that dropped them, or
+   * (b) never referenced at all and stored before `uploadedBeforeMs` (abandoned uploads).
+   */
+  reclaimable(uploadedBeforeMs: number, limit: number): Promise<ChunkHash[]>;
+  /**
+   * Deletes the chunk's record if it is still reclaimable (re-checked in the same transaction,
+   * so a commit that started referencing it in between wins). True when the caller must now
+   * delete the bytes.
+   */
+  dropChunk(hash: ChunkHash, uploadedBeforeMs: number): Promise<boolean>;
+}

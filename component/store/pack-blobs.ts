@@ -1,0 +1,948 @@
+/**
+ * PackBlobStore: the default BlobStore, chunks appended to a few large pack files and found
+ * through an index of their own (XEP-draft.md § 5.9).
+ *
+ *   dir/packs/<n>.pack                   chunk bytes back to back; the highest n is "current"
+ *   dir/index.sqlite                     hash → (pack, pos, size); per pack: committed length,
+ *                                        synced length, live and dead bytes (WAL, synchronous=NORMAL)
+ *   dir/.partial/<sha256(key)>-<hash>    bytes of a resumable upload received so far, per uploader
+ *
+ * Why: one file per chunk costs a file creation per ~64 KiB, which on ext4 (with `discard`)
+ * bounds uploads far below disk speed; appending to one file and fsyncing it does not.
+ *
+ * Writes: a whole-chunk put gathers (copies) its pieces in memory while hashing, never more
+ * than `maxBytes`, and only verified bytes are queued. One writer (`#serial`) drains the queue:
+ * every chunk queued meanwhile goes out in one positional `writev` at the pack's committed
+ * length, then their index rows and the pack's new committed length go in one transaction,
+ * and only then do the puts resolve. A pack is rotated before it would exceed `packBytes`.
+ * Every `WRITE_BEHIND_BYTES` appended, the pack is fdatasynced in the background (and its
+ * synced length recorded), so that `sync()` before a commit finds little left to flush.
+ *
+ * Invariants:
+ * - A row exists only for bytes that were verified against their hash and written; every byte
+ *   of [0, committed) of a pack belongs to exactly one live row or is dead
+ *   (live + dead = committed). Nothing is ever written below a pack's committed length.
+ * - `delete` only drops the row (its bytes turn dead); `compact` copies the live chunks of a
+ *   mostly dead pack into the current one and unlinks it. Readers hold their own reference on
+ *   the pack's fd, so a read racing with delete or compaction completes or finds nothing.
+ * - Resumable parts live in small partial files as in FsBlobStore; a completed, verified one
+ *   is appended like any chunk and its partial file removed.
+ *
+ * Crash safety:
+ * - An append torn by a crash lies beyond the committed length: open() truncates every pack to
+ *   its committed length, so new writes start at a clean end. A pack file without an index row
+ *   (a rotation or compaction cut short) is unlinked; a row cannot point into it, because
+ *   WAL commits are ordered and the pack's row came first.
+ * - With synchronous=NORMAL the index may lose its last transactions on power loss (those rows
+ *   vanish with the bytes after them: harmless) or keep rows whose bytes never reached the
+ *   disk. The latter can only lie at or after the pack's recorded synced length (it is raised
+ *   only after an fdatasync), so open() re-hashes exactly those rows and drops any that no
+ *   longer match. A clean close() syncs everything, so a normal restart re-hashes nothing.
+ * - `sync(hashes)` fdatasyncs the packs holding those hashes, then commits the new synced
+ *   lengths with synchronous=FULL, which makes the WAL (all earlier rows included) durable:
+ *   once it resolves, a crash loses none of those chunks.
+ * - `compact` makes the copies durable (fdatasync, then one FULL transaction that moves the
+ *   rows and drops the old pack's row) before it unlinks the old pack, so a crash at any
+ *   point leaves every live chunk in at least one pack that the durable index points to.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import Database from "better-sqlite3";
+import { ShareError, badRequest } from "../../protocol/errors.ts";
+import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
+import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, type Resumable } from "./blob-common.ts";
+import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
+
+const MiB = 1024 * 1024;
+export const DBG = { writeMs: 0, writes: 0, bytes: 0, items: 0, first: 0 };
+setInterval(() => { if (DBG.writes) console.error(JSON.stringify(DBG)); }, 1000).unref();
+export const DEFAULT_PACK_BYTES = 256 * MiB;
+/** Bytes appended to a pack after which it is fdatasynced in the background. */
+const WRITE_BEHIND_BYTES = 32 * MiB;
+/** At most this many queued bytes go out in one writev. */
+const FLUSH_BYTES = 16 * MiB;
+/** Reads of a chunk are done in pieces of at most this size. */
+const READ_BYTES = 1 * MiB;
+/** Compaction copies live chunks in runs of about this size (one writer turn each). */
+const COMPACT_RUN_BYTES = 8 * MiB;
+/** Pack fds kept open while no reader uses them. */
+const IDLE_FDS = 16;
+
+export interface PackBlobStoreOptions {
+  /** A pack is rotated before it would grow past this size (default 256 MiB). */
+  readonly packBytes?: number;
+  /** Clock for the age of partial uploads (their last write), as `prunePartials` sees it. */
+  readonly now?: () => number;
+}
+
+interface Loc {
+  readonly pack: number;
+  readonly pos: number;
+  readonly size: number;
+}
+
+interface PackRow {
+  readonly id: number;
+  readonly committed: number;
+  readonly synced: number;
+  readonly live: number;
+  readonly dead: number;
+}
+
+/** What the store keeps in memory about a pack (the index holds the same, durably). */
+interface Pack {
+  readonly id: number;
+  /** Bytes written and indexed; the next append starts here. */
+  committed: number;
+  /** Bytes known to be on disk (fdatasync done) in this process. */
+  flushed: number;
+  /** The fdatasync in flight, if any. */
+  syncing?: Promise<void>;
+  /** A failed fdatasync: the pack can no longer promise durability (Linux forgets the error). */
+  failed?: unknown;
+}
+
+interface Job {
+  readonly hash: ChunkHash;
+  readonly pieces: readonly Buffer[];
+  readonly size: number;
+  readonly resolve: (created: boolean) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Append-only, as in SqliteMetadataStore: PRAGMA user_version counts the ones applied. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE packs (id INTEGER PRIMARY KEY, committed INTEGER NOT NULL, synced INTEGER NOT NULL,
+     live INTEGER NOT NULL, dead INTEGER NOT NULL);
+   CREATE TABLE chunks (hash TEXT PRIMARY KEY, pack INTEGER NOT NULL, pos INTEGER NOT NULL,
+     size INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX chunks_pack ON chunks(pack, pos);`,
+];
+
+/** The index database: plain synchronous calls, each a statement or one transaction. */
+class PackIndex {
+  readonly #db: Database.Database;
+  readonly #q;
+
+  constructor(file: string) {
+    const db = new Database(file);
+    this.#db = db;
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    const at = db.pragma("user_version", { simple: true }) as number;
+    if (at > MIGRATIONS.length) throw new ShareError("internal", { text: `Pack index schema ${at} is newer than this program's` });
+    for (let i = at; i < MIGRATIONS.length; i++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[i]!);
+        db.pragma(`user_version = ${i + 1}`);
+      }).immediate();
+    }
+    const p = (sql: string) => db.prepare(sql);
+    this.#q = {
+      locate: p("SELECT pack, pos, size FROM chunks WHERE hash = ?"),
+      size: p("SELECT size FROM chunks WHERE hash = ?").pluck(),
+      insert: p("INSERT INTO chunks (hash, pack, pos, size) VALUES (?, ?, ?, ?)"),
+      remove: p("DELETE FROM chunks WHERE hash = ?"),
+      move: p("UPDATE chunks SET pack = ?, pos = ? WHERE hash = ? AND pack = ? AND pos = ?"),
+      rowsFrom: p("SELECT hash, pos, size FROM chunks WHERE pack = ? AND pos + size > ? ORDER BY pos"),
+      dropBeyond: p("DELETE FROM chunks WHERE pack = ? AND pos + size > ?"),
+      liveOf: p("SELECT coalesce(sum(size), 0) FROM chunks WHERE pack = ?").pluck(),
+      countIn: p("SELECT count(*) FROM chunks WHERE pack = ?").pluck(),
+      packs: p("SELECT id, committed, synced, live, dead FROM packs ORDER BY id"),
+      addPack: p("INSERT INTO packs (id, committed, synced, live, dead) VALUES (?, 0, 0, 0, 0)"),
+      setPack: p("UPDATE packs SET committed = ?, synced = ?, live = ?, dead = ? WHERE id = ?"),
+      grow: p("UPDATE packs SET committed = ?, live = live + ?, dead = dead + ? WHERE id = ?"),
+      adjust: p("UPDATE packs SET live = live + ?, dead = dead + ? WHERE id = ?"),
+      synced: p("UPDATE packs SET synced = max(synced, ?) WHERE id = ?"),
+      dropPack: p("DELETE FROM packs WHERE id = ?"),
+      compactable: p("SELECT id, committed, synced, live, dead FROM packs WHERE id <> ? AND dead * 2 > committed ORDER BY id"),
+    };
+  }
+
+  locate(hash: string): Loc | undefined {
+    return this.#q.locate.get(hash) as Loc | undefined;
+  }
+  size(hash: string): number | undefined {
+    return this.#q.size.get(hash) as number | undefined;
+  }
+  packs(): PackRow[] {
+    return this.#q.packs.all() as PackRow[];
+  }
+  compactable(current: number): PackRow[] {
+    return this.#q.compactable.all(current) as PackRow[];
+  }
+  rowsFrom(pack: number, pos: number): { hash: ChunkHash; pos: number; size: number }[] {
+    return this.#q.rowsFrom.all(pack, pos) as { hash: ChunkHash; pos: number; size: number }[];
+  }
+  addPack(id: number): void {
+    this.#q.addPack.run(id);
+  }
+
+  /** New chunks at the end of `pack`, which now ends at `committed`. */
+  append(pack: number, committed: number, rows: readonly { hash: string; pos: number; size: number }[]): void {
+    this.#tx(() => {
+      let live = 0;
+      for (const r of rows) {
+        this.#q.insert.run(r.hash, pack, r.pos, r.size);
+        live += r.size;
+      }
+      this.#q.grow.run(committed, live, 0, pack);
+    });
+  }
+
+  /** Bytes appended to `pack` that no row claims yet (compaction copies). */
+  appendDead(pack: number, committed: number, bytes: number): void {
+    this.#q.grow.run(committed, 0, bytes, pack);
+  }
+
+  /** Drops a row; its bytes turn dead. Returns where it was. */
+  remove(hash: string): Loc | undefined {
+    return this.#tx(() => {
+      const loc = this.locate(hash);
+      if (!loc) return undefined;
+      this.#q.remove.run(hash);
+      this.#q.adjust.run(-loc.size, loc.size, loc.pack);
+      return loc;
+    });
+  }
+
+  setSynced(pack: number, synced: number): void {
+    this.#q.synced.run(synced, pack);
+  }
+
+  /** Re-derives a pack's counters after rows were dropped by recovery. */
+  resetPack(pack: number, committed: number, synced: number): void {
+    this.#tx(() => {
+      this.#q.dropBeyond.run(pack, committed);
+      const live = this.#q.liveOf.get(pack) as number;
+      this.#q.setPack.run(committed, Math.min(synced, committed), live, committed - live, pack);
+    });
+  }
+
+  /** Drops rows found corrupt by recovery. */
+  dropRows(pack: number, hashes: readonly string[]): void {
+    this.#tx(() => {
+      for (const h of hashes) {
+        const loc = this.locate(h);
+        if (loc?.pack !== pack) continue;
+        this.#q.remove.run(h);
+        this.#q.adjust.run(-loc.size, loc.size, pack);
+      }
+    });
+  }
+
+  /**
+   * Compaction's switch-over, durably: moves each row still at its old place to its copy
+   * (the copy's bytes turn live), and forgets the old pack if nothing points into it any more.
+   * Returns the bytes that moved and whether the old pack may be unlinked.
+   */
+  switchOver(
+    old: number,
+    moves: readonly { hash: string; from: number; pack: number; pos: number; size: number }[],
+    synced: ReadonlyMap<number, number>,
+  ): { moved: number; unlink: boolean } {
+    return this.durably(() => {
+      let moved = 0;
+      for (const m of moves) {
+        if (this.#q.move.run(m.pack, m.pos, m.hash, old, m.from).changes === 0) continue; // deleted meanwhile
+        this.#q.adjust.run(m.size, -m.size, m.pack);
+        moved += m.size;
+      }
+      for (const [pack, len] of synced) this.#q.synced.run(len, pack);
+      const unlink = (this.#q.countIn.get(old) as number) === 0;
+      if (unlink) this.#q.dropPack.run(old);
+      return { moved, unlink };
+    });
+  }
+
+  /** Runs `fn` in a transaction committed with synchronous=FULL: it and every earlier one are durable. */
+  durably<T>(fn: () => T): T {
+    this.#db.pragma("synchronous = FULL");
+    try {
+      return this.#tx(fn);
+    } finally {
+      this.#db.pragma("synchronous = NORMAL");
+    }
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #tx<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
+  }
+}
+
+/**
+ * Read-only fds of packs, shared by readers and counted, so that neither closing an idle one
+ * nor retiring a compacted pack can pull an fd from under a read in progress.
+ */
+class PackFds {
+  readonly #open = new Map<number, FdEntry>();
+  constructor(readonly path: (pack: number) => string) {}
+
+  /** The fd of `pack` and its release (call it once); rejects with ENOENT when the pack is gone. */
+  async acquire(pack: number): Promise<{ fd: number; release: () => void }> {
+    let e = this.#open.get(pack);
+    if (!e) {
+      const fresh: FdEntry = { pack, fd: io.open(this.path(pack), "r"), refs: 0, retired: false };
+      fresh.fd.catch(() => this.#open.get(pack) === fresh && this.#open.delete(pack));
+      this.#open.set(pack, fresh);
+      e = fresh;
+    }
+    const entry = e;
+    entry.refs++;
+    let fd: number;
+    try {
+      fd = await entry.fd;
+    } catch (err) {
+      entry.refs--;
+      throw err;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      entry.refs--;
+      this.#closeIfUnused(entry);
+    };
+    return { fd, release };
+  }
+
+  /** Stops handing out `pack`'s fd (the file is gone); it is closed once no reader uses it. */
+  retire(pack: number): void {
+    const e = this.#open.get(pack);
+    if (!e) return;
+    this.#open.delete(pack);
+    e.retired = true;
+    this.#closeIfUnused(e);
+  }
+
+  retireAll(): void {
+    for (const pack of [...this.#open.keys()]) this.retire(pack);
+  }
+
+  #closeIfUnused(e: FdEntry): void {
+    if (e.refs > 0) return;
+    if (!e.retired) {
+      if (this.#open.size <= IDLE_FDS) return; // keep it for the next reader
+      this.#open.delete(e.pack);
+      e.retired = true;
+    }
+    void e.fd.then((fd) => io.close(fd)).catch(() => undefined);
+  }
+}
+
+interface FdEntry {
+  readonly pack: number;
+  readonly fd: Promise<number>;
+  refs: number;
+  retired: boolean;
+}
+
+export class PackBlobStore implements BlobStore {
+  readonly #dir: string;
+  readonly #packDir: string;
+  readonly #partial: string;
+  readonly #packBytes: number;
+  readonly #now: () => number;
+  readonly #index: PackIndex;
+  readonly #packs = new Map<number, Pack>();
+  readonly #fds: PackFds;
+  #current!: Pack;
+  #writeFd = -1;
+  /** The writer: appends, rotations and compaction runs take turns on this chain. */
+  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue: Job[] = [];
+  #flushQueued = false;
+  /** One resumable part at a time per partial file: path → the tail of its queue. */
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #compacting: Promise<number> | undefined;
+  #closed = false;
+
+  private constructor(dir: string, opts: PackBlobStoreOptions) {
+    this.#dir = dir;
+    this.#packDir = join(dir, "packs");
+    this.#partial = join(dir, ".partial");
+    this.#packBytes = opts.packBytes ?? DEFAULT_PACK_BYTES;
+    this.#now = opts.now ?? Date.now;
+    if (!(this.#packBytes > 0)) throw new RangeError(`packBytes must be positive, got ${this.#packBytes}`);
+    this.#index = new PackIndex(join(dir, "index.sqlite"));
+    this.#fds = new PackFds((id) => this.#packPath(id));
+  }
+
+  /**
+   * Opens (creating if needed) the store in `dir`: truncates each pack to its committed
+   * length, re-hashes chunks written after the last sync (see the header), removes pack files
+   * the index does not know.
+   */
+  static async open(dir: string, opts: PackBlobStoreOptions = {}): Promise<PackBlobStore> {
+    await mkdir(join(dir, "packs"), { recursive: true });
+    await mkdir(join(dir, ".partial"), { recursive: true });
+    const store = new PackBlobStore(dir, opts);
+    try {
+      await store.#recover();
+    } catch (err) {
+      store.#index.close();
+      throw err;
+    }
+    return store;
+  }
+
+  async has(hash: ChunkHash): Promise<boolean> {
+    return (await this.size(hash)) !== undefined;
+  }
+
+  async size(hash: ChunkHash): Promise<number | undefined> {
+    this.#check(hash);
+    return this.#index.size(hash);
+  }
+
+  async put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult> {
+    this.#check(hash);
+    const part = resumableOf(opts);
+    if (!part) return this.#putWhole(hash, source, opts.maxBytes);
+    const file = this.#partialPath(hash, part.key);
+    return this.#locked(file, () => this.#putPart(hash, source, opts.maxBytes, part, file));
+  }
+
+  async received(hash: ChunkHash, key: string): Promise<number> {
+    this.#check(hash);
+    return (await statOrUndefined(this.#partialPath(hash, key)))?.size ?? 0;
+  }
+
+  async get(hash: ChunkHash, range?: ByteRange): Promise<Readable | undefined> {
+    this.#check(hash);
+    if (range) checkRange(range);
+    // A chunk moved by compaction between the lookup and the open is looked up again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const loc = this.#index.locate(hash);
+      if (!loc) return undefined;
+      const handle = await this.#fds.acquire(loc.pack).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      if (!handle) continue;
+      const start = range ? Math.min(range.start, loc.size) : 0;
+      const end = range ? Math.min(range.end + 1, loc.size) : loc.size;
+      return new PackReader(handle.fd, loc.pos + start, loc.pos + end, handle.release);
+    }
+    return undefined;
+  }
+
+  async delete(hash: ChunkHash): Promise<void> {
+    this.#check(hash);
+    this.#index.remove(hash);
+  }
+
+  async sync(hashes: readonly ChunkHash[]): Promise<void> {
+    this.#open();
+    const ids = new Set<number>();
+    for (const h of new Set(hashes)) {
+      if (!isChunkHash(h)) continue;
+      const loc = this.#index.locate(h);
+      if (loc) ids.add(loc.pack);
+    }
+    const packs = [...ids].map((id) => this.#packs.get(id)).filter((p): p is Pack => p !== undefined);
+    if (packs.length === 0) return;
+    await Promise.all(packs.map((p) => this.#flush(p)));
+    this.#index.durably(() => {
+      for (const p of packs) this.#index.setSynced(p.id, p.flushed);
+    });
+  }
+
+  async prunePartials(beforeMs: number): Promise<number> {
+    this.#open();
+    let pruned = 0;
+    for (const name of await readdir(this.#partial)) {
+      const file = join(this.#partial, name);
+      if (this.#locks.has(file)) continue; // a part is being written right now
+      const st = await statOrUndefined(file);
+      if (st && st.mtimeMs < beforeMs) {
+        await rm(file, { force: true });
+        pruned++;
+      }
+    }
+    return pruned;
+  }
+
+  /**
+   * Copies the live chunks of every non-current pack that is more than half dead into the
+   * current pack, then unlinks it; returns the bytes reclaimed. Uploads go on meanwhile (the
+   * copying takes the writer's turn in runs of COMPACT_RUN_BYTES).
+   */
+  async compact(): Promise<number> {
+    this.#open();
+    this.#compacting ??= this.#compactAll().finally(() => (this.#compacting = undefined));
+    return this.#compacting;
+  }
+
+  /** Waits for queued writes, makes every pack durable, closes. Reads in flight complete. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#compacting?.catch(() => undefined);
+    await Promise.allSettled([...this.#locks.values()]);
+    // A writer turn may queue another behind itself: wait until the chain stops growing.
+    for (let t = this.#tail; ; t = this.#tail) {
+      await t;
+      if (t === this.#tail) break;
+    }
+    try {
+      const packs = [...this.#packs.values()];
+      await Promise.all(packs.map((p) => this.#flush(p)));
+      this.#index.durably(() => {
+        for (const p of packs) this.#index.setSynced(p.id, p.flushed);
+      });
+    } finally {
+      if (this.#writeFd >= 0) await io.close(this.#writeFd).catch(() => undefined);
+      this.#writeFd = -1;
+      this.#fds.retireAll();
+      this.#index.close();
+    }
+  }
+
+  // --- writing -----------------------------------------------------------------------------
+
+  async #putWhole(hash: ChunkHash, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<PutResult> {
+    if (this.#index.size(hash) !== undefined) {
+      // Already stored: read and check the bytes anyway (the caller must not get "ok" for
+      // wrong content), but do not write them again.
+      return { complete: true, size: await consume(hash, source, maxBytes), created: false };
+    }
+    const hasher = createHash("sha256");
+    const pieces: Buffer[] = [];
+    let size = 0;
+    for await (const piece of source) {
+      size += piece.byteLength;
+      if (size > maxBytes) throw tooLarge(maxBytes);
+      hasher.update(piece);
+      pieces.push(process.env.NOCOPY ? (piece as Buffer) : Buffer.from(piece)); // a copy: the source may reuse its buffer
+    }
+    if (hasher.digest("hex") !== hash) throw mismatch();
+    const created = await this.#append(hash, pieces, size);
+    return { complete: true, size, created };
+  }
+
+  async #putPart(
+    hash: ChunkHash,
+    source: AsyncIterable<Uint8Array>,
+    maxBytes: number,
+    { offset, total }: Resumable,
+    file: string,
+  ): Promise<PutResult> {
+    const existing = this.#index.size(hash);
+    if (existing !== undefined) {
+      await consume(undefined, source, maxBytes);
+      await rm(file, { force: true });
+      return { complete: true, size: existing, created: false };
+    }
+    const have = (await statOrUndefined(file))?.size ?? 0;
+    if (offset !== have) throw offsetMismatch(have);
+    const fd = await io.open(file, "a");
+    let refused = false;
+    try {
+      let n = 0;
+      // Parts are rare: each piece is written before the next is pulled, nothing is staged.
+      for await (const piece of source) {
+        n += piece.byteLength;
+        refused = true;
+        if (n > maxBytes) throw tooLarge(maxBytes);
+        if (offset + n > total) throw pastTotal(total);
+        refused = false;
+        await io.write(fd, piece);
+      }
+    } catch (err) {
+      // A part refused for its size is rolled back; one cut short keeps what arrived.
+      if (refused) await io.ftruncate(fd, offset).catch(() => undefined);
+      throw err;
+    } finally {
+      const t = this.#now() / 1000;
+      await io.futimes(fd, t, t).catch(() => undefined);
+      await io.close(fd).catch(() => undefined);
+    }
+    const bytes = await readFile(file);
+    if (bytes.length < total) return { complete: false, received: bytes.length };
+    if (createHash("sha256").update(bytes).digest("hex") !== hash) {
+      await rm(file, { force: true });
+      throw mismatch();
+    }
+    const created = await this.#append(hash, [bytes], bytes.length);
+    await rm(file, { force: true });
+    return { complete: true, size: bytes.length, created };
+  }
+
+  /** Queues verified bytes for the writer; resolves once indexed (false: it already was). */
+  #append(hash: ChunkHash, pieces: readonly Buffer[], size: number): Promise<boolean> {
+    this.#open();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ hash, pieces, size, resolve, reject });
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        void this.#serial(() => this.#writeQueued());
+      }
+    });
+  }
+
+  /** One writer turn: everything queued so far (up to FLUSH_BYTES) in one write per pack. */
+  async #writeQueued(): Promise<void> {
+    this.#flushQueued = false;
+    let take = 0;
+    let bytes = 0;
+    while (take < this.#queue.length && (take === 0 || bytes + this.#queue[take]!.size <= FLUSH_BYTES)) bytes += this.#queue[take++]!.size;
+    const jobs = this.#queue.splice(0, take);
+    if (this.#queue.length > 0) {
+      this.#flushQueued = true;
+      void this.#serial(() => this.#writeQueued());
+    }
+    // Two puts of one hash racing past their checks: the first one writes, the others find it.
+    const fresh: Job[] = [];
+    const dups: Job[] = [];
+    const seen = new Set<string>();
+    for (const j of jobs) {
+      if (seen.has(j.hash) || this.#index.size(j.hash) !== undefined) dups.push(j);
+      else (seen.add(j.hash), fresh.push(j));
+    }
+    let failure: { err: unknown } | undefined;
+    try {
+      await this.#appendRuns(fresh, (pack, placed) => {
+        this.#index.append(
+          pack.id,
+          pack.committed,
+          placed.map(({ item, pos }) => ({ hash: item.hash, pos, size: item.size })),
+        );
+        for (const { item } of placed) item.resolve(true);
+      });
+    } catch (err) {
+      failure = { err };
+      for (const j of fresh) j.reject(err); // no-op for the ones already resolved
+    }
+    for (const j of dups) {
+      if (this.#index.size(j.hash) !== undefined) j.resolve(false);
+      else j.reject(failure?.err ?? new Error(`chunk ${j.hash} vanished while being stored`));
+    }
+  }
+
+  /**
+   * Appends items at the end of the current pack, rotating before a pack would exceed
+   * packBytes; one writev per pack touched, then `commit(pack, placed)` (which must record
+   * them and the new committed length in the index) with `pack.committed` already advanced.
+   * Must run on the writer chain.
+   */
+  async #appendRuns<T extends { readonly pieces: readonly Buffer[]; readonly size: number }>(
+    items: readonly T[],
+    commit: (pack: Pack, placed: { item: T; pos: number }[]) => void,
+  ): Promise<void> {
+    let i = 0;
+    while (i < items.length) {
+      if (this.#current.committed > 0 && this.#current.committed + items[i]!.size > this.#packBytes) await this.#rotate();
+      const pack = this.#current;
+      const placed: { item: T; pos: number }[] = [];
+      const bufs: Buffer[] = [];
+      let end = pack.committed;
+      while (i < items.length && (placed.length === 0 || end + items[i]!.size <= this.#packBytes)) {
+        const item = items[i++]!;
+        placed.push({ item, pos: end });
+        for (const b of item.pieces) if (b.byteLength > 0) bufs.push(b);
+        end += item.size;
+      }
+      const tw = performance.now();
+      if (bufs.length > 0) await io.writev(this.#writeFd, bufs, pack.committed, end - pack.committed);
+      if (!DBG.first && process.env.PERF_ON_WRITE) { DBG.first = 1; (await import("node:child_process")).spawn("perf", ["record", "-a", "-g", "-o", process.env.PERF_ON_WRITE, "--", "sleep", "2.5"], { stdio: "ignore" }); }
+      DBG.writeMs += performance.now() - tw; DBG.writes++; DBG.bytes += end - pack.committed; DBG.items += placed.length;
+      const before = pack.committed;
+      pack.committed = end;
+      try {
+        commit(pack, placed);
+      } catch (err) {
+        pack.committed = before; // not indexed: the next append overwrites these bytes
+        throw err;
+      }
+      if (pack.committed - pack.flushed >= WRITE_BEHIND_BYTES && !pack.syncing) this.#writeBehind(pack);
+    }
+  }
+
+  /** Starts a new current pack. Must run on the writer chain. */
+  async #rotate(): Promise<void> {
+    const old = this.#current;
+    const id = old.id + 1;
+    // File first: a file without a row is a stray that open() removes; a row without its file
+    // would make every later rotation fail.
+    const fd = await io.open(this.#packPath(id), fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC);
+    try {
+      this.#index.addPack(id);
+    } catch (err) {
+      await io.close(fd).catch(() => undefined);
+      throw err;
+    }
+    const oldFd = this.#writeFd;
+    this.#writeFd = fd;
+    this.#current = { id, committed: 0, flushed: 0 };
+    this.#packs.set(id, this.#current);
+    await io.close(oldFd).catch(() => undefined);
+    if (old.committed > old.flushed) this.#writeBehind(old);
+  }
+
+  #writeBehind(pack: Pack): void {
+    void this.#flush(pack).then(
+      () => this.#closed || this.#index.setSynced(pack.id, pack.flushed),
+      () => undefined, // kept in pack.failed; the next sync() reports it
+    );
+  }
+
+  /** Resolves once every byte committed to `pack` when called is on disk. */
+  async #flush(pack: Pack): Promise<void> {
+    for (;;) {
+      if (pack.failed) throw pack.failed;
+      const target = pack.committed;
+      if (pack.flushed >= target) return;
+      if (pack.syncing) {
+        await pack.syncing.catch(() => undefined);
+        continue;
+      }
+      pack.syncing = this.#fdatasync(pack.id)
+        .then(
+          () => void (pack.flushed = Math.max(pack.flushed, target)),
+          (err: unknown) => void (pack.failed = err),
+        )
+        .finally(() => (pack.syncing = undefined));
+      await pack.syncing;
+    }
+  }
+
+  async #fdatasync(pack: number): Promise<void> {
+    const { fd, release } = await this.#fds.acquire(pack);
+    try {
+      await io.fdatasync(fd);
+    } finally {
+      release();
+    }
+  }
+
+  /** Runs `fn` on the writer chain (after every turn queued before it). */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  // --- compaction --------------------------------------------------------------------------
+
+  async #compactAll(): Promise<number> {
+    let reclaimed = 0;
+    for (const row of this.#index.compactable(this.#current.id)) {
+      if (this.#closed) break;
+      reclaimed += await this.#compactPack(row);
+    }
+    return reclaimed;
+  }
+
+  async #compactPack(old: PackRow): Promise<number> {
+    const rows = this.#index.rowsFrom(old.id, 0);
+    const moves: { hash: ChunkHash; from: number; pack: number; pos: number; size: number }[] = [];
+    const dests = new Set<Pack>();
+    for (let i = 0; i < rows.length; ) {
+      const run: typeof rows = [];
+      // Bounded by the span read (live bytes and the dead gaps between them), not only live bytes.
+      const first = rows[i]!.pos;
+      while (i < rows.length && (run.length === 0 || rows[i]!.pos + rows[i]!.size - first <= COMPACT_RUN_BYTES)) run.push(rows[i++]!);
+      await this.#serial(async () => {
+        const items = await this.#readRun(old.id, run);
+        await this.#appendRuns(items, (pack, placed) => {
+          // Dead until the switch-over claims them: a crash before it leaves only garbage.
+          this.#index.appendDead(pack.id, pack.committed, placed.reduce((n, p) => n + p.item.size, 0));
+          for (const { item, pos } of placed) moves.push({ hash: item.hash, from: item.from, pack: pack.id, pos, size: item.size });
+          dests.add(pack);
+        });
+      });
+    }
+    await Promise.all([...dests].map((p) => this.#flush(p)));
+    const synced = new Map([...dests].map((p) => [p.id, p.flushed] as const));
+    const { moved, unlink } = this.#index.switchOver(old.id, moves, synced);
+    if (!unlink) return 0;
+    this.#packs.delete(old.id);
+    this.#fds.retire(old.id);
+    await rm(this.#packPath(old.id), { force: true });
+    return old.committed - moved;
+  }
+
+  /** The bytes of consecutive rows of a pack, read in one go. */
+  async #readRun(pack: number, run: readonly { hash: ChunkHash; pos: number; size: number }[]) {
+    const first = run[0]!.pos;
+    const last = run[run.length - 1]!;
+    const buf = Buffer.allocUnsafe(last.pos + last.size - first);
+    const { fd, release } = await this.#fds.acquire(pack);
+    try {
+      await io.readExactly(fd, buf, first);
+    } finally {
+      release();
+    }
+    return run.map((r) => ({ hash: r.hash, from: r.pos, size: r.size, pieces: [buf.subarray(r.pos - first, r.pos - first + r.size)] }));
+  }
+
+  // --- opening -----------------------------------------------------------------------------
+
+  async #recover(): Promise<void> {
+    const rows = this.#index.packs();
+    const known = new Set(rows.map((r) => r.id));
+    for (const name of await readdir(this.#packDir)) {
+      const id = /^(\d+)\.pack$/.exec(name)?.[1];
+      if (id === undefined || !known.has(Number(id))) await rm(join(this.#packDir, name), { force: true });
+    }
+    for (const row of rows) await this.#recoverPack(row);
+    if (rows.length === 0) {
+      this.#index.addPack(1);
+      this.#packs.set(1, { id: 1, committed: 0, flushed: 0 });
+    }
+    const current = [...this.#packs.values()].reduce((a, b) => (b.id > a.id ? b : a));
+    this.#current = current;
+    this.#writeFd = await io.open(this.#packPath(current.id), fs.constants.O_RDWR | fs.constants.O_CREAT);
+  }
+
+  async #recoverPack(row: PackRow): Promise<void> {
+    const path = this.#packPath(row.id);
+    const fd = await io.open(path, fs.constants.O_RDWR | fs.constants.O_CREAT);
+    try {
+      const length = (await io.fstat(fd)).size;
+      let committed = row.committed;
+      if (length < committed) committed = length; // rows past the end vanish (lost with the bytes)
+      if (length > committed) await io.ftruncate(fd, committed); // a torn append
+      // Rows after the synced length may point at bytes that never reached the disk.
+      const bad: string[] = [];
+      for (const r of this.#index.rowsFrom(row.id, Math.min(row.synced, committed))) {
+        if (r.pos + r.size > committed) continue;
+        const buf = Buffer.allocUnsafe(r.size);
+        await io.readExactly(fd, buf, r.pos);
+        if (createHash("sha256").update(buf).digest("hex") !== r.hash) bad.push(r.hash);
+      }
+      if (committed > row.synced) await io.fdatasync(fd);
+      this.#index.resetPack(row.id, committed, row.synced);
+      if (bad.length > 0) this.#index.dropRows(row.id, bad);
+      this.#index.setSynced(row.id, committed);
+      this.#packs.set(row.id, { id: row.id, committed, flushed: committed });
+    } finally {
+      await io.close(fd);
+    }
+  }
+
+  // --- helpers -----------------------------------------------------------------------------
+
+  async #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(key);
+    const run = (prev ?? Promise.resolve()).catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    }
+  }
+
+  #packPath(id: number): string {
+    return join(this.#packDir, `${id}.pack`);
+  }
+
+  #partialPath(hash: ChunkHash, key: string): string {
+    return join(this.#partial, `${createHash("sha256").update(key).digest("hex")}-${hash}`);
+  }
+
+  #check(hash: string): void {
+    this.#open();
+    // The hash becomes part of a path: never trust a cast.
+    if (!isChunkHash(hash)) throw badRequest(`Not a chunk hash: ${JSON.stringify(hash)}`);
+  }
+
+  #open(): void {
+    if (this.#closed) throw new ShareError("unavailable", { text: "Blob store is closed" });
+  }
+}
+
+/**
+ * A byte range of a pack as a stream: positional reads of at most READ_BYTES (a chunk-sized
+ * range is one read). `done` releases the fd, once, however the stream ends.
+ */
+class PackReader extends Readable {
+  #pos: number;
+  readonly #end: number;
+  #done: (() => void) | undefined;
+
+  constructor(
+    readonly fd: number,
+    start: number,
+    end: number,
+    done: () => void,
+  ) {
+    super({ highWaterMark: Math.max(1, Math.min(end - start, READ_BYTES)) });
+    this.#pos = start;
+    this.#end = end;
+    this.#done = done;
+  }
+
+  override _read(): void {
+    const n = Math.min(READ_BYTES, this.#end - this.#pos);
+    if (n <= 0) {
+      this.push(null);
+      return;
+    }
+    const buf = Buffer.allocUnsafe(n);
+    fs.read(this.fd, buf, 0, n, this.#pos, (err, got) => {
+      if (err) return this.destroy(err);
+      if (got === 0) return this.destroy(new Error("pack file is shorter than its index"));
+      this.#pos += got;
+      this.push(got < n ? buf.subarray(0, got) : buf);
+    });
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#done?.();
+    this.#done = undefined;
+    cb(err);
+  }
+}
+
+/** Promise wrappers over the callback `fs` API (cheaper per call than `fs.promises`). */
+const io = {
+  open: (path: string, flags: string | number) => call<number>((cb) => fs.open(path, flags, 0o644, cb)),
+  close: (fd: number) => call<void>((cb) => fs.close(fd, (err) => cb(err, undefined))),
+  fstat: (fd: number) => call<fs.Stats>((cb) => fs.fstat(fd, cb)),
+  stat: (path: string) => call<fs.Stats>((cb) => fs.stat(path, cb)),
+  fdatasync: (fd: number) => call<void>((cb) => fs.fdatasync(fd, (err) => cb(err, undefined))),
+  ftruncate: (fd: number, len: number) => call<void>((cb) => fs.ftruncate(fd, len, (err) => cb(err, undefined))),
+  futimes: (fd: number, atime: number, mtime: number) => call<void>((cb) => fs.futimes(fd, atime, mtime, (err) => cb(err, undefined))),
+  /** libuv retries short writes to regular files, so one call writes everything or fails. */
+  write: async (fd: number, bytes: Uint8Array) => {
+    const n = await call<number>((cb) => fs.write(fd, bytes, 0, bytes.byteLength, null, cb));
+    if (n !== bytes.byteLength) throw new Error(`short write: ${n} of ${bytes.byteLength}`);
+  },
+  writev: async (fd: number, bufs: Buffer[], position: number, expected: number) => {
+    const n = await call<number>((cb) => fs.writev(fd, bufs, position, cb));
+    if (n !== expected) throw new Error(`short write: ${n} of ${expected}`);
+  },
+  readExactly: async (fd: number, buf: Buffer, position: number) => {
+    for (let off = 0; off < buf.length; ) {
+      const n = await call<number>((cb) => fs.read(fd, buf, off, buf.length - off, position + off, cb));
+      if (n === 0) throw new Error("pack file is shorter than its index");
+      off += n;
+    }
+  },
+};
+
+function call<T>(fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+async function statOrUndefined(path: string): Promise<fs.Stats | undefined> {
+  return io.stat(path).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}

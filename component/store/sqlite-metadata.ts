@@ -1,0 +1,399 @@
+/**
+ * SqliteMetadataStore: the default MetadataStore, one embedded SQLite file (better-sqlite3).
+ *
+ * Durability: WAL with synchronous=FULL, so a method that resolved survives power loss.
+ * Schema: `MIGRATIONS` is append-only; PRAGMA user_version counts the ones applied, each in its
+ * own transaction. A database newer than this program is refused rather than misread.
+ *
+ * Invariants (the contract suite checks them against MemoryMetadataStore too):
+ * - `entries` holds the current version of each path; `seq` is unique per space and ≤ head.
+ * - `chunk_refs` lists exactly the chunks of current, non-deleted versions, per space and path.
+ * - `orphans(space, hash, seq)`: the chunk lost its last reference in that space at `seq`;
+ *   removed when the space references it again or is deleted (ON DELETE CASCADE).
+ * - `commit` is one IMMEDIATE transaction (read → check → write): a throw rolls everything back
+ *   and rejects with the very same error object.
+ * - Deleting a space cascades to its members, entries, acks, refs and orphans: chunks only it
+ *   used then have neither refs nor orphans and fall under GC rule (b), the upload-time grace.
+ * Validation helpers are shared with MemoryMetadataStore (imported from it) so that both
+ * refuse exactly the same inputs.
+ * Vectors are stored as `vv.encode` bytes; chunk lists packed, 40 bytes per chunk (32-byte
+ * hash, size as two big-endian uint32), so that no row costs a JSON parse.
+ */
+import Database from "better-sqlite3";
+import { ShareError, badRequest } from "../../protocol/errors.ts";
+import type { ChunkRef, EntryKind, FileVersion } from "../../protocol/file.ts";
+import type { BareJid, ChunkHash, GroupId, ReplicaId, SpaceId } from "../../protocol/ids.ts";
+import type { Group } from "../../protocol/stanzas/groups.ts";
+import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
+import type { SpaceKind } from "../../protocol/stanzas/spaces.ts";
+import { decode, encode } from "../../protocol/vv.ts";
+import type { AckRecord, CommitContext, MetadataStore, SpaceRecord } from "./metadata.ts";
+import { checkMembers, checkSpaceShape, liveChunks, normalizeVersions } from "./memory-metadata.ts";
+
+/** Append-only: never edit an applied migration, add one. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE groups (id TEXT PRIMARY KEY, name TEXT NOT NULL, owner TEXT NOT NULL,
+     created INTEGER NOT NULL, changed INTEGER NOT NULL);
+   CREATE TABLE group_members (group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+     pos INTEGER NOT NULL, jid TEXT NOT NULL, PRIMARY KEY (group_id, jid)) WITHOUT ROWID;
+   CREATE INDEX group_members_jid ON group_members(jid);
+   CREATE TABLE spaces (id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL,
+     group_id TEXT, created INTEGER NOT NULL, changed INTEGER NOT NULL,
+     head INTEGER NOT NULL DEFAULT 0, used_bytes INTEGER NOT NULL DEFAULT 0);
+   CREATE INDEX spaces_group ON spaces(group_id) WHERE group_id IS NOT NULL;
+   CREATE TABLE space_members (space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+     pos INTEGER NOT NULL, jid TEXT NOT NULL, PRIMARY KEY (space_id, jid)) WITHOUT ROWID;
+   CREATE INDEX space_members_jid ON space_members(jid);
+   CREATE TABLE entries (space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+     path TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, hash TEXT NOT NULL,
+     size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, deleted INTEGER NOT NULL,
+     replica TEXT NOT NULL, vector BLOB NOT NULL, chunks BLOB NOT NULL, PRIMARY KEY (space_id, path));
+   CREATE UNIQUE INDEX entries_seq ON entries(space_id, seq);
+   CREATE TABLE acks (space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+     member TEXT NOT NULL, replica TEXT NOT NULL, seq INTEGER NOT NULL,
+     PRIMARY KEY (space_id, member, replica)) WITHOUT ROWID;
+   CREATE TABLE chunks (hash TEXT PRIMARY KEY, size INTEGER NOT NULL, uploader TEXT NOT NULL,
+     created INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX chunks_uploader ON chunks(uploader);
+   CREATE TABLE chunk_refs (space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+     path TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (space_id, path, hash)) WITHOUT ROWID;
+   CREATE INDEX chunk_refs_hash ON chunk_refs(hash, space_id);
+   CREATE TABLE orphans (space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+     hash TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (space_id, hash)) WITHOUT ROWID;
+   CREATE INDEX orphans_hash ON orphans(hash);`,
+];
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Rule of `MetadataStore.reclaimable` on chunk row `c`; `@before` is uploadedBeforeMs. */
+const RECLAIMABLE = `NOT EXISTS (SELECT 1 FROM chunk_refs r WHERE r.hash = c.hash)
+  AND CASE WHEN EXISTS (SELECT 1 FROM orphans o WHERE o.hash = c.hash)
+    THEN NOT EXISTS (SELECT 1 FROM orphans o JOIN acks a ON a.space_id = o.space_id AND a.seq < o.seq
+      WHERE o.hash = c.hash AND (
+        EXISTS (SELECT 1 FROM space_members m WHERE m.space_id = a.space_id AND m.jid = a.member)
+        OR EXISTS (SELECT 1 FROM spaces s JOIN group_members g ON g.group_id = s.group_id
+                   WHERE s.id = a.space_id AND g.jid = a.member)))
+    ELSE c.created < @before END`;
+
+const MY_SPACES = `SELECT space_id FROM space_members WHERE jid = @jid
+  UNION SELECT s.id FROM group_members g JOIN spaces s ON s.group_id = g.group_id WHERE g.jid = @jid`;
+
+interface SpaceRow {
+  id: SpaceId;
+  kind: SpaceKind;
+  name: string;
+  owner: BareJid;
+  group_id: GroupId | null;
+  created: number;
+  changed: number;
+  head: number;
+  used_bytes: number;
+}
+interface GroupRow {
+  id: GroupId;
+  name: string;
+  owner: BareJid;
+  created: number;
+  changed: number;
+}
+interface EntryRow {
+  path: string;
+  seq: number;
+  kind: EntryKind;
+  hash: string;
+  size: number;
+  mtime: number;
+  mode: number;
+  deleted: number;
+  replica: ReplicaId;
+  vector: Buffer;
+  chunks: Buffer;
+}
+const ENTRY_COLS = "path, seq, kind, hash, size, mtime, mode, deleted, replica, vector, chunks";
+
+function packChunks(chunks: readonly ChunkRef[]): Buffer {
+  const buf = Buffer.allocUnsafe(chunks.length * 40);
+  chunks.forEach((c, i) => {
+    buf.write(c.hash, i * 40, 32, "hex");
+    buf.writeUInt32BE(Math.floor(c.size / 2 ** 32), i * 40 + 32);
+    buf.writeUInt32BE(c.size >>> 0, i * 40 + 36);
+  });
+  return buf;
+}
+
+function unpackChunks(buf: Buffer): ChunkRef[] {
+  const out: ChunkRef[] = [];
+  for (let off = 0; off < buf.length; off += 40) {
+    const size = buf.readUInt32BE(off + 32) * 2 ** 32 + buf.readUInt32BE(off + 36);
+    out.push({ hash: buf.toString("hex", off, off + 32) as ChunkHash, size });
+  }
+  return out;
+}
+
+function toEntry(r: EntryRow): IndexEntry {
+  const { path, seq, kind, hash, size, mode, replica } = r;
+  const chunks = unpackChunks(r.chunks);
+  const vector = decode(r.vector);
+  return { path, seq, kind, hash, size, mtimeMs: r.mtime, mode, deleted: r.deleted === 1, replica, vector, chunks };
+}
+
+function toSpace(r: SpaceRow, members: readonly BareJid[]): SpaceRecord {
+  const base = {
+    id: r.id, kind: r.kind, name: r.name, owner: r.owner, members: [...members],
+    createdMs: r.created, changedMs: r.changed, head: r.head, usedBytes: r.used_bytes,
+  };
+  return r.group_id === null ? base : { ...base, group: r.group_id };
+}
+
+const notFound = (id: string) => new ShareError("not-found", { text: `No space ${id}` });
+
+type CommitFn = (space: SpaceId, versions: readonly FileVersion[], check: (ctx: CommitContext) => void) => number;
+
+export class SqliteMetadataStore implements MetadataStore {
+  private readonly q;
+  private readonly commitTx: Database.Transaction<CommitFn>;
+
+  /** Opens (creating if needed) and migrates a database file; `":memory:"` for a private one. */
+  static open(file: string): SqliteMetadataStore {
+    const db = new Database(file);
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      db.pragma("busy_timeout = 5000");
+      migrate(db);
+      return new SqliteMetadataStore(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  private constructor(private readonly db: Database.Database) {
+    const p = (sql: string) => db.prepare(sql);
+    this.q = {
+      putGroup: p(`INSERT INTO groups VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE
+        SET name = excluded.name, owner = excluded.owner, created = excluded.created, changed = excluded.changed`),
+      getGroup: p("SELECT * FROM groups WHERE id = ?"),
+      groupsOf: p("SELECT g.* FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.jid = ? ORDER BY g.id"),
+      deleteGroup: p("DELETE FROM groups WHERE id = ?"),
+      groupMembers: p("SELECT jid FROM group_members WHERE group_id = ? ORDER BY pos").pluck(),
+      clearGroupMembers: p("DELETE FROM group_members WHERE group_id = ?"),
+      addGroupMember: p("INSERT INTO group_members VALUES (?, ?, ?)"),
+      createSpace: p("INSERT INTO spaces VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)"),
+      updateSpace: p("UPDATE spaces SET name = ?, owner = ?, changed = ? WHERE id = ?"),
+      getSpace: p("SELECT * FROM spaces WHERE id = ?"),
+      spacesOf: p(`SELECT * FROM spaces WHERE id IN (${MY_SPACES}) ORDER BY id`),
+      membersOfMine: p(`SELECT space_id, jid FROM space_members WHERE space_id IN (SELECT space_id FROM space_members
+        WHERE jid = @jid) ORDER BY space_id, pos`),
+      spaceMembers: p("SELECT jid FROM space_members WHERE space_id = ? ORDER BY pos").pluck(),
+      clearSpaceMembers: p("DELETE FROM space_members WHERE space_id = ?"),
+      addSpaceMember: p("INSERT INTO space_members VALUES (?, ?, ?)"),
+      deleteSpace: p("DELETE FROM spaces WHERE id = ?"),
+      setHead: p("UPDATE spaces SET head = ?, used_bytes = ? WHERE id = ?"),
+      getEntry: p(`SELECT ${ENTRY_COLS} FROM entries WHERE space_id = ? AND path = ?`),
+      readIndex: p(`SELECT ${ENTRY_COLS} FROM entries WHERE space_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      putEntry: p(`INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (space_id, path) DO UPDATE
+        SET seq = excluded.seq, kind = excluded.kind, hash = excluded.hash, size = excluded.size, mtime = excluded.mtime,
+        mode = excluded.mode, deleted = excluded.deleted, replica = excluded.replica, vector = excluded.vector,
+        chunks = excluded.chunks`),
+      hasChunk: p("SELECT 1 FROM chunks WHERE hash = ?").pluck(),
+      addRef: p("INSERT OR IGNORE INTO chunk_refs VALUES (?, ?, ?)"),
+      dropRef: p("DELETE FROM chunk_refs WHERE space_id = ? AND path = ? AND hash = ?"),
+      refInSpace: p("SELECT 1 FROM chunk_refs WHERE hash = ? AND space_id = ? LIMIT 1").pluck(),
+      setOrphan: p("INSERT OR REPLACE INTO orphans VALUES (?, ?, ?)"),
+      clearOrphan: p("DELETE FROM orphans WHERE space_id = ? AND hash = ?"),
+      ack: p(`INSERT INTO acks VALUES (?, ?, ?, ?) ON CONFLICT (space_id, member, replica)
+        DO UPDATE SET seq = max(seq, excluded.seq)`),
+      acks: p("SELECT member, replica, seq FROM acks WHERE space_id = ? ORDER BY member, replica"),
+      forgetMember: p("DELETE FROM acks WHERE space_id = ? AND member = ?"),
+      addChunk: p("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)"),
+      uploadedBytes: p("SELECT coalesce(sum(size), 0) FROM chunks WHERE uploader = ?").pluck(),
+      reclaimable: p(`SELECT hash FROM chunks c WHERE ${RECLAIMABLE} ORDER BY hash LIMIT @limit`).pluck(),
+      isReclaimable: p(`SELECT 1 FROM chunks c WHERE hash = @hash AND ${RECLAIMABLE}`).pluck(),
+      dropChunk: p("DELETE FROM chunks WHERE hash = ?"),
+      dropOrphans: p("DELETE FROM orphans WHERE hash = ?"),
+    };
+    this.commitTx = db.transaction<CommitFn>((space, versions, check) => this.applyCommit(space, versions, check));
+  }
+
+  /** For diagnostics and tests: the value of one connection pragma. */
+  pragma(name: "journal_mode" | "synchronous" | "foreign_keys" | "user_version"): unknown {
+    return this.db.pragma(name, { simple: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async putGroup(g: Group): Promise<void> {
+    checkMembers(g.members);
+    this.db.transaction(() => {
+      this.q.putGroup.run(g.id, g.name, g.owner, g.createdMs, g.changedMs);
+      this.q.clearGroupMembers.run(g.id);
+      g.members.forEach((jid, i) => this.q.addGroupMember.run(g.id, i, jid));
+    }).immediate();
+  }
+  async getGroup(id: GroupId): Promise<Group | undefined> {
+    const r = this.q.getGroup.get(id) as GroupRow | undefined;
+    return r && this.toGroup(r);
+  }
+  async groupsOf(member: BareJid): Promise<Group[]> {
+    return (this.q.groupsOf.all(member) as GroupRow[]).map((r) => this.toGroup(r));
+  }
+  async deleteGroup(id: GroupId): Promise<void> {
+    this.q.deleteGroup.run(id);
+  }
+  private toGroup(r: GroupRow): Group {
+    const members = this.q.groupMembers.all(r.id) as BareJid[];
+    return { id: r.id, name: r.name, owner: r.owner, members, createdMs: r.created, changedMs: r.changed };
+  }
+
+  async createSpace(s: Omit<SpaceRecord, "head" | "usedBytes">): Promise<void> {
+    checkSpaceShape(s.kind, s.group, s.members);
+    this.db.transaction(() => {
+      if (this.q.getSpace.get(s.id)) throw badRequest(`Space ${s.id} already exists`);
+      this.q.createSpace.run(s.id, s.kind, s.name, s.owner, s.group ?? null, s.createdMs, s.changedMs);
+      s.members.forEach((jid, i) => this.q.addSpaceMember.run(s.id, i, jid));
+    }).immediate();
+  }
+  async updateSpace(s: Pick<SpaceRecord, "id" | "name" | "owner" | "members" | "changedMs">): Promise<void> {
+    this.db.transaction(() => {
+      const row = this.q.getSpace.get(s.id) as SpaceRow | undefined;
+      if (!row) throw notFound(s.id);
+      checkSpaceShape(row.kind, row.group_id ?? undefined, s.members);
+      this.q.updateSpace.run(s.name, s.owner, s.changedMs, s.id);
+      this.q.clearSpaceMembers.run(s.id);
+      s.members.forEach((jid, i) => this.q.addSpaceMember.run(s.id, i, jid));
+    }).immediate();
+  }
+  async getSpace(id: SpaceId): Promise<SpaceRecord | undefined> {
+    const r = this.q.getSpace.get(id) as SpaceRow | undefined;
+    return r && toSpace(r, this.q.spaceMembers.all(id) as BareJid[]);
+  }
+  async spacesOf(member: BareJid): Promise<SpaceRecord[]> {
+    const rows = this.q.spacesOf.all({ jid: member }) as SpaceRow[];
+    const members = new Map<SpaceId, BareJid[]>();
+    for (const m of this.q.membersOfMine.all({ jid: member }) as Array<{ space_id: SpaceId; jid: BareJid }>) {
+      const list = members.get(m.space_id) ?? [];
+      members.set(m.space_id, list);
+      list.push(m.jid);
+    }
+    return rows.map((r) => toSpace(r, members.get(r.id) ?? []));
+  }
+  async membersOf(space: SpaceId): Promise<BareJid[]> {
+    const r = this.q.getSpace.get(space) as SpaceRow | undefined;
+    if (!r) return [];
+    return (r.group_id === null ? this.q.spaceMembers.all(space) : this.q.groupMembers.all(r.group_id)) as BareJid[];
+  }
+  async deleteSpace(id: SpaceId): Promise<void> {
+    // Entries, acks, members, chunk_refs and orphans go by ON DELETE CASCADE; chunks that only
+    // this space used are left with no refs and no orphans, i.e. under rule (b).
+    this.q.deleteSpace.run(id);
+  }
+
+  async commit(space: SpaceId, versions: readonly FileVersion[], check: (ctx: CommitContext) => void): Promise<number> {
+    return this.commitTx.immediate(space, versions, check);
+  }
+  private applyCommit(space: SpaceId, versions: readonly FileVersion[], check: (ctx: CommitContext) => void): number {
+    const row = this.q.getSpace.get(space) as SpaceRow | undefined;
+    if (!row) throw notFound(space);
+    const next = normalizeVersions(versions);
+    const current = new Map<string, IndexEntry>();
+    for (const v of next) {
+      const e = this.q.getEntry.get(space, v.path) as EntryRow | undefined;
+      if (e) current.set(v.path, toEntry(e));
+    }
+    const missing = new Set<ChunkHash>();
+    for (const v of next) for (const h of liveChunks(v)) if (!missing.has(h) && !this.q.hasChunk.get(h)) missing.add(h);
+    check({ current, missingChunks: [...missing], space: toSpace(row, this.q.spaceMembers.all(space) as BareJid[]) });
+
+    let used = row.used_bytes;
+    const lost = new Map<ChunkHash, number>();
+    const touched = new Set<ChunkHash>();
+    next.forEach((v, i) => {
+      const seq = row.head + 1 + i;
+      const old = current.get(v.path);
+      for (const h of liveChunks(old)) {
+        this.q.dropRef.run(space, v.path, h);
+        lost.set(h, seq);
+        touched.add(h);
+      }
+      for (const h of liveChunks(v)) {
+        this.q.addRef.run(space, v.path, h);
+        touched.add(h);
+      }
+      used += (v.deleted ? 0 : v.size) - (old && !old.deleted ? old.size : 0);
+      const { path, kind, hash, size, mtimeMs, mode, deleted, replica } = v;
+      this.q.putEntry.run(space, path, seq, kind, hash, size, mtimeMs, mode, deleted ? 1 : 0, replica,
+        encode(v.vector), packChunks(v.chunks));
+    });
+    for (const h of touched) {
+      const lostAt = lost.get(h);
+      if (this.q.refInSpace.get(h, space)) this.q.clearOrphan.run(space, h);
+      else if (lostAt !== undefined) this.q.setOrphan.run(space, h, lostAt);
+    }
+    const head = row.head + next.length;
+    this.q.setHead.run(head, used, space);
+    return head;
+  }
+
+  async readIndex(space: SpaceId, after: number, limit: number): Promise<IndexEntry[]> {
+    return (this.q.readIndex.all(space, after, Math.max(0, limit)) as EntryRow[]).map(toEntry);
+  }
+  async getEntry(space: SpaceId, path: string): Promise<IndexEntry | undefined> {
+    const r = this.q.getEntry.get(space, path) as EntryRow | undefined;
+    return r && toEntry(r);
+  }
+
+  async ack(space: SpaceId, member: BareJid, replica: ReplicaId, seq: number): Promise<void> {
+    this.db.transaction(() => {
+      const row = this.q.getSpace.get(space) as SpaceRow | undefined;
+      if (!row) throw notFound(space);
+      this.q.ack.run(space, member, replica, Math.min(seq, row.head));
+    }).immediate();
+  }
+  async acks(space: SpaceId): Promise<AckRecord[]> {
+    return this.q.acks.all(space) as AckRecord[];
+  }
+  async forgetMember(space: SpaceId, member: BareJid): Promise<void> {
+    this.q.forgetMember.run(space, member);
+  }
+
+  async addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void> {
+    if (chunks.length === 0) return;
+    // One transaction: one fsync for a whole batch upload instead of one per chunk.
+    this.db.transaction(() => {
+      for (const c of chunks) this.q.addChunk.run(c.hash, c.size, uploader, nowMs);
+    }).immediate();
+  }
+  async hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>> {
+    return new Set(hashes.filter((h) => this.q.hasChunk.get(h) !== undefined));
+  }
+  async uploadedBytes(member: BareJid): Promise<number> {
+    return this.q.uploadedBytes.get(member) as number;
+  }
+  async reclaimable(uploadedBeforeMs: number, limit: number): Promise<ChunkHash[]> {
+    return this.q.reclaimable.all({ before: uploadedBeforeMs, limit: Math.max(0, limit) }) as ChunkHash[];
+  }
+  async dropChunk(hash: ChunkHash, uploadedBeforeMs: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (!this.q.isReclaimable.get({ before: uploadedBeforeMs, hash })) return false;
+      this.q.dropChunk.run(hash);
+      this.q.dropOrphans.run(hash);
+      return true;
+    }).immediate();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const at = db.pragma("user_version", { simple: true }) as number;
+  if (at > MIGRATIONS.length) {
+    throw new ShareError("internal", { text: `Database schema ${at} is newer than this program's (${MIGRATIONS.length})` });
+  }
+  for (let i = at; i < MIGRATIONS.length; i++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[i]!);
+      db.pragma(`user_version = ${i + 1}`);
+    }).immediate();
+  }
+}

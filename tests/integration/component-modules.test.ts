@@ -1,0 +1,320 @@
+/**
+ * The sharing manager's rules, in process (router + modules + in-memory stores). The same
+ * scenarios run against a real Prosody and the real component in tests/e2e/component.test.ts.
+ */
+import { createHash } from "node:crypto";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { FileVersion } from "../../protocol/file.ts";
+import type { BareJid, ChunkHash, ReplicaId, SpaceId } from "../../protocol/ids.ts";
+import * as G from "../../protocol/stanzas/groups.ts";
+import * as I from "../../protocol/stanzas/index-exchange.ts";
+import * as SL from "../../protocol/stanzas/slots.ts";
+import * as S from "../../protocol/stanzas/spaces.ts";
+import { EMPTY, bump, fromEntries, merge, type VersionVector } from "../../protocol/vv.ts";
+import { parseXml } from "../../protocol/xml.ts";
+import { makeComponent } from "./fixtures/component.ts";
+
+const alice = "alice@example.org" as BareJid;
+const bob = "bob@example.org" as BareJid;
+const carol = "carol@example.org" as BareJid;
+const mallory = "mallory@example.org" as BareJid;
+const A = `${alice}/xshare-laptop`;
+const B = `${bob}/xshare-phone`;
+const C = `${carol}/xshare-desk`;
+const M = `${mallory}/evil`;
+const laptop = "laptop" as ReplicaId;
+const phone = "phone" as ReplicaId;
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex") as ChunkHash;
+
+function version(path: string, content: string, vector: VersionVector, replica: ReplicaId, chunk: { hash: ChunkHash; size: number }): FileVersion {
+  return { path, kind: "file", vector, hash: sha(content), size: chunk.size, mtimeMs: 1_764_061_200_000, mode: 0o644, deleted: false, replica, chunks: [chunk] };
+}
+
+let c: ReturnType<typeof makeComponent>;
+beforeEach(() => {
+  c = makeComponent();
+});
+
+async function pairSpace(): Promise<S.Space> {
+  return c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "pair", name: "Trip", members: [bob] }));
+}
+
+describe("groups", () => {
+  it("create, list, describe, add, remove, leave", async () => {
+    const g = await c.ok<G.Group>(A, "set", G.buildCreateGroup({ name: "Family", members: [bob] }));
+    expect(g).toMatchObject({ name: "Family", owner: alice, members: [alice, bob] });
+    expect(await c.ok<G.Group[]>(B, "get", G.buildGroupListRequest())).toEqual([g]);
+    expect(await c.ok<G.Group[]>(C, "get", G.buildGroupListRequest())).toEqual([]);
+    // Any member may add a member.
+    const g2 = await c.ok<G.Group>(B, "set", G.buildMemberChange("add-member", { group: g.id, jid: carol }));
+    expect(g2.members).toEqual([alice, bob, carol]);
+    expect(await c.ok<G.Group>(C, "get", G.buildGroupRef(g.id))).toEqual(g2);
+    // Only the owner removes.
+    expect((await c.fails(B, "set", G.buildMemberChange("remove-member", { group: g.id, jid: carol }))).code).toBe("not-owner");
+    expect((await c.ok<G.Group>(A, "set", G.buildMemberChange("remove-member", { group: g.id, jid: carol }))).members).toEqual([alice, bob]);
+    // The owner leaves: the next member owns the group; the last one leaving deletes it.
+    await c.ok(A, "set", G.buildLeaveGroup(g.id));
+    expect(await c.ok<G.Group>(B, "get", G.buildGroupRef(g.id))).toMatchObject({ owner: bob, members: [bob] });
+    await c.ok(B, "set", G.buildLeaveGroup(g.id));
+    expect((await c.fails(B, "get", G.buildGroupRef(g.id))).code).toBe("not-found");
+  });
+
+  it("a non-member gets exactly the answer a missing group gets", async () => {
+    const g = await c.ok<G.Group>(A, "set", G.buildCreateGroup({ name: "Family", members: [] }));
+    const real = await c.iq(M, "get", G.buildGroupRef(g.id));
+    const missing = await c.iq(M, "get", G.buildGroupRef("g-nope" as never));
+    const strip = (s: string) => s.replace(/id="[^"]*"/g, "");
+    expect(strip(real.reply.toString())).toBe(strip(missing.reply.toString()));
+    expect((await c.fails(M, "set", G.buildMemberChange("add-member", { group: g.id, jid: mallory }))).code).toBe("not-found");
+  });
+});
+
+describe("spaces", () => {
+  it("pair, mine and group spaces list for their members only", async () => {
+    const pair = await pairSpace();
+    expect(pair).toMatchObject({ kind: "pair", owner: alice, members: [alice, bob], head: 0 });
+    const mine = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "mine", name: "My sharing", members: [bob, carol] }));
+    const g = await c.ok<G.Group>(B, "set", G.buildCreateGroup({ name: "Band", members: [carol] }));
+    const band = await c.ok<S.Space>(C, "set", S.buildCreateSpace({ kind: "group", name: "Songs", group: g.id }));
+    expect(band.members).toEqual([bob, carol]);
+    const ids = async (who: string) => (await c.ok<S.Space[]>(who, "get", S.buildSpaceListRequest())).map((s) => s.id).sort();
+    expect(await ids(A)).toEqual([pair.id, mine.id].sort());
+    expect(await ids(B)).toEqual([pair.id, mine.id, band.id].sort());
+    expect(await ids(C)).toEqual([mine.id, band.id].sort());
+    expect(await ids(M)).toEqual([]);
+  });
+
+  it("refuses a pair with oneself and a group space for someone else's group", async () => {
+    expect((await c.fails(A, "set", S.buildCreateSpace({ kind: "pair", name: "x", members: [alice] }))).code).toBe("bad-request");
+    const g = await c.ok<G.Group>(B, "set", G.buildCreateGroup({ name: "Band", members: [] }));
+    expect((await c.fails(A, "set", S.buildCreateSpace({ kind: "group", name: "x", group: g.id }))).code).toBe("not-found");
+  });
+
+  it("invitations: owner-only for mine, never for pair, through the group for group spaces", async () => {
+    const mine = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "mine", name: "Mine", members: [bob] }));
+    expect((await c.fails(B, "set", S.buildInvite({ space: mine.id, jid: carol }))).code).toBe("not-owner");
+    expect((await c.ok<S.Space>(A, "set", S.buildInvite({ space: mine.id, jid: carol }))).members).toEqual([alice, bob, carol]);
+    const pair = await pairSpace();
+    expect((await c.fails(A, "set", S.buildInvite({ space: pair.id, jid: carol }))).code).toBe("bad-request");
+    const g = await c.ok<G.Group>(A, "set", G.buildCreateGroup({ name: "Family", members: [bob] }));
+    const fam = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "group", name: "Photos", group: g.id }));
+    await c.ok(B, "set", S.buildInvite({ space: fam.id, jid: carol }));
+    expect((await c.ok<G.Group>(A, "get", G.buildGroupRef(g.id))).members).toEqual([alice, bob, carol]);
+  });
+
+  it("an online sharing client of a new member is told at once", async () => {
+    c.online.onPresence(parseXml(`<presence from='${B}' to='share.example.org'/>`));
+    c.online.onPresence(parseXml(`<presence from='${C}' to='share.example.org' type='unavailable'/>`));
+    const pair = await pairSpace();
+    expect(c.sent.map((m) => m.attrs.to)).toEqual([B]);
+    expect(S.parseInvited(c.sent[0]!.getChild("invited")!)).toEqual(pair);
+  });
+
+  it("leaving: a pair passes to the one who stays; the owner leaving 'mine' deletes it", async () => {
+    const pair = await pairSpace();
+    await c.ok(A, "set", S.buildLeaveSpace(pair.id));
+    expect(await c.ok<S.Space>(B, "get", S.buildSpaceRef(pair.id))).toMatchObject({ owner: bob, members: [bob] });
+    expect((await c.fails(A, "get", S.buildSpaceRef(pair.id))).code).toBe("not-found");
+    const mine = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "mine", name: "Mine", members: [bob] }));
+    await c.ok(A, "set", S.buildLeaveSpace(mine.id));
+    expect((await c.fails(B, "get", S.buildSpaceRef(mine.id))).code).toBe("not-found");
+  });
+});
+
+describe("index", () => {
+  let space: SpaceId;
+  let v1: FileVersion;
+  beforeEach(async () => {
+    space = (await pairSpace()).id;
+    const chunk = await c.upload("hello", alice);
+    v1 = version("plan.txt", "hello", bump(EMPTY, laptop, 1000), laptop, chunk);
+    const committed = await c.ok<I.Committed>(A, "set", I.buildCommit({ space, changes: [{ version: v1, base: EMPTY }] }));
+    expect(committed.head).toBe(1);
+  });
+
+  it("two members commit and read each other's changes, paged and incremental", async () => {
+    const page = await c.ok<I.IndexPage>(B, "get", I.buildIndexQuery({ space, after: 0 }));
+    expect(page).toEqual({ space, head: 1, complete: true, entries: [{ ...v1, seq: 1 }] });
+    const chunk = await c.upload("hello bob", bob);
+    const v2 = version("plan.txt", "hello bob", bump(v1.vector, phone, 2000), phone, chunk);
+    const dir: FileVersion = { ...v2, path: "photos", kind: "dir", hash: "", size: 0, chunks: [], vector: bump(EMPTY, phone, 2000) };
+    expect((await c.ok<I.Committed>(B, "set", I.buildCommit({ space, changes: [{ version: v2, base: v1.vector }, { version: dir, base: EMPTY }] }))).head).toBe(3);
+    const first = await c.ok<I.IndexPage>(A, "get", I.buildIndexQuery({ space, after: 1, max: 1 }));
+    expect(first).toMatchObject({ head: 3, complete: false, entries: [{ path: "plan.txt", seq: 2 }] });
+    const rest = await c.ok<I.IndexPage>(A, "get", I.buildIndexQuery({ space, after: 2, max: 1 }));
+    expect(rest).toMatchObject({ head: 3, complete: true, entries: [{ path: "photos", seq: 3 }] });
+  });
+
+  it("a conflicting commit is refused with the current version, and nothing changes", async () => {
+    const chunk = await c.upload("bob's", bob);
+    const concurrent = version("plan.txt", "bob's", bump(EMPTY, phone, 5000), phone, chunk);
+    const other = version("other.txt", "bob's", bump(EMPTY, phone, 5000), phone, chunk);
+    const err = await c.fails(B, "set", I.buildCommit({ space, changes: [{ version: other, base: EMPTY }, { version: concurrent, base: EMPTY }] }));
+    expect(err.code).toBe("version-conflict");
+    expect(err.attrs.path).toBe("plan.txt");
+    expect(I.parseVersionConflictChildren(err.children)).toEqual(v1);
+    const page = await c.ok<I.IndexPage>(B, "get", I.buildIndexQuery({ space, after: 0 }));
+    expect(page.head).toBe(1);
+    expect(page.entries.map((e) => e.path)).toEqual(["plan.txt"]);
+    // The client keeps both and commits a version that dominates: accepted.
+    const resolved = { ...concurrent, vector: bump(merge(concurrent.vector, v1.vector), phone, 6000) };
+    expect((await c.ok<I.Committed>(B, "set", I.buildCommit({ space, changes: [{ version: resolved, base: v1.vector }] }))).head).toBe(2);
+  });
+
+  it("repeating an applied commit is harmless", async () => {
+    const again = await c.ok<I.Committed>(A, "set", I.buildCommit({ space, changes: [{ version: v1, base: EMPTY }] }));
+    expect(again.head).toBe(2);
+    const page = await c.ok<I.IndexPage>(B, "get", I.buildIndexQuery({ space, after: 0 }));
+    expect(page.entries).toEqual([{ ...v1, seq: 2 }]);
+  });
+
+  it("refuses chunks that were never uploaded, files over the limit, and bad paths", async () => {
+    const ghost = version("ghost.txt", "ghost", bump(EMPTY, laptop, 9000), laptop, { hash: sha("ghost"), size: 5 });
+    const err = await c.fails(A, "set", I.buildCommit({ space, changes: [{ version: ghost, base: EMPTY }] }));
+    expect(err.code).toBe("missing-chunks");
+    expect(err.children.map((m) => m.attrs.hash)).toEqual([sha("ghost")]);
+    const huge = { ...ghost, size: 2 ** 31, chunks: [{ hash: sha("ghost"), size: 2 ** 31 }] };
+    expect((await c.fails(A, "set", I.buildCommit({ space, changes: [{ version: huge, base: EMPTY }] }))).code).toBe("too-large");
+    const bad = I.buildCommit({ space, changes: [{ version: { ...v1, path: "x" }, base: EMPTY }] }).toString().replace("path=\"x\"", "path=\"../../etc/passwd\"");
+    const perr = await c.fails(A, "set", bad);
+    expect(perr.code).toBe("invalid-path");
+    expect(perr.attrs.reason).toBe("dot-dot");
+  });
+
+  it("a non-member can neither read nor write, and learns nothing", async () => {
+    expect((await c.fails(M, "get", I.buildIndexQuery({ space, after: 0 }))).code).toBe("not-found");
+    expect((await c.fails(M, "set", I.buildCommit({ space, changes: [{ version: v1, base: EMPTY }] }))).code).toBe("not-found");
+    expect((await c.fails(M, "get", SL.buildSlotRequest({ space, direction: "download", chunks: v1.chunks }))).code).toBe("not-found");
+  });
+
+  it("acks are bounded by the head", async () => {
+    await c.ok(B, "set", I.buildAck({ space, replica: phone, seq: 1 }));
+    expect((await c.fails(B, "set", I.buildAck({ space, replica: phone, seq: 2 }))).code).toBe("bad-request");
+    expect(await c.store.acks(space)).toEqual([{ member: bob, replica: phone, seq: 1 }]);
+  });
+});
+
+describe("mine spaces", () => {
+  it("only the owner writes; nothing changes on refusal", async () => {
+    const mine = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "mine", name: "Mine", members: [bob] }));
+    const chunk = await c.upload("x", bob);
+    const v = version("x.txt", "x", bump(EMPTY, phone, 1), phone, chunk);
+    expect((await c.fails(B, "set", I.buildCommit({ space: mine.id, changes: [{ version: v, base: EMPTY }] }))).code).toBe("read-only");
+    expect((await c.fails(B, "get", SL.buildSlotRequest({ space: mine.id, direction: "upload", chunks: [chunk] }))).code).toBe("read-only");
+    expect((await c.ok<I.IndexPage>(B, "get", I.buildIndexQuery({ space: mine.id, after: 0 }))).head).toBe(0);
+    expect((await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space: mine.id, direction: "download", chunks: [chunk] }))).missing).toEqual([]);
+  });
+});
+
+describe("slots", () => {
+  it("upload slots name what is missing; limits and quotas are checked up front", async () => {
+    const { id: space } = await pairSpace();
+    const have = await c.upload("have", alice);
+    const want = { hash: sha("want"), size: 4 };
+    const slots = await c.ok<SL.Slots>(A, "get", SL.buildSlotRequest({ space, direction: "upload", chunks: [have, want] }));
+    expect(slots.missing).toEqual([want.hash]);
+    expect(slots.url).toBe("http://127.0.0.1:5290/chunks/");
+    expect(c.deps.tokens.check(slots.token, "upload", want.hash)).toBeDefined();
+    expect(c.deps.tokens.check(slots.token, "upload", have.hash)).toBeUndefined();
+    const big = { hash: sha("big"), size: (1 << 20) + 1 };
+    expect((await c.fails(A, "get", SL.buildSlotRequest({ space, direction: "upload", chunks: [big] }))).code).toBe("too-large");
+    const many = Array.from({ length: 9 }, (_, i) => ({ hash: sha(`q${i}`), size: 1 << 20 }));
+    expect((await c.fails(A, "get", SL.buildSlotRequest({ space, direction: "upload", chunks: many }))).code).toBe("quota-exceeded");
+    const dl = await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space, direction: "download", chunks: [have, want] }));
+    expect(dl.missing).toEqual([want.hash]);
+    expect(c.deps.tokens.check(dl.token, "download", have.hash)).toBeDefined();
+  });
+});
+
+describe("reclaiming space", () => {
+  it("a superseded chunk goes once every member replica acknowledged; current ones stay", async () => {
+    const { collectGarbage, Mutex } = await import("../../component/modules/gc.ts");
+    const { id: space } = await pairSpace();
+    const old = await c.upload("old", alice);
+    const v1 = version("a.txt", "old", bump(EMPTY, laptop, 1), laptop, old);
+    await c.ok(A, "set", I.buildCommit({ space, changes: [{ version: v1, base: EMPTY }] }));
+    const cur = await c.upload("new", alice);
+    const v2 = version("a.txt", "new", bump(v1.vector, laptop, 2), laptop, cur);
+    await c.ok(A, "set", I.buildCommit({ space, changes: [{ version: v2, base: v1.vector }] }));
+    await c.ok(A, "set", I.buildAck({ space, replica: laptop, seq: 2 }));
+    await c.ok(B, "set", I.buildAck({ space, replica: phone, seq: 1 }));
+    const lock = new Mutex();
+    expect((await collectGarbage(c.deps, lock)).chunks).toBe(0);
+    await c.ok(B, "set", I.buildAck({ space, replica: phone, seq: 2 }));
+    expect((await collectGarbage(c.deps, lock)).chunks).toBe(1);
+    expect(await c.blobs.has(old.hash)).toBe(false);
+    expect(await c.blobs.has(cur.hash)).toBe(true);
+    expect(await c.store.hasChunks([old.hash, cur.hash])).toEqual(new Set([cur.hash]));
+  });
+});
+
+describe("router", () => {
+  it("answers every IQ: unknown payloads, foreign namespaces, two payloads, crashes", async () => {
+    expect((await c.fails(A, "get", "<frobnicate xmlns='urn:xmpp:share:0'/>")).condition).toBe("feature-not-implemented");
+    expect((await c.fails(A, "get", "<query xmlns='jabber:iq:version'/>")).condition).toBe("service-unavailable");
+    expect((await c.fails(A, "get", "<spaces xmlns='urn:xmpp:share:0'><x/></spaces>")).code).toBe("bad-request");
+    const two = parseXml(`<iq type='get' from='${A}' to='share.example.org' id='z'><spaces xmlns='urn:xmpp:share:0'/><spaces xmlns='urn:xmpp:share:0'/></iq>`);
+    expect((await c.router.handle(two))?.attrs.type).toBe("error");
+    expect(await c.router.handle(parseXml(`<iq type='result' from='${A}' id='z'/>`))).toBeUndefined();
+    // A server or another component (no localpart) is not a member of anything.
+    expect((await c.fails("example.org", "get", S.buildSpaceListRequest())).condition).toBe("forbidden");
+  });
+
+  it("disco#info names the feature", async () => {
+    const { reply } = await c.iq(A, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>");
+    expect(reply.toString()).toContain("urn:xmpp:share:0");
+  });
+
+  it("a handler that throws something unexpected yields internal-server-error, not a crash", async () => {
+    c.router.get("boom", () => {
+      throw new TypeError("bug");
+    });
+    expect((await c.fails(A, "get", "<boom xmlns='urn:xmpp:share:0'/>")).condition).toBe("internal-server-error");
+  });
+});
+
+describe("a member added later", () => {
+  it("reads everything committed before they joined", async () => {
+    const g = await c.ok<G.Group>(A, "set", G.buildCreateGroup({ name: "Family", members: [bob] }));
+    const fam = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "group", name: "Photos", group: g.id }));
+    const chunk = await c.upload("photo", alice);
+    const v = version("day1.jpg", "photo", fromEntries([[laptop, 10]]), laptop, chunk);
+    await c.ok(A, "set", I.buildCommit({ space: fam.id, changes: [{ version: v, base: EMPTY }] }));
+    expect((await c.fails(C, "get", I.buildIndexQuery({ space: fam.id, after: 0 }))).code).toBe("not-found");
+    await c.ok(B, "set", G.buildMemberChange("add-member", { group: g.id, jid: carol }));
+    const page = await c.ok<I.IndexPage>(C, "get", I.buildIndexQuery({ space: fam.id, after: 0 }));
+    expect(page.entries).toEqual([{ ...v, seq: 1 }]);
+  });
+});
+
+describe("replies too large for XMPP", () => {
+  it("pages stop at a byte budget; an entry too large for XMPP must be read over HTTP", async () => {
+    const { id: space } = await pairSpace();
+    const chunks = await Promise.all(Array.from({ length: 5000 }, (_, i) => c.upload(`piece ${i}`, alice)));
+    const size = chunks.reduce((n, ch) => n + ch.size, 0);
+    const big: FileVersion = { path: "big.bin", kind: "file", vector: bump(EMPTY, laptop, 1), hash: sha("big"), size, mtimeMs: 1, mode: 0o644, deleted: false, replica: laptop, chunks };
+    const small = (i: number): FileVersion => ({ ...big, path: `s${i}.txt`, size: chunks[0]!.size, chunks: [chunks[0]!] });
+    const head = async () => (await c.ok<I.IndexPage>(A, "get", I.buildIndexQuery({ space, after: 0 }))).head;
+    // 900 small entries first: the XMPP page stops well before them all.
+    for (let i = 0; i < 900; i += 300) {
+      await c.ok(A, "set", I.buildCommit({ space, changes: Array.from({ length: 300 }, (_, j) => ({ version: small(i + j), base: EMPTY })) }));
+    }
+    const page = await c.ok<I.IndexPage>(A, "get", I.buildIndexQuery({ space, after: 0, max: 1000 }));
+    expect(page.entries.length).toBeLessThan(900);
+    expect(page.complete).toBe(false);
+    expect(page.entries.at(-1)?.seq).toBe(page.entries.length);
+
+    const stanza = (type: "get" | "set", payload: string) => parseXml(`<iq type='${type}' from='${A}' to='share.example.org' id='x'>${payload}</iq>`);
+    const commit = I.buildCommit({ space, changes: [{ version: big, base: EMPTY }] }).toString();
+    expect((await c.router.handle(stanza("set", commit), "http"))?.attrs.type).toBe("result");
+    expect(await head()).toBe(901);
+    const query = I.buildIndexQuery({ space, after: 900 }).toString();
+    const overXmpp = await c.router.handle(stanza("get", query), "xmpp");
+    expect(overXmpp?.attrs.type).toBe("error");
+    expect(overXmpp?.toString()).toContain("too-large");
+    const overHttp = await c.router.handle(stanza("get", query), "http");
+    expect(overHttp?.attrs.type).toBe("result");
+    expect(I.parseIndexPage(overHttp!.getChild("index")!).entries[0]?.chunks).toHaveLength(5000);
+  });
+});
