@@ -57,7 +57,7 @@ const OCTETS = "application/octet-stream";
  * parsing, and lets the store write many small chunks at once (PackBlobStore coalesces them).
  */
 const BATCH_CONCURRENCY = 32;
-const BATCH_INFLIGHT_BYTES = 4 * 1024 * 1024;
+const BATCH_INFLIGHT_BYTES = 8 * 1024 * 1024;
 const DRAIN_LIMIT = 8 * 1024 * 1024;
 /** Batch download: chunk reads run ahead of the socket by up to this many bytes (at least one chunk). */
 const READAHEAD_BYTES = 4 * 1024 * 1024;
@@ -77,7 +77,10 @@ class HttpError extends Error {
 type Req = http.IncomingMessage;
 type Res = http.ServerResponse;
 
-/** The request body, read at most once, without destroying the request when reading stops early. */
+/**
+ * The request body, read at most once, without destroying the request when reading stops early.
+ * Its pieces are the socket's reads, never reused by Node: stores may keep them (`stablePieces`).
+ */
 class Body implements AsyncIterable<Buffer> {
   read = 0;
   started = false;
@@ -181,7 +184,7 @@ async function put(deps: ChunkServerDeps, req: Req, res: Res, body: Body, hash: 
     result = await deps.blobs.put(hash, body, opts);
   } else {
     if (length !== undefined && length > max) throw new HttpError(413, `Chunk larger than ${max} bytes`);
-    result = await deps.blobs.put(hash, body, { maxBytes: Math.min(max, length ?? max) });
+    result = await deps.blobs.put(hash, body, { maxBytes: Math.min(max, length ?? max), stablePieces: true });
   }
   if (!result.complete) {
     const headers: Record<string, string> = { "Upload-Offset": String(result.received) };
@@ -267,7 +270,7 @@ async function postBatch(deps: ChunkServerDeps, req: Req, res: Res, body: Body):
         if (!grant.hashes.has(hash)) throw new HttpError(403, `Token does not cover chunk ${hash}`);
       },
       store: async (rec) => {
-        const r = await deps.blobs.put(rec.hash, piecesOf(rec.pieces), { maxBytes: max });
+        const r = await deps.blobs.put(rec.hash, piecesOf(rec.pieces), { maxBytes: max, stablePieces: true });
         if (!r.complete) throw new Error("whole-blob put returned a partial result");
         stored.push({ hash: rec.hash, size: r.size });
         return r.created;

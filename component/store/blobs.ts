@@ -25,6 +25,12 @@ export interface PutOptions {
   readonly total?: number;
   /** Who is uploading: partial data is kept per (key, hash), never shared between uploaders. */
   readonly key?: string;
+  /**
+   * The source never reuses or changes a piece once it has yielded it (socket reads, for
+   * instance): a store may then hold on to the pieces until they are written instead of
+   * copying them. Without it a store must assume the source reuses its buffers.
+   */
+  readonly stablePieces?: boolean;
 }
 
 export type PutResult =

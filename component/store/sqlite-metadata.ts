@@ -27,6 +27,7 @@ import type { Group } from "../../protocol/stanzas/groups.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { SpaceKind } from "../../protocol/stanzas/spaces.ts";
 import { decode, encode } from "../../protocol/vv.ts";
+import { packChunks, unpackChunks } from "../../protocol/chunk-list.ts";
 import type { AckRecord, CommitContext, MetadataStore, SpaceRecord } from "./metadata.ts";
 import { checkMembers, checkSpaceShape, liveChunks, normalizeVersions } from "./memory-metadata.ts";
 
@@ -109,25 +110,6 @@ interface EntryRow {
   chunks: Buffer;
 }
 const ENTRY_COLS = "path, seq, kind, hash, size, mtime, mode, deleted, replica, vector, chunks";
-
-function packChunks(chunks: readonly ChunkRef[]): Buffer {
-  const buf = Buffer.allocUnsafe(chunks.length * 40);
-  chunks.forEach((c, i) => {
-    buf.write(c.hash, i * 40, 32, "hex");
-    buf.writeUInt32BE(Math.floor(c.size / 2 ** 32), i * 40 + 32);
-    buf.writeUInt32BE(c.size >>> 0, i * 40 + 36);
-  });
-  return buf;
-}
-
-function unpackChunks(buf: Buffer): ChunkRef[] {
-  const out: ChunkRef[] = [];
-  for (let off = 0; off < buf.length; off += 40) {
-    const size = buf.readUInt32BE(off + 32) * 2 ** 32 + buf.readUInt32BE(off + 36);
-    out.push({ hash: buf.toString("hex", off, off + 32) as ChunkHash, size });
-  }
-  return out;
-}
 
 function toEntry(r: EntryRow): IndexEntry {
   const { path, seq, kind, hash, size, mode, replica } = r;

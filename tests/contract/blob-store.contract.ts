@@ -152,6 +152,15 @@ export function runBlobStoreContract(name: string, open: () => Promise<BlobStore
       expect((await readAll(await store.get(h)))!.equals(data)).toBe(true);
     });
 
+    it("stores a source that promises stable pieces (the store may keep them instead of copying)", async () => {
+      const data = bytes(200_000, 11);
+      const h = sha(data);
+      const pieces = [data.subarray(0, 1), data.subarray(1, 65_537), data.subarray(65_537)];
+      expect(await store.put(h, source(pieces), { maxBytes: MAX, stablePieces: true })).toEqual({ complete: true, size: 200_000, created: true });
+      expect((await readAll(await store.get(h)))!.equals(data)).toBe(true);
+      expect((await readAll(await store.get(h, { start: 65_536, end: 65_537 })))!.equals(data.subarray(65_536, 65_538))).toBe(true);
+    });
+
     it("resumes an upload in three parts, refusing a part at the wrong offset", async () => {
       const data = bytes(3000, 4);
       const h = sha(data);

@@ -1,0 +1,140 @@
+/**
+ * Writing remote versions to disk (XEP-draft.md § 6 rule 7): content is assembled from chunks
+ * already on disk (a moved or copied file is not downloaded again) and downloaded ones, written
+ * to a temporary file in the same folder, verified against the whole-file hash, fsynced, and
+ * renamed into place only if the target still looks exactly as the scan saw it. Otherwise the
+ * write is abandoned (`LocalChanged`): the next round sees the local edit and keeps both.
+ */
+import { createHash } from "node:crypto";
+import type { ChunkRef, FileVersion } from "../../protocol/file.ts";
+import type { ChunkHash } from "../../protocol/ids.ts";
+import { errorCode, parentPath, type Fs, type Stat } from "../fs/types.ts";
+import type { OnDisk } from "./plan.ts";
+
+export class LocalChanged extends Error {
+  constructor(readonly path: string) {
+    super(`${path} changed on disk while syncing; it will be kept and compared again`);
+    this.name = "LocalChanged";
+  }
+}
+
+/** Where a chunk's bytes can be read locally: a file and an offset in it. */
+export interface LocalChunk {
+  readonly path: string;
+  readonly offset: number;
+}
+
+/** Chunk hash → a place on disk holding it, from the scan (only files whose content is known). */
+export function localChunks(disk: Iterable<OnDisk & { diskPath?: string }>): Map<ChunkHash, LocalChunk> {
+  const out = new Map<ChunkHash, LocalChunk>();
+  for (const d of disk) {
+    if (d.kind !== "file") continue;
+    let offset = 0;
+    for (const c of d.chunks) {
+      if (!out.has(c.hash)) out.set(c.hash, { path: d.diskPath ?? d.path, offset });
+      offset += c.size;
+    }
+  }
+  return out;
+}
+
+/** What a writer needs: the filesystem, local chunks, and a way to fetch the others. */
+export interface ChunkSupply {
+  readonly fs: Fs;
+  readonly local: ReadonlyMap<ChunkHash, LocalChunk>;
+  /** Downloaded chunks waiting to be written (filled by the caller, read here). */
+  readonly cache: Map<ChunkHash, Uint8Array>;
+  /** Downloads chunks into `cache` (used for files too large to prefetch). */
+  readonly fetch: (chunks: readonly ChunkRef[]) => Promise<void>;
+}
+
+const WINDOW = 8 * 1024 * 1024;
+
+async function localBytes(supply: ChunkSupply, c: ChunkRef): Promise<Uint8Array | undefined> {
+  const at = supply.local.get(c.hash);
+  if (!at) return undefined;
+  try {
+    const bytes = await supply.fs.readRange(at.path, at.offset, c.size);
+    // The file may have changed since the scan: only verified bytes are reused.
+    return createHash("sha256").update(bytes).digest("hex") === c.hash ? bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file's content, chunk by chunk, fetching windows of missing chunks as it goes. */
+async function* content(supply: ChunkSupply, v: FileVersion, whole: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+  const chunks = v.chunks;
+  for (let i = 0; i < chunks.length; ) {
+    let end = i;
+    let bytes = 0;
+    while (end < chunks.length && (end === i || bytes + chunks[end]!.size <= WINDOW)) bytes += chunks[end++]!.size;
+    const window = chunks.slice(i, end);
+    const ready: Array<Uint8Array | undefined> = [];
+    const need: ChunkRef[] = [];
+    for (const c of window) {
+      const b = supply.cache.get(c.hash) ?? (await localBytes(supply, c));
+      ready.push(b);
+      if (!b) need.push(c);
+    }
+    if (need.length) await supply.fetch(need);
+    for (let k = 0; k < window.length; k++) {
+      const c = window[k]!;
+      const b = ready[k] ?? supply.cache.get(c.hash);
+      if (!b) throw new Error(`chunk ${c.hash} of ${v.path} is not available`);
+      whole.update(b);
+      yield b;
+    }
+    i = end;
+  }
+}
+
+function sameStat(a: Stat | undefined, d: OnDisk | undefined): boolean {
+  if (!a || !d) return !a && !d;
+  return a.kind === d.kind && a.size === d.size && a.mtimeMs === d.mtimeMs && a.ino === d.ino;
+}
+
+/** Mode bits for a written file: the owner-executable bit decides (XEP-draft.md § 5.7). */
+export function fileMode(v: FileVersion): number {
+  return v.mode & 0o100 ? 0o755 : 0o644;
+}
+
+/**
+ * Writes `v` at `target`, which must look like `expect` (undefined: must not exist).
+ * Returns the new file's stat.
+ */
+export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: string, expect: OnDisk | undefined): Promise<Stat> {
+  const { fs } = supply;
+  const dir = parentPath(target);
+  if (dir) await fs.mkdir(dir);
+  const whole = createHash("sha256");
+  const tmp = await fs.writeTemp(dir, content(supply, v, whole));
+  try {
+    const got = whole.digest("hex");
+    if (got !== v.hash) throw new Error(`${v.path}: assembled content does not match its hash`);
+    if (!sameStat(await fs.lstat(target), expect)) throw new LocalChanged(v.path);
+    await fs.setMode(tmp, fileMode(v));
+    await fs.setTimes(tmp, v.mtimeMs);
+    await fs.rename(tmp, target);
+  } catch (err) {
+    await fs.remove(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fs.fsyncDir(dir);
+  const st = await fs.lstat(target);
+  if (!st) throw new LocalChanged(v.path);
+  return st;
+}
+
+/** Removes a file or empty directory if it still looks as scanned. False if it was kept. */
+export async function removeIfUnchanged(fs: Fs, path: string, expect: OnDisk): Promise<boolean> {
+  if (!sameStat(await fs.lstat(path), expect) && expect.kind === "file") throw new LocalChanged(path);
+  try {
+    await fs.remove(path);
+  } catch (err) {
+    if (errorCode(err) === "ENOTEMPTY") return false;
+    throw err;
+  }
+  await fs.fsyncDir(parentPath(path));
+  return true;
+}

@@ -1,0 +1,257 @@
+/**
+ * The sharing manager as the client sees it (XEP-draft.md §§ 5.8–5.11).
+ *
+ * XMPP carries one IQ here: `<session/>`, which proves who we are. Every other request goes
+ * over HTTP (`POST /iq`) with the session token, because servers throttle what a client may
+ * send (Prosody: 10 kB/s) and a sync moves index data in proportion to the folder. Chunk bytes
+ * move in batches (`/chunks/batch`, `/chunks/batch-get`). Errors come back as ShareError.
+ */
+import { createHash } from "node:crypto";
+import { Agent, request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { ShareError } from "../protocol/errors.ts";
+import type { ChunkRef } from "../protocol/file.ts";
+import type { ChunkHash, SpaceId } from "../protocol/ids.ts";
+import * as G from "../protocol/stanzas/groups.ts";
+import * as I from "../protocol/stanzas/index-exchange.ts";
+import { parseStanza } from "../protocol/stanzas/registry.ts";
+import * as SE from "../protocol/stanzas/session.ts";
+import * as SL from "../protocol/stanzas/slots.ts";
+import * as S from "../protocol/stanzas/spaces.ts";
+import type { ReplicaId } from "../protocol/ids.ts";
+import { Element, parseXml } from "../protocol/xml.ts";
+
+/** Sends one IQ over XMPP and returns the reply stanza (as xmpp.js's iqCaller does). */
+export type XmppRequest = (iq: Element) => Promise<Element>;
+
+/** Bytes per upload or download batch request. */
+const BATCH_BYTES = 8 * 1024 * 1024;
+/** Requests in flight at once. */
+const PARALLEL = 3;
+
+export interface ChunkSource {
+  readonly hash: ChunkHash;
+  readonly size: number;
+  /** The chunk's bytes (read from a local file). */
+  read(): Promise<Uint8Array>;
+}
+
+export type Progress = (bytes: number) => void;
+
+export class Remote {
+  readonly #xmpp: XmppRequest;
+  readonly #component: string;
+  #session: SE.Session | undefined;
+  readonly #agent: Agent;
+  /** Bytes moved over HTTP in each direction (benchmarks and status read these). */
+  readonly stats = { sent: 0, received: 0, requests: 0 };
+
+  constructor(xmpp: XmppRequest, component: string) {
+    this.#xmpp = xmpp;
+    this.#component = component;
+    this.#agent = new Agent({ keepAlive: true, maxSockets: PARALLEL + 1 });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  async #session_(): Promise<SE.Session> {
+    if (this.#session && this.#session.expiresMs - 60_000 > Date.now()) return this.#session;
+    const iq = new Element("iq", { type: "get", to: this.#component });
+    iq.cnode(SE.buildSessionRequest());
+    let reply: Element;
+    try {
+      reply = await this.#xmpp(iq);
+    } catch (err) {
+      const el = (err as { element?: Element }).element;
+      if (el) throw ShareError.fromElement(parseXml(el.toString()));
+      throw err;
+    }
+    const parsed = parseStanza(parseXml(reply.toString()));
+    if (parsed.context === "error") throw parsed.error;
+    this.#session = parsed.value as SE.Session;
+    return this.#session;
+  }
+
+  /** One HTTP request; resolves with status, headers and the whole body. */
+  #http(url: string, method: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<{ status: number; body: Buffer }> {
+    const u = new URL(url);
+    const send = u.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(u, { method, headers, agent: u.protocol === "https:" ? undefined : this.#agent }, (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (b: Buffer) => parts.push(b));
+        res.on("end", () => {
+          const all = Buffer.concat(parts);
+          this.stats.received += all.length;
+          resolve({ status: res.statusCode ?? 0, body: all });
+        });
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      this.stats.requests++;
+      if (body !== undefined) {
+        this.stats.sent += typeof body === "string" ? Buffer.byteLength(body) : body.length;
+        req.end(body);
+      } else req.end();
+    });
+  }
+
+  /** A protocol IQ over HTTP; returns the payload value or throws the ShareError. */
+  async request<T>(type: "get" | "set", payload: Element): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const session = await this.#session_();
+      const iq = new Element("iq", { type, id: `h${this.stats.requests}` });
+      iq.cnode(payload);
+      const res = await this.#http(session.url, "POST", { authorization: `Bearer ${session.token}`, "content-type": "application/xml" }, iq.toString());
+      if (res.status === 401 && attempt === 0) {
+        this.#session = undefined;
+        continue;
+      }
+      if (res.status !== 200) throw new ShareError("unavailable", { text: `HTTP ${res.status} from the sharing manager: ${res.body.toString().trim()}` });
+      const parsed = parseStanza(parseXml(res.body.toString("utf8")));
+      if (parsed.context === "error") throw parsed.error;
+      return parsed.value as T;
+    }
+  }
+
+  spaces(): Promise<S.Space[]> {
+    return this.request("get", S.buildSpaceListRequest());
+  }
+  space(id: SpaceId): Promise<S.Space> {
+    return this.request("get", S.buildSpaceRef(id));
+  }
+  createSpace(req: S.CreateSpace): Promise<S.Space> {
+    return this.request("set", S.buildCreateSpace(req));
+  }
+  createGroup(req: G.CreateGroup): Promise<G.Group> {
+    return this.request("set", G.buildCreateGroup(req));
+  }
+  invite(req: S.Invite): Promise<S.Space> {
+    return this.request("set", S.buildInvite(req));
+  }
+  async leave(space: SpaceId): Promise<void> {
+    await this.request("set", S.buildLeaveSpace(space));
+  }
+  async ack(space: SpaceId, replica: ReplicaId, seq: number): Promise<void> {
+    await this.request("set", I.buildAck({ space, replica, seq }));
+  }
+
+  /** Every index entry after `after`, page by page, until the page that reaches the head. */
+  async *readIndex(space: SpaceId, after: number): AsyncGenerator<I.IndexPage> {
+    for (;;) {
+      const page = await this.request<I.IndexPage>("get", I.buildIndexQuery({ space, after, max: I.MAX_PAGE }));
+      yield page;
+      const last = page.entries.at(-1);
+      if (page.complete || !last) return;
+      after = last.seq;
+    }
+  }
+
+  /** Commits in batches; returns the head after the last batch. */
+  async commit(space: SpaceId, changes: readonly I.CommitChange[]): Promise<number> {
+    let head = 0;
+    for (let i = 0; i < changes.length; i += 500) {
+      head = (await this.request<I.Committed>("set", I.buildCommit({ space, changes: changes.slice(i, i + 500) }))).head;
+    }
+    return head;
+  }
+
+  async #slots(space: SpaceId, direction: SL.Direction, chunks: readonly ChunkRef[]): Promise<SL.Slots[]> {
+    const out: SL.Slots[] = [];
+    for (let i = 0; i < chunks.length; i += SL.MAX_SLOT_CHUNKS) {
+      out.push(await this.request<SL.Slots>("get", SL.buildSlotRequest({ space, direction, chunks: chunks.slice(i, i + SL.MAX_SLOT_CHUNKS) })));
+    }
+    return out;
+  }
+
+  /** Uploads the chunks the component lacks; returns how many bytes were sent. */
+  async upload(space: SpaceId, sources: readonly ChunkSource[], progress?: Progress): Promise<number> {
+    const unique = [...new Map(sources.map((s) => [s.hash, s])).values()];
+    if (unique.length === 0) return 0;
+    const byHash = new Map(unique.map((s) => [s.hash, s]));
+    let sent = 0;
+    for (const slots of await this.#slots(space, "upload", unique)) {
+      const missing = slots.missing.map((h) => byHash.get(h)).filter((s): s is ChunkSource => s !== undefined);
+      const batches = groupBySize(missing, BATCH_BYTES);
+      await runParallel(batches, PARALLEL, async (batch) => {
+        const parts: Uint8Array[] = [];
+        for (const s of batch) {
+          const bytes = await s.read();
+          if (createHash("sha256").update(bytes).digest("hex") !== s.hash) {
+            throw new ShareError("hash-mismatch", { text: `A local file changed while its chunk ${s.hash} was being uploaded` });
+          }
+          const head = Buffer.alloc(36);
+          Buffer.from(s.hash, "hex").copy(head, 0);
+          head.writeUInt32BE(bytes.length, 32);
+          parts.push(head, bytes);
+        }
+        const body = Buffer.concat(parts);
+        const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, body);
+        if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk upload refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
+        const bytes = batch.reduce((n, s) => n + s.size, 0);
+        sent += bytes;
+        progress?.(bytes);
+      });
+    }
+    return sent;
+  }
+
+  /**
+   * Downloads chunks and hands each, verified, to `sink`. Chunks the component does not hold
+   * are returned (the caller reports them; another member must upload them again).
+   */
+  async download(space: SpaceId, chunks: readonly ChunkRef[], sink: (hash: ChunkHash, bytes: Uint8Array) => Promise<void>, progress?: Progress): Promise<ChunkHash[]> {
+    const unique = [...new Map(chunks.map((c) => [c.hash, c])).values()];
+    const absent: ChunkHash[] = [];
+    for (const slots of await this.#slots(space, "download", unique)) {
+      const gone = new Set(slots.missing);
+      absent.push(...slots.missing);
+      const wanted = unique.filter((c) => !gone.has(c.hash));
+      await runParallel(groupBySize(wanted, BATCH_BYTES), PARALLEL, async (batch) => {
+        const body = Buffer.concat(batch.map((c) => Buffer.from(c.hash, "hex")));
+        const res = await this.#http(`${slots.url}batch-get`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, body);
+        if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk download refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
+        let off = 0;
+        for (const c of batch) {
+          const hash = res.body.subarray(off, off + 32).toString("hex");
+          const len = res.body.readUInt32BE(off + 32);
+          const bytes = res.body.subarray(off + 36, off + 36 + len);
+          off += 36 + len;
+          if (hash !== c.hash || createHash("sha256").update(bytes).digest("hex") !== c.hash) {
+            throw new ShareError("hash-mismatch", { text: `Chunk ${c.hash} arrived damaged` });
+          }
+          await sink(c.hash, bytes);
+          progress?.(len);
+        }
+      });
+    }
+    return absent;
+  }
+}
+
+function groupBySize<T extends { size: number }>(items: readonly T[], max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let size = 0;
+  for (const it of items) {
+    if (cur.length > 0 && size + it.size > max) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(it);
+    size += it.size;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+async function runParallel<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}

@@ -1,0 +1,347 @@
+/**
+ * The scanner: lists what a shared folder holds right now, as index material for the engine.
+ *
+ * `scan(fs, previous)` walks the folder and returns every file and directory that may be
+ * synced (sorted by NFC path in code-unit order: parents before children), with hash and chunk
+ * list (XEP-draft.md §§ 5.5, 5.7), and everything it refused to sync in `skipped`, with why.
+ *
+ * Invariants:
+ * - A file whose kind, size, mtime and inode equal its `previous` entry is not read: hash and
+ *   chunks are copied. The rescan of an unchanged folder is readdir + lstat only.
+ * - Other files are read once, streamed through `Chunker` and a whole-file SHA-256 (never held
+ *   whole): large ones `concurrency` at a time, small ones (one read piece) 16 at a time, so
+ *   memory stays bounded. Hashing runs on the calling thread. A file whose size or mtime moved
+ *   while being read is read once more, then skipped as "changing".
+ * - Paths are NFC and pass `checkPath` (§ 5.4); `diskPath` keeps the on-disk spelling (NFD on
+ *   macOS) for opening. Names that fold to the same key (§ 5.4) in one directory: the first in
+ *   sorted order is kept, the others skipped as "case-collision".
+ * - The state folder `.xshare` at the root and `.xshare-tmp-*` files anywhere are neither
+ *   entries nor skipped. `.xshareignore` at the root (gitignore syntax, case-insensitive, so
+ *   every platform ignores the same names) is itself synced and can never ignore itself.
+ * - Errors on one entry never fail the scan: they become `skipped` (a skipped path must not be
+ *   read as deleted: see `coveredBySkip`). Only the root's own readdir, an unreadable ignore
+ *   file and an aborted `signal` reject the scan.
+ */
+import { createHash } from "node:crypto";
+import ignore, { type Ignore } from "ignore";
+import { Chunker, DEFAULT_CHUNKING, type ChunkerOptions } from "../protocol/chunker.ts";
+import type { ChunkRef, EntryKind } from "../protocol/file.ts";
+import { checkPath, foldKey, isPathRejection, MAX_PATH_BYTES, STATE_DIR, TEMP_PREFIX, utf8Bytes, type PathRejection } from "../protocol/paths.ts";
+import { ShareError } from "../protocol/errors.ts";
+import { errorCode, joinPath, type Fs, type Stat } from "./fs/types.ts";
+
+/** The ignore file, at the root of a shared folder. */
+export const IGNORE_FILE = ".xshareignore";
+
+/** What the local index knew about a path at the previous scan. */
+export interface Known {
+  readonly kind: EntryKind;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ino: number;
+  readonly mode: number;
+  readonly hash: string;
+  readonly chunks: readonly ChunkRef[];
+}
+
+export interface ScannedEntry extends Known {
+  /** NFC path, accepted by `checkPath`. */
+  readonly path: string;
+  /** The path as spelled on disk: pass this to `Fs`. The same string as `path` when equal. */
+  readonly diskPath: string;
+  /**
+   * True when the path is new, or anything `Known` records differs from `previous` (the local
+   * index needs updating). Whether that is a new version is the engine's call: compare `hash`
+   * and `mode` with the index (a touched file with the same content has a new mtime only).
+   */
+  readonly changed: boolean;
+}
+
+export type SkipReason =
+  | PathRejection
+  | "symlink not synced"
+  | "special file not synced"
+  | "case-collision"
+  | "ignored"
+  | "unreadable"
+  | "changing"
+  | "io-error";
+
+export interface Skipped {
+  /** NFC path where possible, for display and for `coveredBySkip`. */
+  readonly path: string;
+  readonly reason: SkipReason;
+  /** The errno code for "io-error". */
+  readonly detail?: string;
+}
+
+export interface ScanResult {
+  readonly entries: ScannedEntry[];
+  readonly skipped: Skipped[];
+}
+
+export interface ScanOptions {
+  readonly chunking?: ChunkerOptions;
+  /** Files hashed at once (default 2: one per core of the reference machine). */
+  readonly concurrency?: number;
+  /** Called after each directory and each hashed file: entries found, bytes hashed so far. */
+  readonly onProgress?: (files: number, bytes: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Entry = Mutable<ScannedEntry> & { drop?: true };
+
+interface Candidate {
+  readonly name: string;
+  readonly nfc: string;
+  st?: Stat | undefined;
+  err?: unknown;
+}
+
+/** lstat calls in flight per directory. */
+const LSTAT_BATCH = 64;
+/** Files up to this size are hashed SMALL_PARALLEL at a time (one read piece each at most). */
+const SMALL_FILE = 64 * 1024;
+const SMALL_PARALLEL = 16;
+const ASCII = /^[\x20-\x7e]*$/;
+const NO_CHUNKS: readonly ChunkRef[] = Object.freeze([]);
+
+interface Ctx {
+  readonly fs: Fs;
+  readonly previous: ReadonlyMap<string, Known>;
+  readonly ig: Ignore | undefined;
+  readonly opts: ScanOptions;
+  readonly entries: Entry[];
+  readonly skipped: Skipped[];
+  readonly toHash: Array<{ entry: Entry; st: Stat }>;
+  bytes: number;
+}
+
+export async function scan(fs: Fs, previous: ReadonlyMap<string, Known>, opts: ScanOptions = {}): Promise<ScanResult> {
+  const ctx: Ctx = { fs, previous, ig: await loadIgnore(fs), opts, entries: [], skipped: [], toHash: [], bytes: 0 };
+  await walk(ctx, "", "");
+  await hashAll(ctx);
+  const entries: ScannedEntry[] = ctx.entries.filter((e) => e.drop !== true);
+  entries.sort(byPath);
+  ctx.skipped.sort(byPath);
+  opts.onProgress?.(entries.length, ctx.bytes);
+  return { entries, skipped: ctx.skipped };
+}
+
+/** A predicate: is this path, or one of its parents, in `skipped` (so not to be read as deleted)? */
+export function coveredBySkip(skipped: readonly Skipped[]): (path: string) => boolean {
+  const set = new Set(skipped.map((s) => s.path));
+  return (path) => {
+    for (let p = path; ; p = p.slice(0, p.lastIndexOf("/"))) {
+      if (set.has(p)) return true;
+      if (!p.includes("/")) return false;
+    }
+  };
+}
+
+async function loadIgnore(fs: Fs): Promise<Ignore | undefined> {
+  const st = await fs.lstat(IGNORE_FILE);
+  if (st?.kind !== "file") return undefined;
+  const pieces: Uint8Array[] = [];
+  for await (const piece of fs.read(IGNORE_FILE)) pieces.push(piece);
+  return ignore({ ignorecase: true }).add(Buffer.concat(pieces).toString("utf8"));
+}
+
+/** Lists one directory (already known to be one), then recurses into its subdirectories. */
+async function walk(ctx: Ctx, dirPath: string, dirDisk: string, dirEntry?: Entry): Promise<void> {
+  ctx.opts.signal?.throwIfAborted();
+  let names: string[];
+  try {
+    names = await ctx.fs.readdir(dirDisk);
+  } catch (err) {
+    if (dirEntry === undefined) throw err;
+    dirEntry.drop = true;
+    skipError(ctx, dirPath, err);
+    return;
+  }
+  const cands: Candidate[] = [];
+  for (const name of names) {
+    if (name.startsWith(TEMP_PREFIX) || (dirDisk === "" && name === STATE_DIR)) continue;
+    cands.push({ name, nfc: ASCII.test(name) ? name : name.normalize("NFC") });
+  }
+  cands.sort(byName);
+  const valid = cands.filter((c) => {
+    const reason = nameRejection(c.nfc, dirPath);
+    if (reason !== undefined) ctx.skipped.push({ path: joinPath(dirPath, c.nfc), reason });
+    return reason === undefined;
+  });
+  for (let i = 0; i < valid.length; i += LSTAT_BATCH) {
+    await Promise.all(
+      valid.slice(i, i + LSTAT_BATCH).map((c) =>
+        ctx.fs.lstat(joinPath(dirDisk, c.name)).then(
+          (st) => void (c.st = st),
+          (err: unknown) => void (c.err = err),
+        ),
+      ),
+    );
+  }
+  const keys = new Set<string>();
+  let lastPath = "";
+  const subdirs: Array<[string, string, Entry]> = [];
+  for (const c of valid) {
+    const disk = joinPath(dirDisk, c.name);
+    const path = c.nfc === c.name && dirPath === dirDisk ? disk : joinPath(dirPath, c.nfc);
+    const st = c.st;
+    if (c.err !== undefined) skipError(ctx, path, c.err);
+    if (st === undefined) continue; // vanished since readdir
+    if (ctx.ig !== undefined && path !== IGNORE_FILE && ctx.ig.ignores(st.kind === "dir" ? path + "/" : path)) {
+      ctx.skipped.push({ path, reason: "ignored" });
+    } else if (st.kind === "symlink") {
+      ctx.skipped.push({ path, reason: "symlink not synced" });
+    } else if (st.kind === "other") {
+      ctx.skipped.push({ path, reason: "special file not synced" });
+    } else {
+      const key = ASCII.test(c.nfc) ? c.nfc.toLowerCase() : foldKey(c.nfc);
+      if (keys.has(key)) {
+        // Two disk spellings of one NFC name: the loser is named as on disk, to tell them apart.
+        ctx.skipped.push({ path: path === lastPath ? joinPath(dirPath, c.name) : path, reason: "case-collision" });
+        continue;
+      }
+      keys.add(key);
+      lastPath = path;
+      const e = entry(ctx, path, disk, st);
+      if (st.kind === "dir") subdirs.push([path, disk, e]);
+    }
+  }
+  ctx.opts.onProgress?.(ctx.entries.length, ctx.bytes);
+  for (const [path, disk, e] of subdirs) await walk(ctx, path, disk, e);
+}
+
+/** Why an NFC name in `dirPath` cannot be synced, if it cannot. */
+function nameRejection(nfc: string, dirPath: string): PathRejection | undefined {
+  try {
+    checkPath(nfc);
+  } catch (err) {
+    const reason = err instanceof ShareError ? err.attrs.reason : undefined;
+    // Only a first component can be a drive letter; deeper down `x:` is just a colon.
+    if (reason === "drive-letter" && dirPath !== "") return "colon";
+    if (reason !== undefined && isPathRejection(reason)) return reason;
+    throw err;
+  }
+  const len = dirPath.length + 1 + nfc.length;
+  if (len * 3 > MAX_PATH_BYTES && utf8Bytes(dirPath) + 1 + utf8Bytes(nfc) > MAX_PATH_BYTES) return "path-too-long";
+  return undefined;
+}
+
+/** Records a file or directory; queues a file for hashing unless `previous` proves it unchanged. */
+function entry(ctx: Ctx, path: string, diskPath: string, st: Stat): Entry {
+  const prev = ctx.previous.get(path);
+  const { kind, mtimeMs, ino, mode } = st as Stat & { kind: EntryKind };
+  const e: Entry = { path, diskPath, kind, size: 0, mtimeMs, ino, mode, hash: "", chunks: NO_CHUNKS, changed: true };
+  if (kind === "dir") {
+    e.changed = prev === undefined || prev.kind !== "dir" || prev.mode !== mode;
+  } else if (prev?.kind === "file" && prev.size === st.size && prev.mtimeMs === mtimeMs && prev.ino === ino) {
+    e.size = st.size;
+    e.hash = prev.hash;
+    e.chunks = prev.chunks;
+    e.changed = prev.mode !== mode;
+  } else {
+    e.size = st.size;
+    ctx.toHash.push({ entry: e, st });
+  }
+  ctx.entries.push(e);
+  return e;
+}
+
+function skipError(ctx: Ctx, path: string, err: unknown): void {
+  const code = errorCode(err);
+  if (code === "ENOENT" || code === "ENOTDIR") return; // vanished: the next scan sees it gone
+  if (code === "EACCES" || code === "EPERM") ctx.skipped.push({ path, reason: "unreadable" });
+  else if (code !== undefined) ctx.skipped.push({ path, reason: "io-error", detail: code });
+  else throw err;
+}
+
+/**
+ * Large files `concurrency` at a time (CPU-bound: hashing runs on this thread, reads overlap
+ * it); small ones SMALL_PARALLEL at a time beside them, since each is a few syscall round
+ * trips and at most one read piece: latency-bound, and memory stays bounded either way.
+ */
+async function hashAll(ctx: Ctx): Promise<void> {
+  const small = ctx.toHash.filter((j) => j.st.size <= SMALL_FILE);
+  const large = ctx.toHash.filter((j) => j.st.size > SMALL_FILE);
+  await Promise.all([pool(ctx, large, ctx.opts.concurrency ?? 2), pool(ctx, small, SMALL_PARALLEL)]);
+}
+
+async function pool(ctx: Ctx, jobs: ReadonlyArray<{ entry: Entry; st: Stat }>, width: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      ctx.opts.signal?.throwIfAborted();
+      await hashEntry(ctx, job.entry, job.st);
+      ctx.opts.onProgress?.(ctx.entries.length, ctx.bytes);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(width, jobs.length)) }, worker));
+}
+
+/** Hashes one file, re-reading it once if it moved under us; fills `e` or drops it. */
+async function hashEntry(ctx: Ctx, e: Entry, walked: Stat): Promise<void> {
+  let before = walked;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let r: FileHash;
+    let after: Stat | undefined;
+    try {
+      r = await hashFile(ctx.fs, e.diskPath, ctx.opts.chunking, (n) => (ctx.bytes += n));
+      after = await ctx.fs.lstat(e.diskPath);
+    } catch (err) {
+      e.drop = true;
+      return skipError(ctx, e.path, err);
+    }
+    if (after?.kind !== "file") {
+      e.drop = true; // gone (or replaced by a directory) meanwhile: the next scan sees it
+      return;
+    }
+    if (after.size === before.size && after.mtimeMs === before.mtimeMs && r.size === after.size) {
+      Object.assign(e, { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino, mode: after.mode, hash: r.hash, chunks: r.chunks });
+      return;
+    }
+    before = after;
+  }
+  e.drop = true;
+  ctx.skipped.push({ path: e.path, reason: "changing" });
+}
+
+export interface FileHash {
+  /** Whole-content SHA-256, lowercase hex. */
+  readonly hash: string;
+  readonly chunks: ChunkRef[];
+  /** Bytes read. */
+  readonly size: number;
+}
+
+/**
+ * One read pass over a file: whole-file SHA-256 and chunk list side by side, piece by piece,
+ * never holding the file. Also for the engine, to verify a file it assembled.
+ */
+export async function hashFile(fs: Fs, path: string, chunking: ChunkerOptions = DEFAULT_CHUNKING, onBytes?: (n: number) => void): Promise<FileHash> {
+  const whole = createHash("sha256");
+  const chunker = new Chunker(chunking);
+  const chunks: ChunkRef[] = [];
+  let size = 0;
+  for await (const piece of fs.read(path)) {
+    whole.update(piece);
+    for (const c of chunker.push(piece)) chunks.push({ hash: c.hash, size: c.size });
+    size += piece.length;
+    onBytes?.(piece.length);
+  }
+  for (const c of chunker.finish()) chunks.push({ hash: c.hash, size: c.size });
+  return { hash: whole.digest("hex"), chunks, size };
+}
+
+/** NFC order; between two spellings of one NFC name, the one already in NFC first. */
+function byName(a: Candidate, b: Candidate): number {
+  if (a.nfc !== b.nfc) return a.nfc < b.nfc ? -1 : 1;
+  if ((a.name === a.nfc) !== (b.name === b.nfc)) return a.name === a.nfc ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function byPath(a: { path: string }, b: { path: string }): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}

@@ -1,0 +1,206 @@
+/**
+ * The device's local index (SQLite, one file per home): the spaces this device knows, where
+ * each one lives on disk, how far its index has been applied, and per path the *synced
+ * version*: the version that disk and sharing manager last agreed on, with the local file's
+ * size, mtime and inode at that moment (so the scanner can tell an untouched file without
+ * reading it). Conflicts that were kept as copies are listed until the user resolves them.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { packChunks, unpackChunks } from "../protocol/chunk-list.ts";
+import type { EntryKind, FileVersion } from "../protocol/file.ts";
+import type { BareJid, GroupId, ReplicaId, SpaceId } from "../protocol/ids.ts";
+import type { SpaceKind } from "../protocol/stanzas/spaces.ts";
+import { decode, encode } from "../protocol/vv.ts";
+
+export interface LocalSpace {
+  readonly id: SpaceId;
+  readonly kind: SpaceKind;
+  readonly name: string;
+  readonly owner: BareJid;
+  readonly group?: GroupId;
+  readonly members: readonly BareJid[];
+  /** Absolute folder on this device; undefined until accepted here. */
+  readonly folder?: string;
+  /** Highest index sequence number applied to the folder. */
+  readonly pulled: number;
+}
+
+/** What disk and component last agreed on for one path, and how the file looked then. */
+export interface Synced {
+  readonly version: FileVersion;
+  /** Local stat when synced; undefined for tombstones. */
+  readonly local?: { readonly size: number; readonly mtimeMs: number; readonly ino: number };
+}
+
+export interface ConflictRecord {
+  readonly space: SpaceId;
+  /** The path both versions wanted. */
+  readonly path: string;
+  /** Where the losing version was kept. */
+  readonly copy: string;
+  /** The replica whose version lost. */
+  readonly replica: ReplicaId;
+  readonly createdMs: number;
+  /** Which of the two holds this device's version: the original path or the copy. */
+  readonly localAt: "path" | "copy";
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS spaces (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, grp TEXT,
+  members TEXT NOT NULL, folder TEXT, pulled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS entries (
+  space TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, deleted INTEGER NOT NULL,
+  hash TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL,
+  replica TEXT NOT NULL, vector BLOB NOT NULL, chunks BLOB NOT NULL,
+  l_size INTEGER, l_mtime INTEGER, l_ino INTEGER,
+  PRIMARY KEY (space, path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conflicts (
+  space TEXT NOT NULL, path TEXT NOT NULL, copy TEXT NOT NULL, replica TEXT NOT NULL, created INTEGER NOT NULL,
+  local_at TEXT NOT NULL, PRIMARY KEY (space, copy)
+);
+`;
+
+interface EntryRow {
+  path: string;
+  kind: EntryKind;
+  deleted: number;
+  hash: string;
+  size: number;
+  mtime: number;
+  mode: number;
+  replica: ReplicaId;
+  vector: Buffer;
+  chunks: Buffer;
+  l_size: number | null;
+  l_mtime: number | null;
+  l_ino: number | null;
+}
+
+interface SpaceRow {
+  id: SpaceId;
+  kind: SpaceKind;
+  name: string;
+  owner: BareJid;
+  grp: GroupId | null;
+  members: string;
+  folder: string | null;
+  pulled: number;
+}
+
+function toSpace(r: SpaceRow): LocalSpace {
+  const base = { id: r.id, kind: r.kind, name: r.name, owner: r.owner, members: JSON.parse(r.members) as BareJid[], pulled: r.pulled };
+  return { ...base, ...(r.grp ? { group: r.grp } : {}), ...(r.folder ? { folder: r.folder } : {}) };
+}
+
+function toSynced(r: EntryRow): Synced {
+  const version: FileVersion = {
+    path: r.path,
+    kind: r.kind,
+    vector: decode(r.vector),
+    hash: r.hash,
+    size: r.size,
+    mtimeMs: r.mtime,
+    mode: r.mode,
+    deleted: r.deleted === 1,
+    replica: r.replica,
+    chunks: unpackChunks(r.chunks),
+  };
+  return r.l_size === null ? { version } : { version, local: { size: r.l_size, mtimeMs: r.l_mtime ?? 0, ino: r.l_ino ?? 0 } };
+}
+
+export class ClientState {
+  readonly #db: Database.Database;
+  readonly #put: Database.Statement;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+    this.#put = db.prepare(
+      `INSERT OR REPLACE INTO entries (space, path, kind, deleted, hash, size, mtime, mode, replica, vector, chunks, l_size, l_mtime, l_ino)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  static open(file: string): ClientState {
+    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec(SCHEMA);
+    return new ClientState(db);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  spaces(): LocalSpace[] {
+    return (this.#db.prepare("SELECT * FROM spaces ORDER BY id").all() as SpaceRow[]).map(toSpace);
+  }
+
+  space(id: SpaceId): LocalSpace | undefined {
+    const r = this.#db.prepare("SELECT * FROM spaces WHERE id = ?").get(id) as SpaceRow | undefined;
+    return r ? toSpace(r) : undefined;
+  }
+
+  /** Records what the component says about a space; keeps the local folder and progress. */
+  putSpace(s: Omit<LocalSpace, "folder" | "pulled">): void {
+    this.#db
+      .prepare(
+        `INSERT INTO spaces (id, kind, name, owner, grp, members) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, name = excluded.name, owner = excluded.owner,
+           grp = excluded.grp, members = excluded.members`,
+      )
+      .run(s.id, s.kind, s.name, s.owner, s.group ?? null, JSON.stringify(s.members));
+  }
+
+  setFolder(id: SpaceId, folder: string): void {
+    this.#db.prepare("UPDATE spaces SET folder = ? WHERE id = ?").run(folder, id);
+  }
+
+  /** Forgets a space on this device (its folder and files stay untouched). */
+  removeSpace(id: SpaceId): void {
+    this.#db.transaction(() => {
+      this.#db.prepare("DELETE FROM entries WHERE space = ?").run(id);
+      this.#db.prepare("DELETE FROM conflicts WHERE space = ?").run(id);
+      this.#db.prepare("DELETE FROM spaces WHERE id = ?").run(id);
+    })();
+  }
+
+  entries(space: SpaceId): Map<string, Synced> {
+    const rows = this.#db.prepare("SELECT * FROM entries WHERE space = ?").all(space) as EntryRow[];
+    return new Map(rows.map((r) => [r.path, toSynced(r)]));
+  }
+
+  /** Stores synced versions and, in the same transaction, the new applied sequence number. */
+  commit(space: SpaceId, synced: readonly Synced[], pulled?: number): void {
+    this.#db.transaction(() => {
+      for (const { version: v, local } of synced) {
+        this.#put.run(space, v.path, v.kind, v.deleted ? 1 : 0, v.hash, v.size, v.mtimeMs, v.mode, v.replica,
+          encode(v.vector), packChunks(v.chunks), local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null);
+      }
+      if (pulled !== undefined) this.#db.prepare("UPDATE spaces SET pulled = MAX(pulled, ?) WHERE id = ?").run(pulled, space);
+    })();
+  }
+
+  conflicts(space?: SpaceId): ConflictRecord[] {
+    const rows = (space
+      ? this.#db.prepare("SELECT * FROM conflicts WHERE space = ? ORDER BY path, copy").all(space)
+      : this.#db.prepare("SELECT * FROM conflicts ORDER BY space, path, copy").all()) as Array<{ space: SpaceId; path: string; copy: string; replica: ReplicaId; created: number; local_at: "path" | "copy" }>;
+    return rows.map((r) => ({ space: r.space, path: r.path, copy: r.copy, replica: r.replica, createdMs: r.created, localAt: r.local_at }));
+  }
+
+  addConflict(c: ConflictRecord): void {
+    this.#db
+      .prepare("INSERT OR REPLACE INTO conflicts (space, path, copy, replica, created, local_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(c.space, c.path, c.copy, c.replica, c.createdMs, c.localAt);
+  }
+
+  removeConflict(space: SpaceId, copy: string): void {
+    this.#db.prepare("DELETE FROM conflicts WHERE space = ? AND copy = ?").run(space, copy);
+  }
+}

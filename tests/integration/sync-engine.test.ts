@@ -1,0 +1,196 @@
+/**
+ * The sync engine end to end in process: devices with in-memory folders, the real HTTP data
+ * path and the component's router with memory stores. Scenarios of issue 4, fast.
+ */
+import { createHash } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MemoryFs } from "../../client/fs/memory.ts";
+import type { BareJid } from "../../protocol/ids.ts";
+import type { Space } from "../../protocol/stanzas/spaces.ts";
+import { startSharing } from "./fixtures/sharing.ts";
+
+const alice = "alice@example.org" as BareJid;
+const bob = "bob@example.org" as BareJid;
+const carol = "carol@example.org" as BareJid;
+
+let world: Awaited<ReturnType<typeof startSharing>>;
+beforeEach(async () => {
+  world = await startSharing();
+});
+afterEach(async () => {
+  await world.stop();
+});
+
+const text = (fs: MemoryFs, p: string) => Buffer.from(fs.readFile(p)).toString();
+const files = async (fs: MemoryFs, dir = ""): Promise<string[]> => {
+  const out: string[] = [];
+  for (const name of (await fs.readdir(dir)).sort()) {
+    const p = dir ? `${dir}/${name}` : name;
+    if (p === ".xshare") continue;
+    const st = await fs.lstat(p);
+    if (st?.kind === "dir") out.push(`${p}/`, ...(await files(fs, p)));
+    else out.push(p);
+  }
+  return out;
+};
+
+async function pair() {
+  const a = world.device(alice, "laptop", new MemoryFs({ root: "alice:/" }));
+  const b = world.device(bob, "phone", new MemoryFs({ root: "bob:/" }));
+  const space: Space = await a.remote.createSpace({ kind: "pair", name: "Trip", members: [bob] });
+  await a.attach(space);
+  await b.attach(space);
+  return { a, b, space, afs: a.fs as MemoryFs, bfs: b.fs as MemoryFs };
+}
+
+describe("sync engine", () => {
+  it("files, subfolders, edits, deletes and renames arrive", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile("plan.txt", "Day 1: Lisbon\n", { mtimeMs: 1000 });
+    afs.writeFile("photos/day1.jpg", Buffer.alloc(200_000, 7), { mtimeMs: 1000 });
+    afs.writeFile("tools/run.sh", "#!/bin/sh\necho hi\n", { mtimeMs: 1000, mode: 0o755 });
+    await afs.mkdir("empty");
+    expect((await a.sync(space.id)).status).toBe("in-sync");
+    const rb = await b.sync(space.id);
+    expect(rb.status).toBe("in-sync");
+    expect(await files(bfs)).toEqual(["empty/", "photos/", "photos/day1.jpg", "plan.txt", "tools/", "tools/run.sh"]);
+    expect(text(bfs, "plan.txt")).toBe("Day 1: Lisbon\n");
+    expect((await bfs.lstat("tools/run.sh"))?.mode).toBe(0o755);
+    expect((await bfs.lstat("plan.txt"))?.mtimeMs).toBe(1000);
+
+    // Bob edits, deletes and renames; Alice receives it, and the renamed file is not downloaded again.
+    bfs.writeFile("plan.txt", "Day 1: Lisbon\nDay 2: Porto\n", { mtimeMs: 2000 });
+    await bfs.remove("tools/run.sh");
+    await bfs.rename("photos/day1.jpg", "photos/lisbon.jpg");
+    expect((await b.sync(space.id)).status).toBe("in-sync");
+    const ra = await a.sync(space.id);
+    expect(ra.status).toBe("in-sync");
+    expect(ra.bytesDown).toBeLessThan(1000);
+    expect(await files(afs)).toEqual(["empty/", "photos/", "photos/lisbon.jpg", "plan.txt", "tools/"]);
+    expect(text(afs, "plan.txt")).toBe("Day 1: Lisbon\nDay 2: Porto\n");
+  });
+
+  it("concurrent edits of the same file: both versions survive, on both sides", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile("plan.txt", "v1\n", { mtimeMs: 1000 });
+    await a.sync(space.id);
+    await b.sync(space.id);
+    afs.writeFile("plan.txt", "alice's v2\n", { mtimeMs: 2000 });
+    bfs.writeFile("plan.txt", "bob's v2\n", { mtimeMs: 3000 });
+    expect((await a.sync(space.id)).status).toBe("in-sync");
+    const rb = await b.sync(space.id);
+    expect(rb.conflicts).toBe(1);
+    expect((await a.sync(space.id)).status).toBe("in-sync");
+    const copy = "plan.sync-conflict-19700101-000002-laptop.txt";
+    for (const fs of [afs, bfs]) {
+      expect(await files(fs)).toEqual([copy, "plan.txt"]);
+      expect(text(fs, "plan.txt")).toBe("bob's v2\n");
+      expect(text(fs, copy)).toBe("alice's v2\n");
+    }
+    expect(b.state.conflicts(space.id)).toMatchObject([{ path: "plan.txt", copy, localAt: "path" }]);
+  });
+
+  it("an edit beats a delete", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile("keep.txt", "v1\n", { mtimeMs: 1000 });
+    await a.sync(space.id);
+    await b.sync(space.id);
+    await afs.remove("keep.txt");
+    bfs.writeFile("keep.txt", "v2 by bob\n", { mtimeMs: 2000 });
+    await a.sync(space.id);
+    await b.sync(space.id);
+    await a.sync(space.id);
+    expect(text(afs, "keep.txt")).toBe("v2 by bob\n");
+    expect(text(bfs, "keep.txt")).toBe("v2 by bob\n");
+  });
+
+  it("a file changed locally after the scan is never overwritten", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile("x.txt", "one\n", { mtimeMs: 1000 });
+    await a.sync(space.id);
+    await b.sync(space.id);
+    afs.writeFile("x.txt", "two\n", { mtimeMs: 2000 });
+    await a.sync(space.id);
+    // Bob edits after his last sync too: his edit must survive whatever the order.
+    bfs.writeFile("x.txt", "bob\n", { mtimeMs: 3000 });
+    await b.sync(space.id);
+    const contents = (await files(bfs)).filter((p) => p.startsWith("x")).map((p) => text(bfs, p)).sort();
+    expect(contents).toEqual(["bob\n", "two\n"]);
+  });
+
+  it("an unmounted folder sends no deletes", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile("precious.txt", "data\n", { mtimeMs: 1000 });
+    await a.sync(space.id);
+    await b.sync(space.id);
+    afs.unmount();
+    const r = await a.sync(space.id);
+    expect(r).toMatchObject({ status: "paused", reason: "missing-root", pushed: 0 });
+    afs.mount();
+    await afs.remove(".xshare/space");
+    expect((await a.sync(space.id)).status).toBe("paused");
+    await b.sync(space.id);
+    expect(text(bfs, "precious.txt")).toBe("data\n");
+  });
+
+  it("Bob cannot change Alice's 'mine' space; his edits stay local and are reported", async () => {
+    const a = world.device(alice, "laptop", new MemoryFs());
+    const b = world.device(bob, "phone", new MemoryFs());
+    const mine = await a.remote.createSpace({ kind: "mine", name: "My sharing", members: [bob] });
+    await a.attach(mine);
+    await b.attach(mine);
+    const afs = a.fs as MemoryFs;
+    const bfs = b.fs as MemoryFs;
+    afs.writeFile("song.mp3", "la la\n", { mtimeMs: 1000 });
+    await a.sync(mine.id);
+    await b.sync(mine.id);
+    bfs.writeFile("song.mp3", "bob sings\n", { mtimeMs: 2000 });
+    bfs.writeFile("bob.txt", "hi\n", { mtimeMs: 2000 });
+    const r = await b.sync(mine.id);
+    expect(r.readOnlySkipped.sort()).toEqual(["bob.txt", "song.mp3"]);
+    expect(r.pushed).toBe(0);
+    await a.sync(mine.id);
+    expect(await files(afs)).toEqual(["song.mp3"]);
+    expect(text(afs, "song.mp3")).toBe("la la\n");
+  });
+
+  it("Carol, added later, receives everything; a second device of Alice receives what the first pushed", async () => {
+    const a = world.device(alice, "laptop", new MemoryFs());
+    const b = world.device(bob, "phone", new MemoryFs());
+    const group = await a.remote.createGroup({ name: "Family", members: [bob] });
+    const space = await a.remote.createSpace({ kind: "group", name: "Photos", group: group.id });
+    await a.attach(space);
+    await b.attach(space);
+    const afs = a.fs as MemoryFs;
+    const big = Buffer.alloc(3 << 20);
+    for (let i = 0; i < big.length; i += 32) createHash("sha256").update(String(i)).digest().copy(big, i);
+    afs.writeFile("big.bin", big, { mtimeMs: 1000 });
+    afs.writeFile("a/b/c.txt", "deep\n", { mtimeMs: 1000 });
+    await a.sync(space.id);
+    await b.sync(space.id);
+    await b.remote.invite({ space: space.id, jid: carol });
+    const c = world.device(carol, "desk", new MemoryFs());
+    await c.attach(await c.remote.space(space.id));
+    expect((await c.sync(space.id)).status).toBe("in-sync");
+    expect(Buffer.from((c.fs as MemoryFs).readFile("big.bin")).equals(big)).toBe(true);
+    const a2 = world.device(alice, "desktop", new MemoryFs());
+    await a2.attach(space);
+    await a2.sync(space.id);
+    expect(text(a2.fs as MemoryFs, "a/b/c.txt")).toBe("deep\n");
+  });
+
+  it("Unicode names travel as NFC", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile("cafe\u0301/re\u0301sume\u0301.txt", "é\n", { mtimeMs: 1000 });
+    await a.sync(space.id);
+    await b.sync(space.id);
+    expect(await files(bfs)).toEqual(["caf\u00e9/", "caf\u00e9/r\u00e9sum\u00e9.txt"]);
+  });
+
+  it("symbolic links are not synced and are reported", async () => {
+    const { a, space, afs } = await pair();
+    afs.symlink("link", "/etc/passwd");
+    const r = await a.sync(space.id);
+    expect(r.skipped).toEqual([{ path: "link", reason: "symlink not synced" }]);
+  });
+});
