@@ -1,14 +1,31 @@
 // `xshare`: command-line entry of the sharing client (bin/xshare.js runs it through tsx).
-// Only the program's identity lives here for now; each command is added by the module that
-// implements it, and this file stays a thin commander wiring.
+// Parsing and printing only; every command is implemented in commands.ts.
 
 import { readFileSync } from "node:fs";
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import * as C from "./commands.ts";
+import { UsageError } from "./config.ts";
+import { resolveHome, type Home } from "./home.ts";
+import { terminalProgress } from "./progress.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
+async function readStdin(): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const piece of process.stdin) parts.push(piece as Buffer);
+  return Buffer.concat(parts).toString("utf8").replace(/\r?\n$/, "");
+}
+
+function print(lines: readonly string[]): void {
+  for (const l of lines) process.stdout.write(`${l}\n`);
+}
+
+function json(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
 export function createProgram(): Command {
-  return new Command("xshare")
+  const program = new Command("xshare")
     .description(
       [
         "Share folders with the people you already chat with over XMPP.",
@@ -17,20 +34,119 @@ export function createProgram(): Command {
     )
     .version(version, "-V, --version", "print the version and exit")
     .helpOption("-h, --help", "show this help and exit")
-    // An unknown option is one line on stderr (no "Did you mean" line, no stack): scripts parse it.
+    .option("--home <dir>", "keep this device's configuration and state in <dir> (default: XDG directories); two homes are two devices")
     .showSuggestionAfterError(false)
-    // No command given: show what the program is (commands arrive with the modules that need them).
-    .action(function (this: Command) {
-      this.help();
+    .addHelpText("after", `
+Typical use:
+  echo "$PASSWORD" | xshare login alice@example.org --password-stdin
+  xshare share ~/Trip --with bob@example.org      # prints the space id
+  xshare sync                                     # on every device, or \`xshare run\`
+  xshare status; xshare conflicts`);
+  const home = (): Home => resolveHome(program.opts<{ home?: string }>().home);
+
+  program
+    .command("login <jid>")
+    .description("log in with your XMPP account, find the sharing manager, and remember it (config file mode 0600)")
+    .option("--password-stdin", "read the password from standard input (else $XSHARE_PASSWORD)")
+    .option("--service <uri>", "the XMPP server, xmpp://host:port (default: the JID's domain, port 5222)")
+    .option("--device <name>", "this device's name, also its XMPP resource xshare-<name> (default: host name)")
+    .option("--component <jid>", "the sharing manager's address (default: discovered on your server)")
+    .action(async (jid: string, o: { passwordStdin?: boolean; service?: string; device?: string; component?: string }) => {
+      const password = o.passwordStdin ? await readStdin() : process.env.XSHARE_PASSWORD;
+      if (!password) throw new UsageError("no password: use --password-stdin or set XSHARE_PASSWORD");
+      print(await C.login(home(), jid, { password, ...(o.service ? { service: o.service } : {}), ...(o.device ? { device: o.device } : {}), ...(o.component ? { component: o.component } : {}) }));
     });
+
+  program
+    .command("share <folder>")
+    .description("share a folder: with one contact (pair), several (group), or as your read-only-for-others folder (--mine); prints the space id")
+    .option("--with <jids>", "comma-separated JIDs to share with")
+    .option("--group <name>", "make a group space (with a persistent group object) even for one contact")
+    .option("--mine", "your own 'my sharing' folder: others receive, only you write")
+    .action(async (folder: string, o: { with?: string; group?: string; mine?: boolean }) => print(await C.share(home(), folder, o)));
+
+  program
+    .command("spaces")
+    .description("list the spaces you belong to and where they are on this device")
+    .option("--json", "machine-readable output")
+    .action(async (o: { json?: boolean }) => {
+      const rows = await C.spaces(home());
+      if (o.json) return json(rows);
+      if (rows.length === 0) return print(["no shared spaces yet"]);
+      print(rows.map((r) => `${r.id}  ${r.kind.padEnd(5)}  ${r.name}  [${r.members.join(", ")}]  ${r.folder ?? "(not accepted here: xshare accept " + r.id + ")"}`));
+    });
+
+  program.command("invite <space> <jid>").description("add a member to a space (mine: owner only; group: adds to the group)").action(async (space: string, jid: string) => print(await C.invite(home(), space, jid)));
+
+  program
+    .command("accept <space> [folder]")
+    .description("set up a space on this device, in <folder> or laid out under the sharing root (per contact, per pair, per group)")
+    .action(async (space: string, folder?: string) => print(await C.accept(home(), space, folder)));
+
+  program.command("leave <space>").description("leave a space; its folder stays on this device").action(async (space: string) => print(await C.leave(home(), space)));
+
+  program
+    .command("sync")
+    .description("push local changes and pull remote ones until every space is in sync, then exit")
+    .option("--space <id>", "only this space")
+    .option("--json", "machine-readable summary (and no progress display)")
+    .action(async (o: { space?: string; json?: boolean }) => {
+      const progress = terminalProgress(!o.json);
+      const reports = await C.sync(home(), { ...(o.space ? { space: o.space } : {}), ...(progress ? { progress } : {}) });
+      if (o.json) json(reports);
+      else {
+        print(reports.map((r) => {
+          const extra = [r.conflicts ? `${r.conflicts} conflict(s) kept as copies` : "", r.readOnlySkipped.length ? `${r.readOnlySkipped.length} local change(s) not sent (read-only space)` : "", r.skipped.length ? `${r.skipped.length} path(s) not synced (see status)` : ""].filter(Boolean).join("; ");
+          return `${r.space}: ${r.status}${r.reason ? ` (${r.reason})` : ""}, ${r.pushed} sent, ${r.pulled} received${extra ? `; ${extra}` : ""}`;
+        }));
+        if (reports.length === 0) print(["no spaces set up on this device"]);
+      }
+      if (reports.some((r) => r.status !== "in-sync")) process.exitCode = 1;
+    });
+
+  program
+    .command("status")
+    .description("per space: kind, members, folder, in sync or not, changes pending each way, conflicts")
+    .option("--json", "machine-readable output")
+    .action(async (o: { json?: boolean }) => {
+      const rows = await C.status(home());
+      if (o.json) return json(rows);
+      if (rows.length === 0) return print(["no shared spaces yet"]);
+      for (const r of rows) {
+        print([`${r.id}  ${r.kind}  ${r.name}  [${r.members.join(", ")}]`, `  folder: ${r.folder ?? "-"}`, `  ${r.status}${r.reason ? ` (${r.reason})` : ""}: ${r.pendingUp} to send, ${r.pendingDown} to receive, ${r.conflicts} conflict(s)`]);
+        if (r.readOnlyLocalChanges) print([`  ${r.readOnlyLocalChanges} local change(s) will not be sent: the space is read-only for you`]);
+        for (const s of r.notSynced) print([`  not synced: ${s.path} (${s.reason})`]);
+      }
+    });
+
+  program
+    .command("conflicts")
+    .description("list conflicting edits kept as copies")
+    .option("--json", "machine-readable output")
+    .action(async (o: { json?: boolean }) => {
+      const rows = await C.conflicts(home());
+      if (o.json) return json(rows);
+      if (rows.length === 0) return print(["no conflicts"]);
+      print(rows.map((c) => `${c.folder ?? c.space}: ${c.path} ⟷ ${c.copy} (this device's version is at the ${c.localAt === "path" ? "original path" : "copy"})`));
+    });
+
+  program
+    .command("resolve <path>")
+    .description("settle a conflict: keep the local version, the remote one, or both")
+    .addOption(new Option("--keep <side>", "which version to keep").choices(["local", "remote", "both"]).makeOptionMandatory())
+    .action(async (path: string, o: { keep: "local" | "remote" | "both" }) => print(await C.resolveConflict(home(), path, o.keep)));
+
+  return program;
 }
 
-/** Runs the CLI; errors are one line on stderr and exit code 1, never a stack trace. */
+/** Runs the CLI; errors are one line on stderr and a non-zero exit, never a stack trace. */
 export async function main(argv: string[]): Promise<void> {
   try {
     await createProgram().parseAsync(argv);
   } catch (err) {
-    process.stderr.write(`xshare: ${err instanceof Error ? err.message : String(err)}\n`);
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`xshare: ${msg.split("\n")[0]}\n`);
+    if (!(err instanceof UsageError) && process.env.XSHARE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     process.exitCode = 1;
   }
 }

@@ -332,7 +332,9 @@ export async function hashFile(fs: Fs, path: string, chunking: ChunkerOptions = 
     onBytes?.(piece.length);
   }
   for (const c of chunker.finish()) chunks.push({ hash: c.hash, size: c.size });
-  return { hash: whole.digest("hex"), chunks, size };
+  const hash = whole.digest("hex");
+  // One chunk is the whole content: share its string (one less per small file in memory).
+  return { hash: chunks.length === 1 && chunks[0]!.hash === hash ? chunks[0]!.hash : hash, chunks, size };
 }
 
 /** NFC order; between two spellings of one NFC name, the one already in NFC first. */

@@ -283,3 +283,41 @@ async function push(ctx: SyncContext, actions: readonly Action[], disk: Readonly
   report.pushed += changes.length;
   return "done";
 }
+
+export interface SpaceStatus {
+  readonly status: "in-sync" | "pending" | "paused";
+  readonly reason?: string;
+  /** Local changes not yet on the sharing manager. */
+  readonly pendingUp: number;
+  /** Remote changes not yet on disk. */
+  readonly pendingDown: number;
+  readonly readOnlySkipped: number;
+  readonly skipped: Array<{ path: string; reason: string }>;
+}
+
+/** What `syncSpace` would do, without doing it. */
+export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
+  const { fs, state, remote, space, replica } = ctx;
+  const marker = await checkMarker(fs, space.id);
+  if (marker !== "ok") return { status: "paused", reason: marker, pendingUp: 0, pendingDown: 0, readOnlySkipped: 0, skipped: [] };
+  const pulled = state.space(space.id)?.pulled ?? 0;
+  const remoteChanges = new Map<string, IndexEntry>();
+  for await (const page of remote.readIndex(space.id, pulled)) for (const e of page.entries) remoteChanges.set(e.path, e);
+  const synced = state.entries(space.id);
+  const scanned = await scan(fs, known(synced));
+  const covered = coveredBySkip(scanned.skipped);
+  const keep = <T>(m: Map<string, T>) => new Map([...m].filter(([p]) => !covered(p)));
+  const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, toDisk(e)]));
+  const readOnly = space.kind === "mine" && space.owner !== ctx.me;
+  const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
+  const up = actions.filter((a) => a.type === "push" || (a.type === "conflict" && a.keep === "local")).length;
+  const down = actions.filter((a) => a.type === "apply" || a.type === "conflict").length;
+  const ro = actions.filter((a) => a.type === "read-only").length;
+  return {
+    status: up + down > 0 ? "pending" : "in-sync",
+    pendingUp: up,
+    pendingDown: down,
+    readOnlySkipped: ro,
+    skipped: scanned.skipped.map((s) => ({ path: s.path, reason: s.reason })),
+  };
+}

@@ -1,0 +1,289 @@
+/**
+ * What each `xshare` command does. `cli.ts` only parses arguments and calls these; each one
+ * returns the lines to print (or a JSON value) and throws a UsageError for anything the user
+ * must fix, so the CLI can print one line and exit non-zero.
+ */
+import { hostname } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { mkdir, rename, stat } from "node:fs/promises";
+import { ShareError } from "../protocol/errors.ts";
+import type { BareJid, SpaceId } from "../protocol/ids.ts";
+import { parseBareJid } from "../protocol/jid.ts";
+import { checkPath } from "../protocol/paths.ts";
+import type { Space } from "../protocol/stanzas/spaces.ts";
+import { type ClientConfig, UsageError, deviceOk, newReplicaId, readConfig, writeConfig } from "./config.ts";
+import { type Device, connect, discoverComponent, openDevice, splitJid } from "./device.ts";
+import { syncSpace, type SyncReport } from "./engine/sync.ts";
+import { RealFs } from "./fs/real.ts";
+import type { Home } from "./home.ts";
+import { checkMarker, writeMarker } from "./marker.ts";
+import type { Progress } from "./progress.ts";
+import { ClientState, type LocalSpace } from "./state.ts";
+
+export async function loadConfig(home: Home): Promise<ClientConfig> {
+  const config = await readConfig(home.configFile);
+  if (!config) throw new UsageError(`not logged in on this device (${home.configFile}); run \`xshare login <jid>\` first`);
+  return config;
+}
+
+async function withDevice<T>(home: Home, fn: (d: Device) => Promise<T>): Promise<T> {
+  const device = await openDevice(home, await loadConfig(home));
+  try {
+    return await fn(device);
+  } catch (err) {
+    if (err instanceof ShareError) throw new UsageError(`the sharing manager refused: ${err.message}`);
+    throw err;
+  } finally {
+    await device.close();
+  }
+}
+
+function jids(list: string): BareJid[] {
+  return list.split(",").map((s) => s.trim()).filter(Boolean).map((j) => {
+    try {
+      return parseBareJid(j);
+    } catch {
+      throw new UsageError(`not a bare JID: ${JSON.stringify(j)} (expected user@example.org)`);
+    }
+  });
+}
+
+export interface LoginOptions {
+  password: string;
+  service?: string;
+  device?: string;
+  component?: string;
+}
+
+export async function login(home: Home, jid: string, opts: LoginOptions): Promise<string[]> {
+  const { domain } = splitJid(jid);
+  const device = opts.device ?? (hostname().replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 32) || "device");
+  if (!deviceOk(device)) throw new UsageError(`--device must be 1-32 letters, digits, '-' or '_': ${JSON.stringify(opts.device)}`);
+  if (opts.service && !/^xmpps?:\/\/[^/:]+:\d{1,5}$/.test(opts.service)) throw new UsageError(`--service must look like xmpp://host:port, got ${JSON.stringify(opts.service)}`);
+  const conn = await connect({ jid, password: opts.password, device, ...(opts.service ? { service: opts.service } : {}) });
+  try {
+    const component = opts.component ?? (await discoverComponent(conn, domain));
+    const previous = await readConfig(home.configFile).catch(() => undefined);
+    const replica = previous && previous.jid === jid && previous.device === device ? previous.replica : newReplicaId();
+    const config: ClientConfig = { jid, password: opts.password, device, replica, component, ...(opts.service ? { service: opts.service } : {}) };
+    // The sharing manager must answer before we store anything.
+    const { Remote } = await import("./remote.ts");
+    const remote = new Remote((iq) => conn.request(iq), component);
+    try {
+      await remote.spaces();
+    } catch (err) {
+      throw new UsageError(`${component} does not answer as a sharing manager: ${(err as Error).message}`);
+    } finally {
+      remote.close();
+    }
+    await writeConfig(home.configFile, config);
+    return [`logged in as ${jid} on device ${device}; sharing manager ${component}`];
+  } finally {
+    await conn.close();
+  }
+}
+
+async function folderFor(path: string): Promise<string> {
+  const abs = resolve(path);
+  const st = await stat(abs).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UsageError(`${abs} is not a folder`);
+  if (!st) await mkdir(abs, { recursive: true });
+  return abs;
+}
+
+async function bind(state: ClientState, space: Space, folder: string): Promise<void> {
+  const fs = new RealFs(folder);
+  const marker = await checkMarker(fs, space.id);
+  if (marker === "other-space") throw new UsageError(`${folder} already holds another shared space`);
+  for (const s of state.spaces()) if (s.folder === folder && s.id !== space.id) throw new UsageError(`${folder} already holds space ${s.id}`);
+  state.putSpace(space);
+  state.setFolder(space.id, folder);
+  await writeMarker(fs, space.id);
+}
+
+export async function share(home: Home, folder: string, opts: { with?: string; group?: string; mine?: boolean }): Promise<string[]> {
+  const others = opts.with ? jids(opts.with) : [];
+  if (!opts.mine && others.length === 0) throw new UsageError("say who to share with: --with <jid>[,<jid>…], or --mine for your own read-only-for-others folder");
+  const abs = await folderFor(folder);
+  const name = abs.split("/").pop() || "Shared";
+  return withDevice(home, async (d) => {
+    let space: Space;
+    if (opts.mine) space = await d.remote.createSpace({ kind: "mine", name, members: others });
+    else if (others.length === 1 && !opts.group) space = await d.remote.createSpace({ kind: "pair", name, members: [others[0]!] });
+    else {
+      const group = await d.remote.createGroup({ name: opts.group ?? name, members: others });
+      space = await d.remote.createSpace({ kind: "group", name, group: group.id });
+    }
+    await bind(d.state, space, abs);
+    return [space.id];
+  });
+}
+
+function layoutFolder(home: Home, me: string, space: Space): string {
+  const clean = (s: string) => {
+    const c = s.normalize("NFC").replace(/[\\/:\u0000-\u001f\u007f]/g, "_").replace(/[. ]+$/, "") || "_";
+    try {
+      return checkPath(c);
+    } catch {
+      return space.id;
+    }
+  };
+  // FIG. 3 of the patent: a folder per contact's "my sharing", per pair, per group.
+  if (space.kind === "mine") return join(home.sharingRoot, space.owner === me ? "My sharing" : clean(space.owner));
+  if (space.kind === "pair") return join(home.sharingRoot, clean(space.members.find((m) => m !== me) ?? me), clean(space.name));
+  return join(home.sharingRoot, "Groups", clean(space.name));
+}
+
+export async function accept(home: Home, id: string, folder?: string): Promise<string[]> {
+  return withDevice(home, async (d) => {
+    const space = await d.remote.space(id as SpaceId).catch((err: unknown) => {
+      if (err instanceof ShareError && err.code === "not-found") throw new UsageError(`no space ${id} is shared with you`);
+      throw err;
+    });
+    const target = folder ? resolve(folder) : layoutFolder(home, splitJidBare(d.config.jid), space);
+    await bind(d.state, space, await folderFor(target));
+    return [`${space.id} → ${target}`];
+  });
+}
+
+function splitJidBare(jid: string): string {
+  const { local, domain } = splitJid(jid);
+  return `${local.toLowerCase()}@${domain}`;
+}
+
+export interface SpaceRow {
+  id: string;
+  kind: string;
+  name: string;
+  owner: string;
+  members: string[];
+  folder: string | null;
+}
+
+export async function spaces(home: Home): Promise<SpaceRow[]> {
+  return withDevice(home, async (d) => {
+    const list = await d.remote.spaces();
+    for (const s of list) if (d.state.space(s.id)) d.state.putSpace(s);
+    return list.map((s) => ({ id: s.id, kind: s.kind, name: s.name, owner: s.owner, members: [...s.members], folder: d.state.space(s.id)?.folder ?? null }));
+  });
+}
+
+export async function invite(home: Home, id: string, jid: string): Promise<string[]> {
+  const [who] = jids(jid);
+  return withDevice(home, async (d) => {
+    const s = await d.remote.invite({ space: id as SpaceId, jid: who! });
+    return [`${who} is now a member of ${s.id}`];
+  });
+}
+
+export async function leave(home: Home, id: string): Promise<string[]> {
+  return withDevice(home, async (d) => {
+    await d.remote.leave(id as SpaceId);
+    const folder = d.state.space(id as SpaceId)?.folder;
+    d.state.removeSpace(id as SpaceId);
+    return [`left ${id}${folder ? `; ${folder} and its files stay on this device` : ""}`];
+  });
+}
+
+export async function sync(home: Home, opts: { space?: string; progress?: Progress }): Promise<SyncReport[]> {
+  return withDevice(home, async (d) => {
+    const remoteList = await d.remote.spaces();
+    for (const s of remoteList) if (d.state.space(s.id)) d.state.putSpace(s);
+    const local: LocalSpace[] = d.state.spaces().filter((s) => s.folder && (!opts.space || s.id === opts.space));
+    if (opts.space && local.length === 0) throw new UsageError(`space ${opts.space} is not set up on this device; \`xshare accept ${opts.space}\` first`);
+    const me = splitJidBare(d.config.jid);
+    const reports: SyncReport[] = [];
+    for (const space of local) {
+      if (!remoteList.some((r) => r.id === space.id)) {
+        reports.push({ space: space.id, status: "paused", reason: "no longer a member", pushed: 0, pulled: 0, conflicts: 0, readOnlySkipped: [], skipped: [], bytesUp: 0, bytesDown: 0, head: space.pulled });
+        continue;
+      }
+      reports.push(
+        await syncSpace({
+          state: d.state, remote: d.remote, fs: new RealFs(space.folder!), space, replica: d.config.replica, me, now: () => Date.now(),
+          ...(opts.progress ? { onProgress: opts.progress.update } : {}),
+        }),
+      );
+    }
+    opts.progress?.done();
+    return reports;
+  });
+}
+
+export async function conflicts(home: Home) {
+  const state = ClientState.open(home.stateDb);
+  try {
+    return state.conflicts().map((c) => ({ ...c, folder: state.space(c.space)?.folder ?? null }));
+  } finally {
+    state.close();
+  }
+}
+
+/**
+ * Picks a side of a conflict (`path` is the original path or the copy, relative to a space
+ * folder or absolute). The files are changed here; the next sync sends the result.
+ */
+export async function resolveConflict(home: Home, path: string, keep: "local" | "remote" | "both"): Promise<string[]> {
+  const state = ClientState.open(home.stateDb);
+  try {
+    const all = state.conflicts();
+    const match = all.find((c) => {
+      const folder = state.space(c.space)?.folder ?? "";
+      const abs = (p: string) => join(folder, p);
+      const given = isAbsolute(path) ? path : resolve(path);
+      return [c.path, c.copy].includes(path) || [abs(c.path), abs(c.copy)].includes(given);
+    });
+    if (!match) throw new UsageError(`no conflict recorded for ${path}; see \`xshare conflicts\``);
+    const folder = state.space(match.space)?.folder;
+    if (!folder) throw new UsageError(`space ${match.space} has no folder on this device`);
+    const at = (p: string) => join(folder, p);
+    if (keep !== "both") {
+      const winnerAt = keep === "local" ? match.localAt : match.localAt === "path" ? "copy" : "path";
+      if (winnerAt === "copy") await rename(at(match.copy), at(match.path));
+      else await (await import("node:fs/promises")).rm(at(match.copy), { force: true });
+    }
+    state.removeConflict(match.space, match.copy);
+    return [keep === "both" ? `kept both ${match.path} and ${match.copy}` : `kept the ${keep} version at ${match.path}; run \`xshare sync\` to share the choice`];
+  } finally {
+    state.close();
+  }
+}
+
+export interface StatusRow extends SpaceRow {
+  status: string;
+  reason?: string;
+  pendingUp: number;
+  pendingDown: number;
+  conflicts: number;
+  readOnlyLocalChanges: number;
+  notSynced: Array<{ path: string; reason: string }>;
+}
+
+export async function status(home: Home): Promise<StatusRow[]> {
+  const { inspectSpace } = await import("./engine/sync.ts");
+  return withDevice(home, async (d) => {
+    const me = splitJidBare(d.config.jid);
+    const rows: StatusRow[] = [];
+    for (const s of await d.remote.spaces()) {
+      const local = d.state.space(s.id);
+      const base: SpaceRow = { id: s.id, kind: s.kind, name: s.name, owner: s.owner, members: [...s.members], folder: local?.folder ?? null };
+      if (!local?.folder) {
+        rows.push({ ...base, status: "not accepted on this device", pendingUp: 0, pendingDown: 0, conflicts: 0, readOnlyLocalChanges: 0, notSynced: [] });
+        continue;
+      }
+      d.state.putSpace(s);
+      const st = await inspectSpace({ state: d.state, remote: d.remote, fs: new RealFs(local.folder), space: d.state.space(s.id)!, replica: d.config.replica, me, now: () => Date.now() });
+      rows.push({
+        ...base,
+        status: st.status,
+        ...(st.reason ? { reason: st.reason } : {}),
+        pendingUp: st.pendingUp,
+        pendingDown: st.pendingDown,
+        conflicts: d.state.conflicts(s.id).length,
+        readOnlyLocalChanges: st.readOnlySkipped,
+        notSynced: st.skipped,
+      });
+    }
+    return rows;
+  });
+}
