@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ErrorFs } from "../../client/fs/errorfs.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
 import type { BareJid } from "../../protocol/ids.ts";
 import type { Space } from "../../protocol/stanzas/spaces.ts";
@@ -192,5 +193,25 @@ describe("sync engine", () => {
     afs.symlink("link", "/etc/passwd");
     const r = await a.sync(space.id);
     expect(r.skipped).toEqual([{ path: "link", reason: "symlink not synced" }]);
+  });
+
+  it("a full disk while receiving: the sync fails, nothing half-written stays, the next sync completes", async () => {
+    const a = world.device(alice, "laptop", new MemoryFs());
+    const inner = new MemoryFs();
+    const full = new ErrorFs(inner, { methods: ["writeTemp"], path: (p) => !p.startsWith(".xshare"), code: "ENOSPC", afterBytes: 10_000, times: 1 });
+    const b = world.device(bob, "phone", full);
+    const space = await a.remote.createSpace({ kind: "pair", name: "Trip", members: [bob] });
+    await a.attach(space);
+    await b.attach(space);
+    (a.fs as MemoryFs).writeFile("big.bin", Buffer.alloc(100_000, 3), { mtimeMs: 1000 });
+    (a.fs as MemoryFs).writeFile("small.txt", "hello\n", { mtimeMs: 1000 });
+    await a.sync(space.id);
+    await expect(b.sync(space.id)).rejects.toThrow(/ENOSPC/);
+    expect((await files(inner)).filter((p) => p.includes(".xshare-tmp-"))).toEqual([]);
+    expect((await b.sync(space.id)).status).toBe("in-sync");
+    expect(Buffer.from(inner.readFile("big.bin")).equals(Buffer.alloc(100_000, 3))).toBe(true);
+    // Bob's side pushed no deletions while it was failing: Alice still has everything.
+    await a.sync(space.id);
+    expect(await files(a.fs as MemoryFs)).toEqual(["big.bin", "small.txt"]);
   });
 });
