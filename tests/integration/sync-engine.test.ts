@@ -214,4 +214,19 @@ describe("sync engine", () => {
     await a.sync(space.id);
     expect(await files(a.fs as MemoryFs)).toEqual(["big.bin", "small.txt"]);
   });
+
+  it("paths matched by .xshareignore are not sent", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile(".xshareignore", "*.tmp\nbuild/\n", { mtimeMs: 1000 });
+    afs.writeFile("notes.txt", "keep\n", { mtimeMs: 1000 });
+    afs.writeFile("scratch.tmp", "junk\n", { mtimeMs: 1000 });
+    afs.writeFile("build/out.o", "junk\n", { mtimeMs: 1000 });
+    const r = await a.sync(space.id);
+    expect(r.skipped.map((s) => s.reason)).toEqual(["ignored", "ignored"]);
+    await b.sync(space.id);
+    expect(await files(bfs)).toEqual([".xshareignore", "notes.txt"]);
+    // Deleting an ignored file locally is not a deletion anyone else sees either.
+    await afs.remove("scratch.tmp");
+    expect((await a.sync(space.id)).pushed).toBe(0);
+  });
 });
