@@ -61,6 +61,8 @@ const BATCH_INFLIGHT_BYTES = 8 * 1024 * 1024;
 const DRAIN_LIMIT = 8 * 1024 * 1024;
 /** Batch download: chunk reads run ahead of the socket by up to this many bytes (at least one chunk). */
 const READAHEAD_BYTES = 4 * 1024 * 1024;
+/** A batch record's header: the raw hash and a 4-byte length. */
+const HEADER_BYTES = HASH_BYTES + 4;
 /** Handlers still running, per server, for closeChunkServer. */
 const running = new WeakMap<http.Server, Set<Promise<void>>>();
 
@@ -317,8 +319,6 @@ async function postBatchGet(deps: ChunkServerDeps, req: Req, res: Res, body: Bod
   await sendRecords(deps.blobs, res, hashes, sizes);
 }
 
-const HEADER_BYTES = HASH_BYTES + 4;
-
 /**
  * Writes `[hash][length][bytes]` per chunk, reading ahead of the socket by READAHEAD_BYTES and
  * waiting for 'drain' whenever the socket is full, so memory stays bounded however slow the
@@ -345,7 +345,11 @@ async function sendRecords(blobs: BlobStore, res: Res, hashes: readonly ChunkHas
       res.uncork();
       if (!ok) await drained(res);
     }
-    await new Promise<void>((resolve) => res.end(resolve));
+    // 'finish' once flushed, or 'close' if the client went away after the last write.
+    await new Promise<void>((resolve) => {
+      res.once("close", resolve);
+      res.end(resolve);
+    });
   } catch (err) {
     res.destroy();
     throw err;
