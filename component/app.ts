@@ -54,14 +54,15 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   const gcLock = new Mutex();
   let link: ComponentLink | undefined;
 
-  const unsynced = new Set<string>();
 
   // An uploaded chunk is recorded only while its bytes exist (see modules/gc.ts).
   const recordChunks = (chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number) =>
     gcLock.runExclusive(async () => {
       for (const { hash } of chunks) if (!(await blobs.has(hash))) throw new Error(`chunk ${hash} vanished before it was recorded`);
+      // Durable before recorded: a chunk the metadata names survives a power loss, so a commit
+      // that the component accepts never names bytes that could be lost.
+      await blobs.sync(chunks.map((c) => c.hash));
       await store.addChunks(chunks, uploader, nowMs);
-      for (const { hash } of chunks) unsynced.add(hash);
     });
 
   const http = createChunkServer({
@@ -95,7 +96,6 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     log,
     now,
     newId,
-    unsynced,
     toSharingClients: (member: BareJid, build: (fullJid: string) => Element) => {
       for (const jid of online.clients(member)) void link?.send(build(jid));
     },

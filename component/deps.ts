@@ -22,6 +22,4 @@ export interface Deps {
   readonly newId: (prefix: string) => string;
   /** Sends a stanza to every online sharing client of a member (see `modules/presence.ts`). */
   readonly toSharingClients: (member: BareJid, build: (fullJid: string) => Element) => void;
-  /** Chunks written since they were last made durable (see `BlobStore.sync`). */
-  readonly unsynced: Set<string>;
 }

@@ -44,7 +44,6 @@ export async function collectGarbage(deps: Deps, lock: Mutex, batch = 1000): Pro
       await lock.runExclusive(async () => {
         if (await deps.store.dropChunk(hash, cutoff)) {
           await deps.blobs.delete(hash);
-          deps.unsynced.delete(hash);
           dropped++;
         }
       });

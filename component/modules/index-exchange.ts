@@ -4,11 +4,10 @@
  * A commit is refused as a whole, with nothing changed, when any path's new version does not
  * descend from the current one (`version-conflict`, carrying that current version), when a
  * chunk it names was never uploaded (`missing-chunks`), when a file is over the size limit or
- * the space over its quota. Chunks are made durable before the commit is written, so an
- * acknowledged version never names bytes a crash could lose.
+ * the space over its quota. Chunks are recorded only once durable (app.ts), so an accepted
+ * commit never names bytes a crash could lose.
  */
 import { ShareError } from "../../protocol/errors.ts";
-import type { ChunkHash } from "../../protocol/ids.ts";
 import * as I from "../../protocol/stanzas/index-exchange.ts";
 import { compare } from "../../protocol/vv.ts";
 import { sameContent } from "../../protocol/conflict.ts";
@@ -90,13 +89,6 @@ export function registerIndex(router: Router, deps: Deps): void {
     const commit = I.parseCommit(payload);
     const s = await memberSpace(deps, commit.space, member);
     assertWriter(s, member);
-    const named = new Set<ChunkHash>();
-    for (const { version } of commit.changes) for (const c of version.chunks) named.add(c.hash);
-    const dirty = [...named].filter((h) => deps.unsynced.has(h));
-    if (dirty.length > 0) {
-      await deps.blobs.sync(dirty);
-      for (const h of dirty) deps.unsynced.delete(h);
-    }
     const head = await deps.store.commit(
       commit.space,
       commit.changes.map((c) => c.version),
