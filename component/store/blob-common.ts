@@ -1,10 +1,13 @@
 /**
  * What every BlobStore implementation checks and refuses the same way (component/store/blobs.ts,
  * XEP-draft.md § 5.9): validation of resumable options and byte ranges, the errors a put can
- * end with, and reading a source without storing it. Shared by FsBlobStore and MemoryBlobStore
+ * end with, reading a source without storing it, per-key locks and partial-file pruning. Shared by
+ * FsBlobStore, PackBlobStore and MemoryBlobStore
  * so that the contract suite sees one behaviour.
  */
 import { createHash } from "node:crypto";
+import { readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import type { ByteRange, PutOptions } from "./blobs.ts";
@@ -52,4 +55,45 @@ export async function consume(hash: ChunkHash | undefined, source: AsyncIterable
   }
   if (hasher && hasher.digest("hex") !== hash) throw mismatch();
   return n;
+}
+
+/** Serialises work per key (one partial upload at a time per uploader and hash). */
+export class KeyedLocks {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#tails.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#tails.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    }
+  }
+
+  /** Whether work under `key` is running or queued. */
+  busy(key: string): boolean {
+    return this.#tails.has(key);
+  }
+
+  /** Resolves when everything running now has finished. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#tails.values()]);
+  }
+}
+
+/** Removes partial-upload files in `dir` last written before `beforeMs`, except those in use. */
+export async function prunePartialFiles(dir: string, locks: KeyedLocks, beforeMs: number): Promise<number> {
+  let pruned = 0;
+  for (const name of await readdir(dir)) {
+    const file = join(dir, name);
+    if (locks.busy(file)) continue; // a part is being written right now
+    const st = await stat(file).catch(() => undefined);
+    if (st && st.mtimeMs < beforeMs) {
+      await rm(file, { force: true });
+      pruned++;
+    }
+  }
+  return pruned;
 }

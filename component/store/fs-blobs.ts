@@ -25,7 +25,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
-import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, type Resumable } from "./blob-common.ts";
+import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, KeyedLocks, prunePartialFiles, type Resumable } from "./blob-common.ts";
 import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
 
 /** Pieces are gathered (copied) into one write up to this size; larger ones are written as is. */
@@ -39,7 +39,7 @@ export class FsBlobStore implements BlobStore {
   /** Fan-out folders known to exist, so that a put costs no mkdir once the tree is warm. */
   readonly #dirs = new Set<string>();
   /** One resumable part at a time per partial file: path → the tail of its queue. */
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks = new KeyedLocks();
   readonly #stages: Buffer[] = [];
   #seq = 0;
   #closed = false;
@@ -73,7 +73,7 @@ export class FsBlobStore implements BlobStore {
     const part = resumableOf(opts);
     if (!part) return this.#putWhole(hash, source, opts.maxBytes);
     const file = this.#partialPath(hash, part.key);
-    return this.#locked(file, () => this.#putPart(hash, source, opts.maxBytes, part, file));
+    return this.#locks.run(file, () => this.#putPart(hash, source, opts.maxBytes, part, file));
   }
 
   async received(hash: ChunkHash, key: string): Promise<number> {
@@ -115,22 +115,12 @@ export class FsBlobStore implements BlobStore {
 
   async prunePartials(beforeMs: number): Promise<number> {
     this.#open();
-    let pruned = 0;
-    for (const name of await readdir(this.#partial)) {
-      const file = join(this.#partial, name);
-      if (this.#locks.has(file)) continue; // a part is being written right now
-      const st = await statOrUndefined(file);
-      if (st && st.mtimeMs < beforeMs) {
-        await rm(file, { force: true });
-        pruned++;
-      }
-    }
-    return pruned;
+    return prunePartialFiles(this.#partial, this.#locks, beforeMs);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#locks.values()]);
+    await this.#locks.settled();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -258,17 +248,6 @@ export class FsBlobStore implements BlobStore {
     this.#dirs.add(d);
   }
 
-  async #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#locks.get(key);
-    const run = (prev ?? Promise.resolve()).catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.#locks.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(key) === tail) this.#locks.delete(key);
-    }
-  }
 
   #path(hash: ChunkHash): string {
     return join(this.#dir, hash.slice(0, 2), hash.slice(2, 4), hash);

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
 import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
-import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge } from "./blob-common.ts";
+import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, KeyedLocks } from "./blob-common.ts";
 
 interface Partial {
   pieces: Buffer[];
@@ -25,7 +25,7 @@ export class MemoryBlobStore implements BlobStore {
   readonly #blobs = new Map<ChunkHash, Buffer>();
   readonly #partials = new Map<string, Partial>();
   /** One resumable part at a time per (key, hash): id → the tail of its queue. */
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks = new KeyedLocks();
   readonly #now: () => number;
   #closed = false;
 
@@ -58,7 +58,7 @@ export class MemoryBlobStore implements BlobStore {
     }
 
     const id = `${part.key}\u0000${hash}`;
-    return this.#locked(id, async () => {
+    return this.#locks.run(id, async () => {
       const existing = this.#blobs.get(hash);
       if (existing) {
         await consume(undefined, source, opts.maxBytes);
@@ -122,7 +122,7 @@ export class MemoryBlobStore implements BlobStore {
     this.#open();
     let pruned = 0;
     for (const [id, p] of this.#partials) {
-      if (!this.#locks.has(id) && p.writtenMs < beforeMs) {
+      if (!this.#locks.busy(id) && p.writtenMs < beforeMs) {
         this.#partials.delete(id);
         pruned++;
       }
@@ -134,16 +134,6 @@ export class MemoryBlobStore implements BlobStore {
     this.#closed = true;
   }
 
-  async #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.#locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.#locks.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(key) === tail) this.#locks.delete(key);
-    }
-  }
 
   #finish(hash: ChunkHash, bytes: Buffer): PutResult {
     if (createHash("sha256").update(bytes).digest("hex") !== hash) throw mismatch();

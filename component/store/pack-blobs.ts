@@ -54,7 +54,7 @@ import { Readable } from "node:stream";
 import Database from "better-sqlite3";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
-import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, type Resumable } from "./blob-common.ts";
+import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, KeyedLocks, prunePartialFiles, type Resumable } from "./blob-common.ts";
 import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
 
 const MiB = 1024 * 1024;
@@ -363,7 +363,7 @@ export class PackBlobStore implements BlobStore {
   readonly #queue: Job[] = [];
   #flushQueued = false;
   /** One resumable part at a time per partial file: path → the tail of its queue. */
-  readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #locks = new KeyedLocks();
   #compacting: Promise<number> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -410,7 +410,7 @@ export class PackBlobStore implements BlobStore {
     const part = resumableOf(opts);
     if (!part) return this.#putWhole(hash, source, opts.maxBytes, opts.stablePieces === true);
     const file = this.#partialPath(hash, part.key);
-    return this.#locked(file, () => this.#putPart(hash, source, opts.maxBytes, part, file));
+    return this.#locks.run(file, () => this.#putPart(hash, source, opts.maxBytes, part, file));
   }
 
   async received(hash: ChunkHash, key: string): Promise<number> {
@@ -461,17 +461,7 @@ export class PackBlobStore implements BlobStore {
 
   async prunePartials(beforeMs: number): Promise<number> {
     this.#open();
-    let pruned = 0;
-    for (const name of await readdir(this.#partial)) {
-      const file = join(this.#partial, name);
-      if (this.#locks.has(file)) continue; // a part is being written right now
-      const st = await statOrUndefined(file);
-      if (st && st.mtimeMs < beforeMs) {
-        await rm(file, { force: true });
-        pruned++;
-      }
-    }
-    return pruned;
+    return prunePartialFiles(this.#partial, this.#locks, beforeMs);
   }
 
   /**
@@ -493,7 +483,7 @@ export class PackBlobStore implements BlobStore {
 
   async #close(): Promise<void> {
     await this.#compacting?.catch(() => undefined);
-    await Promise.allSettled([...this.#locks.values()]);
+    await this.#locks.settled();
     // A writer turn may queue another behind itself: wait until the chain stops growing.
     for (let t = this.#tail; ; t = this.#tail) {
       await t;
@@ -837,17 +827,6 @@ export class PackBlobStore implements BlobStore {
 
   // --- helpers -----------------------------------------------------------------------------
 
-  async #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#locks.get(key);
-    const run = (prev ?? Promise.resolve()).catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
-    this.#locks.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(key) === tail) this.#locks.delete(key);
-    }
-  }
 
   #packPath(id: number): string {
     return join(this.#packDir, `${id}.pack`);
