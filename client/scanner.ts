@@ -140,6 +140,21 @@ export function coveredBySkip(skipped: readonly Skipped[]): (path: string) => bo
   };
 }
 
+/**
+ * The folder's ignore rules as a predicate, for paths that are not on disk yet (remote
+ * versions): true when the path or one of its folders is ignored. `.xshareignore` itself never is.
+ */
+export async function ignoredBy(fs: Fs): Promise<(path: string, kind: "file" | "dir") => boolean> {
+  const ig = await loadIgnore(fs);
+  if (!ig) return () => false;
+  return (path, kind) => {
+    if (path === IGNORE_FILE) return false;
+    const parts = path.split("/");
+    for (let i = 1; i < parts.length; i++) if (ig.ignores(`${parts.slice(0, i).join("/")}/`)) return true;
+    return ig.ignores(kind === "dir" ? `${path}/` : path);
+  };
+}
+
 async function loadIgnore(fs: Fs): Promise<Ignore | undefined> {
   const st = await fs.lstat(IGNORE_FILE);
   if (st?.kind !== "file") return undefined;

@@ -16,7 +16,7 @@ import type { Fs } from "../fs/types.ts";
 import { parentPath } from "../fs/types.ts";
 import { checkMarker, type MarkerState } from "../marker.ts";
 import type { ChunkSource, Remote } from "../remote.ts";
-import { coveredBySkip, scan, type Known, type ScannedEntry } from "../scanner.ts";
+import { coveredBySkip, ignoredBy, scan, type Known, type ScannedEntry } from "../scanner.ts";
 import type { ClientState, LocalSpace, Synced } from "../state.ts";
 import { LocalChanged, localChunks, removeIfUnchanged, writeVersion, type ChunkSupply } from "./disk.ts";
 import { plan, type Action, type OnDisk } from "./plan.ts";
@@ -90,9 +90,12 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     const synced = state.entries(space.id);
     const scanned = await scan(fs, known(synced));
     const covered = coveredBySkip(scanned.skipped);
+    const ignored = await ignoredBy(fs);
     report.skipped = scanned.skipped.map((s) => ({ path: s.path, reason: s.reason }));
     const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, toDisk(e)]));
     const keep = <T>(m: Map<string, T>) => new Map([...m].filter(([p]) => !covered(p)));
+    // Remote versions of paths this folder ignores are neither written nor ever sent back.
+    for (const [p, e] of remoteChanges) if (ignored(p, e.kind)) remoteChanges.delete(p);
     // 3. Decide.
     const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
     report.readOnlySkipped = actions.filter((a) => a.type === "read-only").map((a) => a.path);

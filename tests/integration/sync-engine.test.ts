@@ -228,5 +228,13 @@ describe("sync engine", () => {
     // Deleting an ignored file locally is not a deletion anyone else sees either.
     await afs.remove("scratch.tmp");
     expect((await a.sync(space.id)).pushed).toBe(0);
+    // Alice starts ignoring *.log before Bob's log file reaches her: it is not written on her side.
+    afs.writeFile(".xshareignore", "*.tmp\nbuild/\n*.log\n", { mtimeMs: 3000 });
+    bfs.writeFile("debug.log", "bob's log\n", { mtimeMs: 2000 });
+    await b.sync(space.id);
+    await a.sync(space.id);
+    expect(await files(afs)).toEqual([".xshareignore", "build/", "build/out.o", "notes.txt"]);
+    await b.sync(space.id);
+    expect(await files(bfs)).toEqual([".xshareignore", "debug.log", "notes.txt"]);
   });
 });
