@@ -78,6 +78,8 @@ export interface Skipped {
 export interface ScanResult {
   readonly entries: ScannedEntry[];
   readonly skipped: Skipped[];
+  /** `.xshare-tmp-*` files found (disk paths): leftovers of an interrupted write, or one in progress. */
+  readonly temps: string[];
 }
 
 export interface ScanOptions {
@@ -115,18 +117,19 @@ interface Ctx {
   readonly entries: Entry[];
   readonly skipped: Skipped[];
   readonly toHash: Array<{ entry: Entry; st: Stat }>;
+  readonly temps: string[];
   bytes: number;
 }
 
 export async function scan(fs: Fs, previous: ReadonlyMap<string, Known>, opts: ScanOptions = {}): Promise<ScanResult> {
-  const ctx: Ctx = { fs, previous, ig: await loadIgnore(fs), opts, entries: [], skipped: [], toHash: [], bytes: 0 };
+  const ctx: Ctx = { fs, previous, ig: await loadIgnore(fs), opts, entries: [], skipped: [], toHash: [], temps: [], bytes: 0 };
   await walk(ctx, "", "");
   await hashAll(ctx);
   const entries: ScannedEntry[] = ctx.entries.filter((e) => e.drop !== true);
   entries.sort(byPath);
   ctx.skipped.sort(byPath);
   opts.onProgress?.(entries.length, ctx.bytes);
-  return { entries, skipped: ctx.skipped };
+  return { entries, skipped: ctx.skipped, temps: ctx.temps };
 }
 
 /** A predicate: is this path, or one of its parents, in `skipped` (so not to be read as deleted)? */
@@ -177,6 +180,7 @@ async function walk(ctx: Ctx, dirPath: string, dirDisk: string, dirEntry?: Entry
   }
   const cands: Candidate[] = [];
   for (const name of names) {
+    if (name.startsWith(TEMP_PREFIX)) ctx.temps.push(joinPath(dirDisk, name));
     if (name.startsWith(TEMP_PREFIX) || (dirDisk === "" && name === STATE_DIR)) continue;
     cands.push({ name, nfc: ASCII.test(name) ? name : name.normalize("NFC") });
   }

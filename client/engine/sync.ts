@@ -89,6 +89,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     // 2. What is on disk.
     const synced = state.entries(space.id);
     const scanned = await scan(fs, known(synced));
+    if (round === 0) await removeStaleTemps(fs, scanned.temps, ctx.now());
     const covered = coveredBySkip(scanned.skipped);
     const ignored = await ignoredBy(fs);
     report.skipped = scanned.skipped.map((s) => ({ path: s.path, reason: s.reason }));
@@ -122,6 +123,16 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     report.head = head;
   }
   return { ...report, status: "incomplete", reason: "the space kept changing while syncing; run sync again" };
+}
+
+/** A temp file this old was left by a write that never finished (a crash, a kill). */
+const STALE_TEMP_MS = 10 * 60 * 1000;
+
+async function removeStaleTemps(fs: Fs, temps: readonly string[], nowMs: number): Promise<void> {
+  for (const t of temps) {
+    const st = await fs.lstat(t);
+    if (st?.kind === "file" && nowMs - st.mtimeMs > STALE_TEMP_MS) await fs.remove(t).catch(() => undefined);
+  }
 }
 
 /** Brings remote versions to disk; false when some path must wait for the next round. */

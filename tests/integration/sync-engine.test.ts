@@ -237,4 +237,16 @@ describe("sync engine", () => {
     await b.sync(space.id);
     expect(await files(bfs)).toEqual([".xshareignore", "debug.log", "notes.txt"]);
   });
+
+  it("temporary files left by an interrupted write are removed once stale, never reported or sent", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile("sub/.xshare-tmp-dead", "half a file", { mtimeMs: 0 });
+    afs.writeFile(".xshare-tmp-fresh", "being written", { mtimeMs: Date.UTC(2026, 10, 25, 9, 0, 0) });
+    const r = await a.sync(space.id);
+    expect(r.skipped).toEqual([]);
+    expect((await afs.readdir("sub")).length).toBe(0);
+    expect(await afs.lstat(".xshare-tmp-fresh")).toBeDefined();
+    await b.sync(space.id);
+    expect(await files(bfs)).toEqual(["sub/"]);
+  });
 });
