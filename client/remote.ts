@@ -205,10 +205,13 @@ export class Remote {
   async download(space: SpaceId, chunks: readonly ChunkRef[], sink: (hash: ChunkHash, bytes: Uint8Array) => Promise<void>, progress?: Progress): Promise<ChunkHash[]> {
     const unique = [...new Map(chunks.map((c) => [c.hash, c])).values()];
     const absent: ChunkHash[] = [];
-    for (const slots of await this.#slots(space, "download", unique)) {
+    const pages = await this.#slots(space, "download", unique);
+    for (const [page, slots] of pages.entries()) {
       const gone = new Set(slots.missing);
       absent.push(...slots.missing);
-      const wanted = unique.filter((c) => !gone.has(c.hash));
+      // Each token names the chunks of its own page only.
+      const mine = unique.slice(page * SL.MAX_SLOT_CHUNKS, (page + 1) * SL.MAX_SLOT_CHUNKS);
+      const wanted = mine.filter((c) => !gone.has(c.hash));
       await runParallel(groupBySize(wanted, BATCH_BYTES), PARALLEL, async (batch) => {
         const body = Buffer.concat(batch.map((c) => Buffer.from(c.hash, "hex")));
         const res = await this.#http(`${slots.url}batch-get`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, body);

@@ -85,6 +85,8 @@ async function* content(supply: ChunkSupply, v: FileVersion, whole: ReturnType<t
       whole.update(b);
       yield b;
     }
+    // Chunks fetched for this window are not kept: memory stays bounded by one window.
+    for (const c of need) supply.cache.delete(c.hash);
     i = end;
   }
 }

@@ -148,6 +148,7 @@ async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: R
     if (absent.length) throw new ShareError("missing-chunks", { text: `${absent.length} chunk(s) are no longer held by the sharing manager` });
   };
   const supply: ChunkSupply = { fs, local: localChunks(disk.values()), cache, fetch };
+  const copies = new Set(actions.flatMap((a) => (a.type === "conflict" && a.copy ? [a.copy] : [])));
   const recorded: Synced[] = [];
   let allDone = true;
 
@@ -211,7 +212,7 @@ async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: R
     try {
       const st = await writeVersion(supply, w.v, w.target, w.expect);
       // A conflict copy of remote content is recorded when it is pushed as a path of its own.
-      if (w.v.path === w.target && !isCopy(actions, w.target)) recorded.push({ version: w.v, local: localOf(st) });
+      if (w.v.path === w.target && !copies.has(w.target)) recorded.push({ version: w.v, local: localOf(st) });
       report.pulled++;
       return true;
     } catch (err) {
@@ -242,10 +243,6 @@ async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: R
   }
   state.commit(space.id, recorded);
   return allDone;
-}
-
-function isCopy(actions: readonly Action[], path: string): boolean {
-  return actions.some((a) => a.type === "conflict" && a.copy === path);
 }
 
 /** Pushes local versions and conflict copies. */

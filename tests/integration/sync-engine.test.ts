@@ -249,4 +249,14 @@ describe("sync engine", () => {
     await b.sync(space.id);
     expect(await files(bfs)).toEqual(["sub/"]);
   });
+
+  it("more files than one slot request may name (2,000 chunks) arrive in one sync", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    for (let i = 0; i < 2100; i++) afs.writeFile(`many/f${i}.txt`, `file ${i}\n`, { mtimeMs: 1000 });
+    expect((await a.sync(space.id)).status).toBe("in-sync");
+    const r = await b.sync(space.id);
+    expect(r.status).toBe("in-sync");
+    expect(r.pulled).toBe(2100);
+    expect(text(bfs, "many/f2099.txt")).toBe("file 2099\n");
+  });
 });
