@@ -3,6 +3,7 @@
  * manager reached through it, and the local state. Also the login-time checks that turn
  * failures into one clear sentence each.
  */
+import "./scram.ts";
 import { NS } from "../protocol/ns.ts";
 import { parseDiscoInfo, supportsSharing } from "../protocol/stanzas/disco.ts";
 import { Element, parseXml } from "../protocol/xml.ts";
