@@ -77,6 +77,9 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   if (marker !== "ok") return { ...report, status: "paused", reason: marker };
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   let pulledSeq = state.space(space.id)?.pulled ?? 0;
+  // Chunks of synced versions are on the component (GC keeps current versions' chunks), so
+  // only new chunks are named in upload slot requests, unless a commit said otherwise.
+  let trustSynced = true;
 
   for (let round = 0; round < ROUNDS; round++) {
     // 1. What changed on the sharing manager since the last applied sequence number.
@@ -113,9 +116,17 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       state.commit(space.id, [], head);
     }
     // 4. Push what changed here.
-    const pushed = await push(ctx, actions, disk, report);
-    if (pushed === "conflict") continue;
-    if (settled && pushed === "none" && actions.every((a) => a.type === "read-only" || a.type === "restat" || a.type === "adopt")) {
+    const pushed = await push(ctx, actions, synced, trustSynced, report);
+    if (pushed.kind === "conflict") {
+      if (pushed.missingChunks) trustSynced = false;
+      continue;
+    }
+    if (pushed.kind === "done" && settled && pushed.head - pushed.count === pulledSeq) {
+      // Our commits directly follow what we had read: nothing new to read back.
+      pulledSeq = pushed.head;
+      state.commit(space.id, [], pulledSeq);
+    }
+    if (settled && pushed.kind === "none" && actions.every((a) => a.type === "read-only" || a.type === "restat" || a.type === "adopt")) {
       if (head > 0) await remote.ack(space.id, replica, head);
       report.head = head;
       return { ...report, status: "in-sync" };
@@ -245,8 +256,10 @@ async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: R
   return allDone;
 }
 
+type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boolean } | { kind: "done"; head: number; count: number };
+
 /** Pushes local versions and conflict copies. */
-async function push(ctx: SyncContext, actions: readonly Action[], disk: ReadonlyMap<string, Disk>, report: { pushed: number; bytesUp: number }): Promise<"none" | "done" | "conflict"> {
+async function push(ctx: SyncContext, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, trustSynced: boolean, report: { pushed: number; bytesUp: number }): Promise<Pushed> {
   const { fs, state, remote, space, replica } = ctx;
   const changes: Array<CommitChange & { local?: { size: number; mtimeMs: number; ino: number }; diskPath?: string }> = [];
   for (const a of actions) {
@@ -268,8 +281,10 @@ async function push(ctx: SyncContext, actions: readonly Action[], disk: Readonly
       }
     }
   }
-  if (changes.length === 0) return "none";
+  if (changes.length === 0) return { kind: "none" };
 
+  const onComponent = new Set<string>();
+  if (trustSynced) for (const s of synced.values()) if (!s.version.deleted) for (const c of s.version.chunks) onComponent.add(c.hash);
   const sources: ChunkSource[] = [];
   for (const ch of changes) {
     const v = ch.version;
@@ -278,21 +293,24 @@ async function push(ctx: SyncContext, actions: readonly Action[], disk: Readonly
     for (const c of v.chunks) {
       const at = offset;
       const file = ch.diskPath ?? v.path;
-      sources.push({ hash: c.hash, size: c.size, read: () => fs.readRange(file, at, c.size) });
+      if (!onComponent.has(c.hash)) sources.push({ hash: c.hash, size: c.size, read: () => fs.readRange(file, at, c.size) });
       offset += c.size;
     }
   }
+  let head: number;
   try {
     report.bytesUp += await remote.upload(space.id, sources, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
-    await remote.commit(space.id, changes.map(({ version, base }) => ({ version, base })));
+    head = await remote.commit(space.id, changes.map(({ version, base }) => ({ version, base })));
   } catch (err) {
     // Someone committed in between, or a chunk vanished: start a new round from the truth.
-    if (err instanceof ShareError && (err.code === "version-conflict" || err.code === "missing-chunks" || err.code === "hash-mismatch")) return "conflict";
+    if (err instanceof ShareError && (err.code === "version-conflict" || err.code === "missing-chunks" || err.code === "hash-mismatch")) {
+      return { kind: "conflict", missingChunks: err.code === "missing-chunks" };
+    }
     throw err;
   }
   state.commit(space.id, changes.map((ch) => ({ version: ch.version, ...(ch.local && !ch.version.deleted ? { local: ch.local } : {}) })));
   report.pushed += changes.length;
-  return "done";
+  return { kind: "done", head, count: changes.length };
 }
 
 export interface SpaceStatus {

@@ -8,6 +8,7 @@ import { ErrorFs } from "../../client/fs/errorfs.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
 import type { BareJid } from "../../protocol/ids.ts";
 import type { Space } from "../../protocol/stanzas/spaces.ts";
+import { fromEntries } from "../../protocol/vv.ts";
 import { startSharing } from "./fixtures/sharing.ts";
 
 const alice = "alice@example.org" as BareJid;
@@ -258,5 +259,29 @@ describe("sync engine", () => {
     expect(r.status).toBe("in-sync");
     expect(r.pulled).toBe(2100);
     expect(text(bfs, "many/f2099.txt")).toBe("file 2099\n");
+  });
+
+  it("uploads only chunks the component lacks, and recovers when it lacks one it should have", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    const big = Buffer.alloc(400_000);
+    for (let i = 0; i < big.length; i += 32) createHash("sha256").update(`b${i}`).digest().copy(big, i);
+    afs.writeFile("big.bin", big, { mtimeMs: 1000 });
+    await a.sync(space.id);
+    // A 1-byte overwrite uploads one chunk, not the file.
+    big[200_000] = big[200_000]! ^ 1;
+    afs.writeFile("big.bin", big, { mtimeMs: 2000 });
+    const edit = await a.sync(space.id);
+    expect(edit.bytesUp).toBeGreaterThan(0);
+    expect(edit.bytesUp).toBeLessThan(big.length / 2);
+    // The local index claims a version whose chunk the component never received: the commit
+    // naming it is refused (missing-chunks) and the next round uploads it after all.
+    const extra = Buffer.from("only on Alice's disk\n");
+    const hash = createHash("sha256").update(extra).digest("hex") as never;
+    const ghost = { path: "ghost.txt", kind: "file" as const, vector: fromEntries([["laptop", 1]]), hash, size: extra.length, mtimeMs: 1, mode: 0o644, deleted: false, replica: "laptop" as never, chunks: [{ hash, size: extra.length }] };
+    a.state.commit(space.id, [{ version: ghost }]);
+    afs.writeFile("copy.txt", extra, { mtimeMs: 3000 });
+    expect((await a.sync(space.id)).status).toBe("in-sync");
+    await b.sync(space.id);
+    expect(text(bfs, "copy.txt")).toBe("only on Alice's disk\n");
   });
 });
