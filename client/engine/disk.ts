@@ -103,9 +103,10 @@ export function fileMode(v: FileVersion): number {
 
 /**
  * Writes `v` at `target`, which must look like `expect` (undefined: must not exist).
- * Returns the new file's stat.
+ * Returns the new file's stat. With `syncDir: false` the caller fsyncs the folder itself
+ * (once for many files) before it records anything.
  */
-export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: string, expect: OnDisk | undefined): Promise<Stat> {
+export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: string, expect: OnDisk | undefined, opts: { syncDir?: boolean } = {}): Promise<Stat> {
   const { fs } = supply;
   const dir = parentPath(target);
   if (dir) await fs.mkdir(dir);
@@ -122,7 +123,7 @@ export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: 
     await fs.remove(tmp).catch(() => undefined);
     throw err;
   }
-  await fs.fsyncDir(dir);
+  if (opts.syncDir !== false) await fs.fsyncDir(dir);
   const st = await fs.lstat(target);
   if (!st) throw new LocalChanged(v.path);
   return st;

@@ -48,6 +48,21 @@ export interface SyncReport {
 }
 
 const ROUNDS = 6;
+/** Small files written at once while pulling (each is still fsynced before its rename). */
+const WRITE_PARALLEL = 8;
+
+async function mapLimited<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
 const PREFETCH_BYTES = 32 * 1024 * 1024;
 
 type Disk = OnDisk & { diskPath: string };
@@ -214,14 +229,17 @@ async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: R
     const need = new Map<ChunkHash, { hash: ChunkHash; size: number }>();
     for (const w of batch) for (const c of w.v.chunks) if (!supply.local.has(c.hash) && !cache.has(c.hash)) need.set(c.hash, c);
     if (need.size) await fetch([...need.values()]);
-    for (const w of batch) allDone = (await writeOne(w)) && allDone;
+    // Small files are written a few at a time; their folders are made durable once per batch.
+    const results = await mapLimited(batch, WRITE_PARALLEL, (w) => writeOne(w, false));
+    allDone = results.every(Boolean) && allDone;
+    for (const dir of new Set(batch.map((w) => parentPath(w.target)))) await fs.fsyncDir(dir);
     cache.clear();
     batch = [];
     bytes = 0;
   };
-  const writeOne = async (w: (typeof writes)[number]): Promise<boolean> => {
+  const writeOne = async (w: (typeof writes)[number], syncDir = true): Promise<boolean> => {
     try {
-      const st = await writeVersion(supply, w.v, w.target, w.expect);
+      const st = await writeVersion(supply, w.v, w.target, w.expect, { syncDir });
       // A conflict copy of remote content is recorded when it is pushed as a path of its own.
       if (w.v.path === w.target && !copies.has(w.target)) recorded.push({ version: w.v, local: localOf(st) });
       report.pulled++;
