@@ -11,16 +11,11 @@ import Database from "better-sqlite3";
 import { packChunks, unpackChunks } from "../protocol/chunk-list.ts";
 import type { EntryKind, FileVersion } from "../protocol/file.ts";
 import type { BareJid, GroupId, ReplicaId, SpaceId } from "../protocol/ids.ts";
-import type { SpaceKind } from "../protocol/stanzas/spaces.ts";
+import type { Space, SpaceKind } from "../protocol/stanzas/spaces.ts";
 import { decode, encode } from "../protocol/vv.ts";
 
-export interface LocalSpace {
-  readonly id: SpaceId;
-  readonly kind: SpaceKind;
-  readonly name: string;
-  readonly owner: BareJid;
-  readonly group?: GroupId;
-  readonly members: readonly BareJid[];
+/** A space as the component described it, plus where and how far it lives on this device. */
+export interface LocalSpace extends Pick<Space, "id" | "kind" | "name" | "owner" | "group" | "members"> {
   /** Absolute folder on this device; undefined until accepted here. */
   readonly folder?: string;
   /** Highest index sequence number applied to the folder. */
