@@ -1,0 +1,157 @@
+/**
+ * Bringing remote versions to disk for one round (XEP-draft.md § 6 rule 7): adopt and restat
+ * records, directories, file writes (small files prefetched in batches and written a few at a
+ * time, large ones streamed window by window), conflict copies, then deletions deepest first.
+ * Returns false when some path changed locally meanwhile and must wait for the next round.
+ */
+import { ShareError } from "../../protocol/errors.ts";
+import type { FileVersion } from "../../protocol/file.ts";
+import type { ChunkHash } from "../../protocol/ids.ts";
+import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
+import type { Fs } from "../fs/types.ts";
+import { parentPath } from "../fs/types.ts";
+import type { Synced } from "../state.ts";
+import { type Disk, type SyncContext, localOf } from "./context.ts";
+import { LocalChanged, localChunks, removeIfUnchanged, writeVersion, type ChunkSupply } from "./disk.ts";
+import type { Action, OnDisk } from "./plan.ts";
+
+/** Small files written at once while pulling (each is still fsynced before its rename). */
+const WRITE_PARALLEL = 8;
+
+async function mapLimited<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
+const PREFETCH_BYTES = 32 * 1024 * 1024;
+
+/** A temp file this old was left by a write that never finished (a crash, a kill). */
+const STALE_TEMP_MS = 10 * 60 * 1000;
+
+export async function removeStaleTemps(fs: Fs, temps: readonly string[], nowMs: number): Promise<void> {
+  for (const t of temps) {
+    const st = await fs.lstat(t);
+    if (st?.kind === "file" && nowMs - st.mtimeMs > STALE_TEMP_MS) await fs.remove(t).catch(() => undefined);
+  }
+}
+
+/** Brings remote versions to disk; false when some path must wait for the next round. */
+export async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: ReadonlyMap<string, Disk>, report: { pulled: number; conflicts: number; bytesDown: number }): Promise<boolean> {
+  const { fs, state, remote, space } = ctx;
+  const cache = new Map<ChunkHash, Uint8Array>();
+  const sink = async (hash: ChunkHash, bytes: Uint8Array) => {
+    cache.set(hash, bytes);
+    report.bytesDown += bytes.length;
+  };
+  const fetch = async (chunks: readonly { hash: ChunkHash; size: number }[]) => {
+    const absent = await remote.download(space.id, chunks, sink, (n) => ctx.onProgress?.({ phase: "download", bytes: n }));
+    if (absent.length) throw new ShareError("missing-chunks", { text: `${absent.length} chunk(s) are no longer held by the sharing manager` });
+  };
+  const supply: ChunkSupply = { fs, local: localChunks(disk.values()), cache, fetch };
+  const copies = new Set(actions.flatMap((a) => (a.type === "conflict" && a.copy ? [a.copy] : [])));
+  const recorded: Synced[] = [];
+  let allDone = true;
+
+  // Files to write, small ones prefetched together so that a thousand files cost a few requests.
+  const writes: Array<{ v: FileVersion; target: string; expect: OnDisk | undefined; after?: () => void }> = [];
+  const removals: Array<{ path: string; expect: OnDisk; v: IndexEntry }> = [];
+
+  for (const a of actions) {
+    if (a.type === "adopt") {
+      recorded.push({ version: a.remote, ...(a.disk ? { local: localOf(a.disk) } : {}) });
+    } else if (a.type === "restat") {
+      recorded.push({ version: a.synced.version, local: localOf(a.disk) });
+    } else if (a.type === "apply") {
+      const r = a.remote;
+      if (r.deleted) {
+        if (a.disk) removals.push({ path: (a.disk as Disk).diskPath, expect: a.disk, v: r });
+        else recorded.push({ version: r });
+      } else if (r.kind === "dir") {
+        await fs.mkdir(r.path);
+        const st = await fs.lstat(r.path);
+        recorded.push({ version: r, ...(st ? { local: localOf(st) } : {}) });
+      } else writes.push({ v: r, target: r.path, expect: a.disk });
+    } else if (a.type === "conflict") {
+      report.conflicts++;
+      const localAt = a.keep === "local" ? a.path : a.copy;
+      if (a.copy) state.addConflict({ space: space.id, path: a.path, copy: a.copy, replica: a.keep === "local" ? a.remote.replica : a.local.replica, createdMs: ctx.now(), localAt: localAt === a.copy ? "copy" : "path" });
+      if (a.keep === "remote") {
+        if (a.disk && a.copy) {
+          // Keep the local content under the conflict name before the remote one takes its place.
+          await fs.rename((a.disk as Disk).diskPath, a.copy);
+          await fs.fsyncDir(parentPath(a.copy));
+        } else if (a.disk && a.disk.kind === "dir") {
+          // Local directory lost to a remote file: nothing to keep (its files are paths of their own).
+        }
+        if (a.remote.deleted) recorded.push({ version: a.remote });
+        else if (a.remote.kind === "dir") {
+          await fs.mkdir(a.path);
+          recorded.push({ version: a.remote });
+        } else writes.push({ v: a.remote, target: a.path, expect: undefined });
+      } else if (a.copy && !a.remote.deleted && a.remote.kind === "file") {
+        // Local wins: the remote content is kept under the conflict name.
+        writes.push({ v: { ...a.remote, path: a.copy }, target: a.copy, expect: undefined });
+      }
+    }
+  }
+
+  // Prefetch the chunks of small files in batches, then write them.
+  const small = writes.filter((w) => w.v.size <= PREFETCH_BYTES);
+  let batch: typeof writes = [];
+  let bytes = 0;
+  const flush = async () => {
+    const need = new Map<ChunkHash, { hash: ChunkHash; size: number }>();
+    for (const w of batch) for (const c of w.v.chunks) if (!supply.local.has(c.hash) && !cache.has(c.hash)) need.set(c.hash, c);
+    if (need.size) await fetch([...need.values()]);
+    // Small files are written a few at a time; their folders are made durable once per batch.
+    const results = await mapLimited(batch, WRITE_PARALLEL, (w) => writeOne(w, false));
+    allDone = results.every(Boolean) && allDone;
+    for (const dir of new Set(batch.map((w) => parentPath(w.target)))) await fs.fsyncDir(dir);
+    cache.clear();
+    batch = [];
+    bytes = 0;
+  };
+  const writeOne = async (w: (typeof writes)[number], syncDir = true): Promise<boolean> => {
+    try {
+      const st = await writeVersion(supply, w.v, w.target, w.expect, { syncDir });
+      // A conflict copy of remote content is recorded when it is pushed as a path of its own.
+      if (w.v.path === w.target && !copies.has(w.target)) recorded.push({ version: w.v, local: localOf(st) });
+      report.pulled++;
+      return true;
+    } catch (err) {
+      if (err instanceof LocalChanged) return false;
+      throw err;
+    }
+  };
+  for (const w of small) {
+    batch.push(w);
+    bytes += w.v.size;
+    if (bytes >= PREFETCH_BYTES) await flush();
+  }
+  if (batch.length) await flush();
+  for (const w of writes.filter((x) => x.v.size > PREFETCH_BYTES)) allDone = (await writeOne(w)) && allDone;
+
+  // Deletions: files first, then directories from the deepest.
+  removals.sort((a, b) => (a.expect.kind === b.expect.kind ? b.path.length - a.path.length : a.expect.kind === "file" ? -1 : 1));
+  for (const r of removals) {
+    try {
+      if (await removeIfUnchanged(fs, r.path, r.expect)) {
+        recorded.push({ version: r.v });
+        report.pulled++;
+      } else allDone = false;
+    } catch (err) {
+      if (!(err instanceof LocalChanged)) throw err;
+      allDone = false;
+    }
+  }
+  state.commit(space.id, recorded);
+  return allDone;
+}
+

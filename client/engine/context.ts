@@ -1,0 +1,43 @@
+/**
+ * What the sync engine's steps share: the context of one space's sync, and how scanned entries
+ * and synced versions are turned into each other's terms.
+ */
+import type { ReplicaId } from "../../protocol/ids.ts";
+import type { Fs } from "../fs/types.ts";
+import type { Remote } from "../remote.ts";
+import type { Known, ScannedEntry } from "../scanner.ts";
+import type { ClientState, LocalSpace, Synced } from "../state.ts";
+import type { OnDisk } from "./plan.ts";
+
+export interface SyncContext {
+  readonly state: ClientState;
+  readonly remote: Remote;
+  readonly fs: Fs;
+  readonly space: LocalSpace;
+  readonly replica: ReplicaId;
+  /** Bare JID of the account (decides whether a `mine` space is ours). */
+  readonly me: string;
+  readonly now: () => number;
+  readonly onProgress?: (event: { phase: "upload" | "download"; bytes: number }) => void;
+}
+
+export type Disk = OnDisk & { diskPath: string };
+
+export function toDisk(e: ScannedEntry): Disk {
+  return { path: e.path, diskPath: e.diskPath, kind: e.kind, size: e.size, mtimeMs: e.mtimeMs, ino: e.ino, mode: e.mode, hash: e.hash, chunks: e.chunks, changed: e.changed };
+}
+
+export function known(synced: ReadonlyMap<string, Synced>): Map<string, Known> {
+  const out = new Map<string, Known>();
+  for (const [path, s] of synced) {
+    if (s.version.deleted || !s.local) continue;
+    const v = s.version;
+    out.set(path, { kind: v.kind, size: s.local.size, mtimeMs: s.local.mtimeMs, ino: s.local.ino, mode: v.mode, hash: v.hash, chunks: v.chunks });
+  }
+  return out;
+}
+
+export function localOf(st: { size: number; mtimeMs: number; ino: number }) {
+  return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+

@@ -1,0 +1,71 @@
+/**
+ * Sending local versions for one round: new chunks over HTTP, then one commit (in batches of
+ * 500 paths). A refusal because someone committed in between, or because a chunk is missing,
+ * is not an error: the caller starts a new round from what is true now.
+ */
+import { ShareError } from "../../protocol/errors.ts";
+import type { FileVersion } from "../../protocol/file.ts";
+import type { CommitChange } from "../../protocol/stanzas/index-exchange.ts";
+import { EMPTY, bump } from "../../protocol/vv.ts";
+import type { ChunkSource } from "../remote.ts";
+import type { Synced } from "../state.ts";
+import { type Disk, type SyncContext, localOf } from "./context.ts";
+import type { Action } from "./plan.ts";
+
+export type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boolean } | { kind: "done"; head: number; count: number };
+
+/** Pushes local versions and conflict copies. */
+export async function push(ctx: SyncContext, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, trustSynced: boolean, report: { pushed: number; bytesUp: number }): Promise<Pushed> {
+  const { fs, state, remote, space, replica } = ctx;
+  const changes: Array<CommitChange & { local?: { size: number; mtimeMs: number; ino: number }; diskPath?: string }> = [];
+  for (const a of actions) {
+    if (a.type === "push") {
+      const d = a.disk as Disk | undefined;
+      changes.push({ version: a.version, base: a.base, ...(d ? { local: localOf(d), diskPath: d.diskPath } : {}) });
+    } else if (a.type === "conflict") {
+      if (a.keep === "local") {
+        const d = a.disk as Disk | undefined;
+        changes.push({ version: a.local, base: a.remote.vector, ...(d ? { local: localOf(d), diskPath: d.diskPath } : {}) });
+      }
+      if (a.copy && a.pushCopy) {
+        const st = await fs.lstat(a.copy);
+        const from = a.keep === "local" ? a.remote : a.local;
+        if (st && st.kind === "file") {
+          const v: FileVersion = { ...from, path: a.copy, vector: bump(EMPTY, replica, ctx.now()), replica, deleted: false, mtimeMs: Math.floor(st.mtimeMs) };
+          changes.push({ version: v, base: EMPTY, local: localOf(st), diskPath: a.copy });
+        }
+      }
+    }
+  }
+  if (changes.length === 0) return { kind: "none" };
+
+  const onComponent = new Set<string>();
+  if (trustSynced) for (const s of synced.values()) if (!s.version.deleted) for (const c of s.version.chunks) onComponent.add(c.hash);
+  const sources: ChunkSource[] = [];
+  for (const ch of changes) {
+    const v = ch.version;
+    if (v.deleted || v.kind !== "file") continue;
+    let offset = 0;
+    for (const c of v.chunks) {
+      const at = offset;
+      const file = ch.diskPath ?? v.path;
+      if (!onComponent.has(c.hash)) sources.push({ hash: c.hash, size: c.size, read: () => fs.readRange(file, at, c.size) });
+      offset += c.size;
+    }
+  }
+  let head: number;
+  try {
+    report.bytesUp += await remote.upload(space.id, sources, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
+    head = await remote.commit(space.id, changes.map(({ version, base }) => ({ version, base })));
+  } catch (err) {
+    // Someone committed in between, or a chunk vanished: start a new round from the truth.
+    if (err instanceof ShareError && (err.code === "version-conflict" || err.code === "missing-chunks" || err.code === "hash-mismatch")) {
+      return { kind: "conflict", missingChunks: err.code === "missing-chunks" };
+    }
+    throw err;
+  }
+  state.commit(space.id, changes.map((ch) => ({ version: ch.version, ...(ch.local && !ch.version.deleted ? { local: ch.local } : {}) })));
+  report.pushed += changes.length;
+  return { kind: "done", head, count: changes.length };
+}
+
