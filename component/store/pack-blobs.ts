@@ -51,11 +51,12 @@ import * as fs from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import Database from "better-sqlite3";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
 import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, KeyedLocks, prunePartialFiles, type Resumable } from "./blob-common.ts";
 import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
+import { PackIndex, type PackRow } from "./pack-index.ts";
+import { PackFds, PackReader, io, isNotFound, statOrUndefined } from "./pack-io.ts";
 
 const MiB = 1024 * 1024;
 export const DEFAULT_PACK_BYTES = 256 * MiB;
@@ -68,32 +69,14 @@ const WRITE_BEHIND_BYTES = 32 * MiB;
  * bench/chunks-http.bench.ts: 2 MiB beat 1 MiB slightly and 16 MiB by about 15%.)
  */
 const FLUSH_BYTES = 2 * MiB;
-/** Reads of a chunk are done in pieces of at most this size. */
-const READ_BYTES = 1 * MiB;
 /** Compaction copies live chunks in runs of about this size (one writer turn each). */
 const COMPACT_RUN_BYTES = 8 * MiB;
-/** Pack fds kept open while no reader uses them. */
-const IDLE_FDS = 16;
 
 export interface PackBlobStoreOptions {
   /** A pack is rotated before it would grow past this size (default 256 MiB). */
   readonly packBytes?: number;
   /** Clock for the age of partial uploads (their last write), as `prunePartials` sees it. */
   readonly now?: () => number;
-}
-
-interface Loc {
-  readonly pack: number;
-  readonly pos: number;
-  readonly size: number;
-}
-
-interface PackRow {
-  readonly id: number;
-  readonly committed: number;
-  readonly synced: number;
-  readonly live: number;
-  readonly dead: number;
 }
 
 /** What the store keeps in memory about a pack (the index holds the same, durably). */
@@ -115,237 +98,6 @@ interface Job {
   readonly size: number;
   readonly resolve: (created: boolean) => void;
   readonly reject: (err: unknown) => void;
-}
-
-/** Append-only, as in SqliteMetadataStore: PRAGMA user_version counts the ones applied. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE packs (id INTEGER PRIMARY KEY, committed INTEGER NOT NULL, synced INTEGER NOT NULL,
-     live INTEGER NOT NULL, dead INTEGER NOT NULL);
-   CREATE TABLE chunks (hash TEXT PRIMARY KEY, pack INTEGER NOT NULL, pos INTEGER NOT NULL,
-     size INTEGER NOT NULL) WITHOUT ROWID;
-   CREATE INDEX chunks_pack ON chunks(pack, pos);`,
-];
-
-/** The index database: plain synchronous calls, each a statement or one transaction. */
-class PackIndex {
-  readonly #db: Database.Database;
-  readonly #q;
-
-  constructor(file: string) {
-    const db = new Database(file);
-    this.#db = db;
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    const at = db.pragma("user_version", { simple: true }) as number;
-    if (at > MIGRATIONS.length) throw new ShareError("internal", { text: `Pack index schema ${at} is newer than this program's` });
-    for (let i = at; i < MIGRATIONS.length; i++) {
-      db.transaction(() => {
-        db.exec(MIGRATIONS[i]!);
-        db.pragma(`user_version = ${i + 1}`);
-      }).immediate();
-    }
-    const p = (sql: string) => db.prepare(sql);
-    this.#q = {
-      locate: p("SELECT pack, pos, size FROM chunks WHERE hash = ?"),
-      size: p("SELECT size FROM chunks WHERE hash = ?").pluck(),
-      insert: p("INSERT INTO chunks (hash, pack, pos, size) VALUES (?, ?, ?, ?)"),
-      remove: p("DELETE FROM chunks WHERE hash = ?"),
-      move: p("UPDATE chunks SET pack = ?, pos = ? WHERE hash = ? AND pack = ? AND pos = ?"),
-      rowsFrom: p("SELECT hash, pos, size FROM chunks WHERE pack = ? AND pos + size > ? ORDER BY pos"),
-      dropBeyond: p("DELETE FROM chunks WHERE pack = ? AND pos + size > ?"),
-      liveOf: p("SELECT coalesce(sum(size), 0) FROM chunks WHERE pack = ?").pluck(),
-      countIn: p("SELECT count(*) FROM chunks WHERE pack = ?").pluck(),
-      packs: p("SELECT id, committed, synced, live, dead FROM packs ORDER BY id"),
-      addPack: p("INSERT INTO packs (id, committed, synced, live, dead) VALUES (?, 0, 0, 0, 0)"),
-      setPack: p("UPDATE packs SET committed = ?, synced = ?, live = ?, dead = ? WHERE id = ?"),
-      grow: p("UPDATE packs SET committed = ?, live = live + ?, dead = dead + ? WHERE id = ?"),
-      adjust: p("UPDATE packs SET live = live + ?, dead = dead + ? WHERE id = ?"),
-      synced: p("UPDATE packs SET synced = max(synced, ?) WHERE id = ?"),
-      dropPack: p("DELETE FROM packs WHERE id = ?"),
-      compactable: p("SELECT id, committed, synced, live, dead FROM packs WHERE id <> ? AND dead * 2 > committed ORDER BY id"),
-    };
-  }
-
-  locate(hash: string): Loc | undefined {
-    return this.#q.locate.get(hash) as Loc | undefined;
-  }
-  size(hash: string): number | undefined {
-    return this.#q.size.get(hash) as number | undefined;
-  }
-  packs(): PackRow[] {
-    return this.#q.packs.all() as PackRow[];
-  }
-  compactable(current: number): PackRow[] {
-    return this.#q.compactable.all(current) as PackRow[];
-  }
-  rowsFrom(pack: number, pos: number): { hash: ChunkHash; pos: number; size: number }[] {
-    return this.#q.rowsFrom.all(pack, pos) as { hash: ChunkHash; pos: number; size: number }[];
-  }
-  addPack(id: number): void {
-    this.#q.addPack.run(id);
-  }
-
-  /** New chunks at the end of `pack`, which now ends at `committed`. */
-  append(pack: number, committed: number, rows: readonly { hash: string; pos: number; size: number }[]): void {
-    this.#tx(() => {
-      let live = 0;
-      for (const r of rows) {
-        this.#q.insert.run(r.hash, pack, r.pos, r.size);
-        live += r.size;
-      }
-      this.#q.grow.run(committed, live, 0, pack);
-    });
-  }
-
-  /** Bytes appended to `pack` that no row claims yet (compaction copies). */
-  appendDead(pack: number, committed: number, bytes: number): void {
-    this.#q.grow.run(committed, 0, bytes, pack);
-  }
-
-  /** Drops a row; its bytes turn dead. Returns where it was. */
-  remove(hash: string): Loc | undefined {
-    return this.#tx(() => {
-      const loc = this.locate(hash);
-      if (!loc) return undefined;
-      this.#q.remove.run(hash);
-      this.#q.adjust.run(-loc.size, loc.size, loc.pack);
-      return loc;
-    });
-  }
-
-  setSynced(pack: number, synced: number): void {
-    this.#q.synced.run(synced, pack);
-  }
-
-  /** Re-derives a pack's counters after rows were dropped by recovery. */
-  resetPack(pack: number, committed: number, synced: number): void {
-    this.#tx(() => {
-      this.#q.dropBeyond.run(pack, committed);
-      const live = this.#q.liveOf.get(pack) as number;
-      this.#q.setPack.run(committed, Math.min(synced, committed), live, committed - live, pack);
-    });
-  }
-
-  /** Drops rows found corrupt by recovery. */
-  dropRows(pack: number, hashes: readonly string[]): void {
-    this.#tx(() => {
-      for (const h of hashes) {
-        const loc = this.locate(h);
-        if (loc?.pack !== pack) continue;
-        this.#q.remove.run(h);
-        this.#q.adjust.run(-loc.size, loc.size, pack);
-      }
-    });
-  }
-
-  /**
-   * Compaction's switch-over, durably: moves each row still at its old place to its copy
-   * (the copy's bytes turn live), and forgets the old pack if nothing points into it any more.
-   * Returns the bytes that moved and whether the old pack may be unlinked.
-   */
-  switchOver(
-    old: number,
-    moves: readonly { hash: string; from: number; pack: number; pos: number; size: number }[],
-    synced: ReadonlyMap<number, number>,
-  ): { moved: number; unlink: boolean } {
-    return this.durably(() => {
-      let moved = 0;
-      for (const m of moves) {
-        if (this.#q.move.run(m.pack, m.pos, m.hash, old, m.from).changes === 0) continue; // deleted meanwhile
-        this.#q.adjust.run(m.size, -m.size, m.pack);
-        moved += m.size;
-      }
-      for (const [pack, len] of synced) this.#q.synced.run(len, pack);
-      const unlink = (this.#q.countIn.get(old) as number) === 0;
-      if (unlink) this.#q.dropPack.run(old);
-      return { moved, unlink };
-    });
-  }
-
-  /** Runs `fn` in a transaction committed with synchronous=FULL: it and every earlier one are durable. */
-  durably<T>(fn: () => T): T {
-    this.#db.pragma("synchronous = FULL");
-    try {
-      return this.#tx(fn);
-    } finally {
-      this.#db.pragma("synchronous = NORMAL");
-    }
-  }
-
-  close(): void {
-    if (this.#db.open) this.#db.close();
-  }
-
-  #tx<T>(fn: () => T): T {
-    return this.#db.transaction(fn).immediate();
-  }
-}
-
-/**
- * Read-only fds of packs, shared by readers and counted, so that neither closing an idle one
- * nor retiring a compacted pack can pull an fd from under a read in progress.
- */
-class PackFds {
-  readonly #open = new Map<number, FdEntry>();
-  constructor(readonly path: (pack: number) => string) {}
-
-  /** The fd of `pack` and its release (call it once); rejects with ENOENT when the pack is gone. */
-  async acquire(pack: number): Promise<{ fd: number; release: () => void }> {
-    let e = this.#open.get(pack);
-    if (!e) {
-      const fresh: FdEntry = { pack, fd: io.open(this.path(pack), "r"), refs: 0, retired: false };
-      fresh.fd.catch(() => this.#open.get(pack) === fresh && this.#open.delete(pack));
-      this.#open.set(pack, fresh);
-      e = fresh;
-    }
-    const entry = e;
-    entry.refs++;
-    let fd: number;
-    try {
-      fd = await entry.fd;
-    } catch (err) {
-      entry.refs--;
-      throw err;
-    }
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      entry.refs--;
-      this.#closeIfUnused(entry);
-    };
-    return { fd, release };
-  }
-
-  /** Stops handing out `pack`'s fd (the file is gone); it is closed once no reader uses it. */
-  retire(pack: number): void {
-    const e = this.#open.get(pack);
-    if (!e) return;
-    this.#open.delete(pack);
-    e.retired = true;
-    this.#closeIfUnused(e);
-  }
-
-  retireAll(): void {
-    for (const pack of [...this.#open.keys()]) this.retire(pack);
-  }
-
-  #closeIfUnused(e: FdEntry): void {
-    if (e.refs > 0) return;
-    if (!e.retired) {
-      if (this.#open.size <= IDLE_FDS) return; // keep it for the next reader
-      this.#open.delete(e.pack);
-      e.retired = true;
-    }
-    void e.fd.then((fd) => io.close(fd)).catch(() => undefined);
-  }
-}
-
-interface FdEntry {
-  readonly pack: number;
-  readonly fd: Promise<number>;
-  refs: number;
-  retired: boolean;
 }
 
 export class PackBlobStore implements BlobStore {
@@ -847,87 +599,3 @@ export class PackBlobStore implements BlobStore {
   }
 }
 
-/**
- * A byte range of a pack as a stream: positional reads of at most READ_BYTES (a chunk-sized
- * range is one read). `done` releases the fd, once, however the stream ends.
- */
-class PackReader extends Readable {
-  #pos: number;
-  readonly #end: number;
-  #done: (() => void) | undefined;
-
-  constructor(
-    readonly fd: number,
-    start: number,
-    end: number,
-    done: () => void,
-  ) {
-    super({ highWaterMark: Math.max(1, Math.min(end - start, READ_BYTES)) });
-    this.#pos = start;
-    this.#end = end;
-    this.#done = done;
-  }
-
-  override _read(): void {
-    const n = Math.min(READ_BYTES, this.#end - this.#pos);
-    if (n <= 0) {
-      this.push(null);
-      return;
-    }
-    const buf = Buffer.allocUnsafe(n);
-    fs.read(this.fd, buf, 0, n, this.#pos, (err, got) => {
-      if (err) return this.destroy(err);
-      if (got === 0) return this.destroy(new Error("pack file is shorter than its index"));
-      this.#pos += got;
-      this.push(got < n ? buf.subarray(0, got) : buf);
-    });
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#done?.();
-    this.#done = undefined;
-    cb(err);
-  }
-}
-
-/** Promise wrappers over the callback `fs` API (cheaper per call than `fs.promises`). */
-const io = {
-  open: (path: string, flags: string | number) => call<number>((cb) => fs.open(path, flags, 0o644, cb)),
-  close: (fd: number) => call<void>((cb) => fs.close(fd, (err) => cb(err, undefined))),
-  fstat: (fd: number) => call<fs.Stats>((cb) => fs.fstat(fd, cb)),
-  stat: (path: string) => call<fs.Stats>((cb) => fs.stat(path, cb)),
-  fdatasync: (fd: number) => call<void>((cb) => fs.fdatasync(fd, (err) => cb(err, undefined))),
-  ftruncate: (fd: number, len: number) => call<void>((cb) => fs.ftruncate(fd, len, (err) => cb(err, undefined))),
-  futimes: (fd: number, atime: number, mtime: number) => call<void>((cb) => fs.futimes(fd, atime, mtime, (err) => cb(err, undefined))),
-  /** libuv retries short writes to regular files, so one call writes everything or fails. */
-  write: async (fd: number, bytes: Uint8Array) => {
-    const n = await call<number>((cb) => fs.write(fd, bytes, 0, bytes.byteLength, null, cb));
-    if (n !== bytes.byteLength) throw new Error(`short write: ${n} of ${bytes.byteLength}`);
-  },
-  writev: async (fd: number, bufs: Buffer[], position: number, expected: number) => {
-    const n = await call<number>((cb) => fs.writev(fd, bufs, position, cb));
-    if (n !== expected) throw new Error(`short write: ${n} of ${expected}`);
-  },
-  readExactly: async (fd: number, buf: Buffer, position: number) => {
-    for (let off = 0; off < buf.length; ) {
-      const n = await call<number>((cb) => fs.read(fd, buf, off, buf.length - off, position + off, cb));
-      if (n === 0) throw new Error("pack file is shorter than its index");
-      off += n;
-    }
-  },
-};
-
-function call<T>(fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
-}
-
-async function statOrUndefined(path: string): Promise<fs.Stats | undefined> {
-  return io.stat(path).catch((err: unknown) => {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  });
-}
-
-function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
-}

@@ -1,0 +1,187 @@
+/**
+ * PackBlobStore's index (its own SQLite database): hash → (pack, position, size), and per pack
+ * the committed and synced lengths and live/dead bytes. Plain synchronous calls, each one
+ * statement or one transaction; `durably` runs a transaction with synchronous=FULL.
+ */
+import Database from "better-sqlite3";
+import { ShareError } from "../../protocol/errors.ts";
+import type { ChunkHash } from "../../protocol/ids.ts";
+
+/** Append-only, as in SqliteMetadataStore: PRAGMA user_version counts the ones applied. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE packs (id INTEGER PRIMARY KEY, committed INTEGER NOT NULL, synced INTEGER NOT NULL,
+     live INTEGER NOT NULL, dead INTEGER NOT NULL);
+   CREATE TABLE chunks (hash TEXT PRIMARY KEY, pack INTEGER NOT NULL, pos INTEGER NOT NULL,
+     size INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX chunks_pack ON chunks(pack, pos);`,
+];
+
+export interface Loc {
+  readonly pack: number;
+  readonly pos: number;
+  readonly size: number;
+}
+
+export interface PackRow {
+  readonly id: number;
+  readonly committed: number;
+  readonly synced: number;
+  readonly live: number;
+  readonly dead: number;
+}
+
+/** The index database: plain synchronous calls, each a statement or one transaction. */
+export class PackIndex {
+  readonly #db: Database.Database;
+  readonly #q;
+
+  constructor(file: string) {
+    const db = new Database(file);
+    this.#db = db;
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    const at = db.pragma("user_version", { simple: true }) as number;
+    if (at > MIGRATIONS.length) throw new ShareError("internal", { text: `Pack index schema ${at} is newer than this program's` });
+    for (let i = at; i < MIGRATIONS.length; i++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[i]!);
+        db.pragma(`user_version = ${i + 1}`);
+      }).immediate();
+    }
+    const p = (sql: string) => db.prepare(sql);
+    this.#q = {
+      locate: p("SELECT pack, pos, size FROM chunks WHERE hash = ?"),
+      size: p("SELECT size FROM chunks WHERE hash = ?").pluck(),
+      insert: p("INSERT INTO chunks (hash, pack, pos, size) VALUES (?, ?, ?, ?)"),
+      remove: p("DELETE FROM chunks WHERE hash = ?"),
+      move: p("UPDATE chunks SET pack = ?, pos = ? WHERE hash = ? AND pack = ? AND pos = ?"),
+      rowsFrom: p("SELECT hash, pos, size FROM chunks WHERE pack = ? AND pos + size > ? ORDER BY pos"),
+      dropBeyond: p("DELETE FROM chunks WHERE pack = ? AND pos + size > ?"),
+      liveOf: p("SELECT coalesce(sum(size), 0) FROM chunks WHERE pack = ?").pluck(),
+      countIn: p("SELECT count(*) FROM chunks WHERE pack = ?").pluck(),
+      packs: p("SELECT id, committed, synced, live, dead FROM packs ORDER BY id"),
+      addPack: p("INSERT INTO packs (id, committed, synced, live, dead) VALUES (?, 0, 0, 0, 0)"),
+      setPack: p("UPDATE packs SET committed = ?, synced = ?, live = ?, dead = ? WHERE id = ?"),
+      grow: p("UPDATE packs SET committed = ?, live = live + ?, dead = dead + ? WHERE id = ?"),
+      adjust: p("UPDATE packs SET live = live + ?, dead = dead + ? WHERE id = ?"),
+      synced: p("UPDATE packs SET synced = max(synced, ?) WHERE id = ?"),
+      dropPack: p("DELETE FROM packs WHERE id = ?"),
+      compactable: p("SELECT id, committed, synced, live, dead FROM packs WHERE id <> ? AND dead * 2 > committed ORDER BY id"),
+    };
+  }
+
+  locate(hash: string): Loc | undefined {
+    return this.#q.locate.get(hash) as Loc | undefined;
+  }
+  size(hash: string): number | undefined {
+    return this.#q.size.get(hash) as number | undefined;
+  }
+  packs(): PackRow[] {
+    return this.#q.packs.all() as PackRow[];
+  }
+  compactable(current: number): PackRow[] {
+    return this.#q.compactable.all(current) as PackRow[];
+  }
+  rowsFrom(pack: number, pos: number): { hash: ChunkHash; pos: number; size: number }[] {
+    return this.#q.rowsFrom.all(pack, pos) as { hash: ChunkHash; pos: number; size: number }[];
+  }
+  addPack(id: number): void {
+    this.#q.addPack.run(id);
+  }
+
+  /** New chunks at the end of `pack`, which now ends at `committed`. */
+  append(pack: number, committed: number, rows: readonly { hash: string; pos: number; size: number }[]): void {
+    this.#tx(() => {
+      let live = 0;
+      for (const r of rows) {
+        this.#q.insert.run(r.hash, pack, r.pos, r.size);
+        live += r.size;
+      }
+      this.#q.grow.run(committed, live, 0, pack);
+    });
+  }
+
+  /** Bytes appended to `pack` that no row claims yet (compaction copies). */
+  appendDead(pack: number, committed: number, bytes: number): void {
+    this.#q.grow.run(committed, 0, bytes, pack);
+  }
+
+  /** Drops a row; its bytes turn dead. Returns where it was. */
+  remove(hash: string): Loc | undefined {
+    return this.#tx(() => {
+      const loc = this.locate(hash);
+      if (!loc) return undefined;
+      this.#q.remove.run(hash);
+      this.#q.adjust.run(-loc.size, loc.size, loc.pack);
+      return loc;
+    });
+  }
+
+  setSynced(pack: number, synced: number): void {
+    this.#q.synced.run(synced, pack);
+  }
+
+  /** Re-derives a pack's counters after rows were dropped by recovery. */
+  resetPack(pack: number, committed: number, synced: number): void {
+    this.#tx(() => {
+      this.#q.dropBeyond.run(pack, committed);
+      const live = this.#q.liveOf.get(pack) as number;
+      this.#q.setPack.run(committed, Math.min(synced, committed), live, committed - live, pack);
+    });
+  }
+
+  /** Drops rows found corrupt by recovery. */
+  dropRows(pack: number, hashes: readonly string[]): void {
+    this.#tx(() => {
+      for (const h of hashes) {
+        const loc = this.locate(h);
+        if (loc?.pack !== pack) continue;
+        this.#q.remove.run(h);
+        this.#q.adjust.run(-loc.size, loc.size, pack);
+      }
+    });
+  }
+
+  /**
+   * Compaction's switch-over, durably: moves each row still at its old place to its copy
+   * (the copy's bytes turn live), and forgets the old pack if nothing points into it any more.
+   * Returns the bytes that moved and whether the old pack may be unlinked.
+   */
+  switchOver(
+    old: number,
+    moves: readonly { hash: string; from: number; pack: number; pos: number; size: number }[],
+    synced: ReadonlyMap<number, number>,
+  ): { moved: number; unlink: boolean } {
+    return this.durably(() => {
+      let moved = 0;
+      for (const m of moves) {
+        if (this.#q.move.run(m.pack, m.pos, m.hash, old, m.from).changes === 0) continue; // deleted meanwhile
+        this.#q.adjust.run(m.size, -m.size, m.pack);
+        moved += m.size;
+      }
+      for (const [pack, len] of synced) this.#q.synced.run(len, pack);
+      const unlink = (this.#q.countIn.get(old) as number) === 0;
+      if (unlink) this.#q.dropPack.run(old);
+      return { moved, unlink };
+    });
+  }
+
+  /** Runs `fn` in a transaction committed with synchronous=FULL: it and every earlier one are durable. */
+  durably<T>(fn: () => T): T {
+    this.#db.pragma("synchronous = FULL");
+    try {
+      return this.#tx(fn);
+    } finally {
+      this.#db.pragma("synchronous = NORMAL");
+    }
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #tx<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
+  }
+}
+
