@@ -30,4 +30,9 @@ export interface FileVersion {
   readonly replica: ReplicaId;
   /** The chunks that make up the content, in order; empty for directories and deletions. */
   readonly chunks: readonly ChunkRef[];
+  /**
+   * Set only on a version just parsed from the wire whose chunk list travelled as a manifest
+   * (XEP-draft.md § 5.7): then `chunks` is empty until `expandManifest` fills it.
+   */
+  readonly manifest?: readonly ChunkRef[];
 }

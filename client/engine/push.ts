@@ -5,6 +5,7 @@
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { FileVersion } from "../../protocol/file.ts";
+import { manifestOf, manifestRefs } from "../../protocol/manifest.ts";
 import type { CommitChange } from "../../protocol/stanzas/index-exchange.ts";
 import { EMPTY, bump } from "../../protocol/vv.ts";
 import type { ChunkSource } from "../remote.ts";
@@ -40,7 +41,13 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
   if (changes.length === 0) return { kind: "none" };
 
   const onComponent = new Set<string>();
-  if (trustSynced) for (const s of synced.values()) if (!s.version.deleted) for (const c of s.version.chunks) onComponent.add(c.hash);
+  if (trustSynced) {
+    for (const s of synced.values()) {
+      if (s.version.deleted) continue;
+      for (const c of s.version.chunks) onComponent.add(c.hash);
+      for (const m of manifestRefs(s.version.chunks)) onComponent.add(m.hash);
+    }
+  }
   const sources: ChunkSource[] = [];
   for (const ch of changes) {
     const v = ch.version;
@@ -51,6 +58,10 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
       const file = ch.diskPath ?? v.path;
       if (!onComponent.has(c.hash)) sources.push({ hash: c.hash, size: c.size, read: () => fs.readRange(file, at, c.size) });
       offset += c.size;
+    }
+    // A long chunk list is committed as a manifest (§ 5.7): its blobs are uploaded like chunks.
+    for (const [hash, bytes] of manifestOf(v.chunks)?.blobs ?? []) {
+      if (!onComponent.has(hash)) sources.push({ hash, size: bytes.length, read: async () => bytes });
     }
   }
   let head: number;

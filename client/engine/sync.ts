@@ -7,6 +7,9 @@
  * Nothing is sent when the folder's marker is missing (an unmounted disk must not look like a
  * folder whose files were all deleted).
  */
+import { ShareError } from "../../protocol/errors.ts";
+import type { ChunkHash } from "../../protocol/ids.ts";
+import { manifestOf, withChunks } from "../../protocol/manifest.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import { checkMarker, type MarkerState } from "../marker.ts";
 import { coveredBySkip, ignoredBy, scan, type ScanResult } from "../scanner.ts";
@@ -44,6 +47,28 @@ interface Survey {
   readonly actions: Action[];
 }
 
+/**
+ * Remote versions whose chunk list came as a manifest (§ 5.7) get their chunks back: from the
+ * manifest of the version synced at the same path when the blobs are the same (an edit changes
+ * one or two of them), otherwise downloaded like chunks.
+ */
+async function expandRemote(ctx: SyncContext, remote: Map<string, IndexEntry>, synced: ReadonlyMap<string, Synced>): Promise<void> {
+  const blobs = new Map<string, Uint8Array>();
+  const need = new Map<string, { hash: ChunkHash; size: number }>();
+  for (const [path, e] of remote) {
+    if (!e.manifest) continue;
+    const prev = synced.get(path);
+    if (prev && !prev.version.deleted) for (const [h, b] of manifestOf(prev.version.chunks)?.blobs ?? []) blobs.set(h, b);
+    for (const m of e.manifest) if (!blobs.has(m.hash)) need.set(m.hash, m);
+  }
+  for (const h of blobs.keys()) need.delete(h);
+  if (need.size) {
+    const absent = await ctx.remote.download(ctx.space.id, [...need.values()], async (h, b) => void blobs.set(h, b));
+    if (absent.length) throw new ShareError("missing-chunks", { text: `${absent.length} manifest blob(s) are not held by the sharing manager` });
+  }
+  for (const [path, e] of remote) if (e.manifest) remote.set(path, { ...withChunks(e, blobs), seq: e.seq });
+}
+
 /** Reads what changed remotely after `after`, scans the folder and plans: one round's view. */
 async function survey(ctx: SyncContext, after: number): Promise<Survey> {
   const { fs, state, remote, space, replica } = ctx;
@@ -54,6 +79,7 @@ async function survey(ctx: SyncContext, after: number): Promise<Survey> {
     head = Math.max(head, page.head);
   }
   const synced = state.entries(space.id);
+  await expandRemote(ctx, remoteChanges, synced);
   const scanned = await scan(fs, known(synced));
   const covered = coveredBySkip(scanned.skipped);
   const ignored = await ignoredBy(fs);

@@ -8,6 +8,8 @@
  * commit never names bytes a crash could lose.
  */
 import { ShareError } from "../../protocol/errors.ts";
+import type { ChunkHash } from "../../protocol/ids.ts";
+import { MANIFEST_THRESHOLD, withChunks } from "../../protocol/manifest.ts";
 import * as I from "../../protocol/stanzas/index-exchange.ts";
 import { compare } from "../../protocol/vv.ts";
 import { sameContent } from "../../protocol/conflict.ts";
@@ -29,7 +31,9 @@ const PAGE_BYTES = { xmpp: 256 * 1024, http: 8 * 1024 * 1024 } as const;
  * safety net; this only keeps pages from reaching it.
  */
 function estimateBytes(e: I.IndexEntry): number {
-  return 300 + 2 * Buffer.byteLength(e.path) + 40 * e.vector.entries.length + 100 * e.chunks.length;
+  // Long chunk lists travel as manifests: about one reference per 100 chunks.
+  const listed = e.chunks.length > MANIFEST_THRESHOLD ? Math.ceil(e.chunks.length / 100) + 2 : e.chunks.length;
+  return 300 + 2 * Buffer.byteLength(e.path) + 40 * e.vector.entries.length + 100 * listed;
 }
 
 /** The longest prefix of `entries` that fits `budget` serialised bytes, and at least one. */
@@ -62,13 +66,40 @@ function checkCommit(deps: Deps, commit: I.Commit, ctx: CommitContext): void {
     }
     if (!version.deleted) delta += version.size;
   }
-  if (ctx.missingChunks.length > 0) {
-    const app = ctx.missingChunks.slice(0, 100).map((hash) => new Element("missing", { hash }));
-    throw new ShareError("missing-chunks", { text: `${ctx.missingChunks.length} chunk(s) were not uploaded`, children: app });
-  }
+  if (ctx.missingChunks.length > 0) throw missingChunks(ctx.missingChunks);
   if (delta > 0 && ctx.space.usedBytes + delta > deps.config.limits.spaceQuotaBytes) {
     throw new ShareError("quota-exceeded", { text: `The space would exceed its quota of ${deps.config.limits.spaceQuotaBytes} bytes` });
   }
+}
+
+function missingChunks(hashes: readonly string[]): ShareError {
+  const children = hashes.slice(0, 100).map((hash) => new Element("missing", { hash }));
+  return new ShareError("missing-chunks", { text: `${hashes.length} chunk(s) were not uploaded`, children });
+}
+
+async function readBlob(deps: Deps, hash: ChunkHash): Promise<Uint8Array | undefined> {
+  const stream = await deps.blobs.get(hash);
+  if (!stream) return undefined;
+  const parts: Buffer[] = [];
+  for await (const piece of stream) parts.push(piece as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Versions whose chunk list came as a manifest (§ 5.7) get it back from the uploaded blobs. */
+async function expandManifests(deps: Deps, changes: readonly I.CommitChange[]): Promise<I.CommitChange[]> {
+  const refs = changes.flatMap((c) => c.version.manifest ?? []);
+  if (refs.length === 0) return [...changes];
+  const hashes = [...new Set(refs.map((r) => r.hash))];
+  const held = await deps.store.hasChunks(hashes);
+  const absent = hashes.filter((h) => !held.has(h));
+  if (absent.length) throw missingChunks(absent);
+  const blobs = new Map<string, Uint8Array>();
+  for (const h of hashes) {
+    const b = await readBlob(deps, h);
+    if (!b) throw missingChunks([h]);
+    blobs.set(h, b);
+  }
+  return changes.map((c) => ({ ...c, version: withChunks(c.version, blobs) }));
 }
 
 export function registerIndex(router: Router, deps: Deps): void {
@@ -86,9 +117,10 @@ export function registerIndex(router: Router, deps: Deps): void {
   });
 
   router.set("commit", async ({ member, payload }) => {
-    const commit = I.parseCommit(payload);
-    const s = await memberSpace(deps, commit.space, member);
+    const parsed = I.parseCommit(payload);
+    const s = await memberSpace(deps, parsed.space, member);
     assertWriter(s, member);
+    const commit: I.Commit = { space: parsed.space, changes: await expandManifests(deps, parsed.changes) };
     const head = await deps.store.commit(
       commit.space,
       commit.changes.map((c) => c.version),

@@ -13,6 +13,7 @@
  *   chunk lost its last reference in that space. Rules in `reclaimableNow`.
  */
 import { badRequest, ShareError } from "../../protocol/errors.ts";
+import { manifestRefs } from "../../protocol/manifest.ts";
 import type { FileVersion } from "../../protocol/file.ts";
 import { isChunkHash, type BareJid, type ChunkHash, type GroupId, type ReplicaId, type SpaceId } from "../../protocol/ids.ts";
 import type { Group } from "../../protocol/stanzas/groups.ts";
@@ -77,8 +78,9 @@ export function normalizeVersions(versions: readonly FileVersion[]): FileVersion
 }
 
 /** Chunks a version keeps alive: those of a current version that is not a tombstone. */
+/** What a current version keeps alive: its chunks and, for long lists, its manifest blobs. */
 export const liveChunks = (v: FileVersion | undefined): readonly ChunkHash[] =>
-  v === undefined || v.deleted ? [] : v.chunks.map((c) => c.hash);
+  v === undefined || v.deleted ? [] : [...v.chunks.map((c) => c.hash), ...manifestRefs(v.chunks).map((m) => m.hash)];
 const liveSize = (v: FileVersion | undefined): number => (v === undefined || v.deleted ? 0 : v.size);
 
 export class MemoryMetadataStore implements MetadataStore {

@@ -13,6 +13,7 @@
 import { badRequest } from "../errors.ts";
 import type { ChunkRef, EntryKind, FileVersion } from "../file.ts";
 import { isChunkHash, type ChunkHash } from "../ids.ts";
+import { MANIFEST_THRESHOLD, manifestOf } from "../manifest.ts";
 import { checkPath } from "../paths.ts";
 import { replicaId } from "../vv.ts";
 import {
@@ -47,7 +48,12 @@ export function buildFile(f: FileVersion, extra: Record<string, string> = {}): E
   else if (f.kind === "file") attrs.hash = f.hash;
   const el = new Element("file", attrs);
   el.cnode(buildVector(f.vector));
-  if (!f.deleted) for (const c of f.chunks) el.c("chunk", { hash: c.hash, size: String(c.size) });
+  if (!f.deleted) {
+    // Long chunk lists travel as manifests (§ 5.7); a version not yet expanded keeps its own.
+    const manifest = f.manifest ?? manifestOf(f.chunks)?.refs;
+    if (manifest) for (const m of manifest) el.c("manifest", { hash: m.hash, size: String(m.size) });
+    else for (const c of f.chunks) el.c("chunk", { hash: c.hash, size: String(c.size) });
+  }
   return el;
 }
 
@@ -75,16 +81,24 @@ export function parseFile(el: Element): FileVersion {
   const vector = parseVector(requiredChild(el, "vector"));
   if (vector.entries.length === 0) throw badRequest("<file/> has an empty <vector/>");
   const chunkEls = childrenNamed(el, "chunk");
+  const manifestEls = childrenNamed(el, "manifest");
   let hash = "";
   let chunks: ChunkRef[] = [];
   if (deleted || kind === "dir") {
-    if (optionalAttr(el, "hash") !== undefined || chunkEls.length > 0) {
+    if (optionalAttr(el, "hash") !== undefined || chunkEls.length > 0 || manifestEls.length > 0) {
       throw badRequest(`<file path='${path}'/> is a ${deleted ? "deletion" : "directory"} and cannot carry content`);
     }
     if (size !== 0) throw badRequest(`<file path='${path}'/> is a ${deleted ? "deletion" : "directory"}; size must be 0`);
   } else {
     hash = parseHash(el, "hash");
+    if (manifestEls.length > 0) {
+      if (chunkEls.length > 0) throw badRequest(`<file path='${path}'/> has both <chunk/> and <manifest/>`);
+      // The sizes are checked once the manifest is expanded.
+      const manifest = manifestEls.map(parseChunkRef);
+      return { path, kind, vector, hash, size, mtimeMs, mode, deleted, replica, chunks: [], manifest };
+    }
     chunks = chunkEls.map(parseChunkRef);
+    if (chunks.length > MANIFEST_THRESHOLD) throw badRequest(`<file path='${path}'/> lists more than ${MANIFEST_THRESHOLD} chunks; use a manifest`);
     const total = chunks.reduce((s, c) => s + c.size, 0);
     if (total !== size) throw badRequest(`<file path='${path}'/> chunk sizes add up to ${total}, not ${size}`);
   }

@@ -11,7 +11,9 @@ import * as I from "../../protocol/stanzas/index-exchange.ts";
 import * as SL from "../../protocol/stanzas/slots.ts";
 import * as S from "../../protocol/stanzas/spaces.ts";
 import { EMPTY, bump, fromEntries, merge, type VersionVector } from "../../protocol/vv.ts";
-import { parseXml } from "../../protocol/xml.ts";
+import { Element, parseXml } from "../../protocol/xml.ts";
+import { manifestOf, withChunks } from "../../protocol/manifest.ts";
+import { parseStanza } from "../../protocol/stanzas/registry.ts";
 import { makeComponent } from "./fixtures/component.ts";
 
 const alice = "alice@example.org" as BareJid;
@@ -316,15 +318,30 @@ describe("replies too large for XMPP", () => {
     expect(page.entries.at(-1)?.seq).toBe(page.entries.length);
 
     const stanza = (type: "get" | "set", payload: string) => parseXml(`<iq type='${type}' from='${A}' to='share.example.org' id='x'>${payload}</iq>`);
+    // A chunk list this long travels as a manifest (§ 5.7): its blobs must be uploaded first.
     const commit = I.buildCommit({ space, changes: [{ version: big, base: EMPTY }] }).toString();
-    expect((await c.router.handle(stanza("set", commit), "http"))?.attrs.type).toBe("result");
+    const refused = parseStanza((await c.router.handle(stanza("set", commit)))!);
+    const manifest = manifestOf(chunks)!;
+    expect(refused.context === "error" && refused.error.code).toBe("missing-chunks");
+    expect(refused.context === "error" && refused.error.children.map((m) => m.attrs.hash).sort()).toEqual(manifest.refs.map((r) => r.hash).sort());
+    for (const blob of manifest.blobs.values()) await c.upload(blob, alice);
+    expect((await c.router.handle(stanza("set", commit)))?.attrs.type).toBe("result");
     expect(await head()).toBe(901);
-    const query = I.buildIndexQuery({ space, after: 900 }).toString();
-    const overXmpp = await c.router.handle(stanza("get", query), "xmpp");
+    // Over XMPP the entry is small now: it names ~50 manifest blobs, not 5,000 chunks.
+    const overXmpp = await c.router.handle(stanza("get", I.buildIndexQuery({ space, after: 900 }).toString()), "xmpp");
+    expect(overXmpp?.attrs.type).toBe("result");
+    expect(overXmpp!.toString().length).toBeLessThan(20_000);
+    const entry = I.parseIndexPage(overXmpp!.getChild("index")!).entries[0]!;
+    expect(entry.chunks).toEqual([]);
+    expect(withChunks(entry, manifest.blobs).chunks).toEqual(chunks);
+  });
+
+  it("a reply too large for XMPP is refused with too-large, and given over HTTP", async () => {
+    c.router.get("huge", () => new Element("huge", { xmlns: "urn:xmpp:share:0" }).t("x".repeat(500_000)));
+    const iq = () => parseXml(`<iq type='get' from='${A}' to='share.example.org' id='h'><huge xmlns='urn:xmpp:share:0'/></iq>`);
+    const overXmpp = await c.router.handle(iq(), "xmpp");
     expect(overXmpp?.attrs.type).toBe("error");
     expect(overXmpp?.toString()).toContain("too-large");
-    const overHttp = await c.router.handle(stanza("get", query), "http");
-    expect(overHttp?.attrs.type).toBe("result");
-    expect(I.parseIndexPage(overHttp!.getChild("index")!).entries[0]?.chunks).toHaveLength(5000);
+    expect((await c.router.handle(iq(), "http"))?.attrs.type).toBe("result");
   });
 });

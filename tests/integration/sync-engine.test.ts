@@ -284,4 +284,22 @@ describe("sync engine", () => {
     await b.sync(space.id);
     expect(text(bfs, "copy.txt")).toBe("only on Alice's disk\n");
   });
+
+  it("a large file's chunk list travels as a manifest: a 1-byte edit moves a few hundred KiB at most", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    const big = Buffer.alloc(12 << 20);
+    for (let i = 0; i < big.length; i += 32) createHash("sha256").update(`m${i}`).digest().copy(big, i);
+    afs.writeFile("video.bin", big, { mtimeMs: 1000 });
+    await a.sync(space.id);
+    expect((await b.sync(space.id)).status).toBe("in-sync");
+    expect(Buffer.from(bfs.readFile("video.bin")).equals(big)).toBe(true);
+    const before = { a: { ...a.remote.stats }, b: { ...b.remote.stats } };
+    big[6 << 20] = big[6 << 20]! ^ 1;
+    afs.writeFile("video.bin", big, { mtimeMs: 2000 });
+    await a.sync(space.id);
+    expect((await b.sync(space.id)).status).toBe("in-sync");
+    expect(Buffer.from(bfs.readFile("video.bin")).equals(big)).toBe(true);
+    const moved = a.remote.stats.sent - before.a.sent + a.remote.stats.received - before.a.received + b.remote.stats.sent - before.b.sent + b.remote.stats.received - before.b.received;
+    expect(moved).toBeLessThan(400_000);
+  });
 });
