@@ -8,6 +8,7 @@ import type { FileVersion } from "../../protocol/file.ts";
 import { manifestOf, manifestRefs } from "../../protocol/manifest.ts";
 import type { CommitChange } from "../../protocol/stanzas/index-exchange.ts";
 import { EMPTY, bump } from "../../protocol/vv.ts";
+import type { Fs } from "../fs/types.ts";
 import type { ChunkSource } from "../remote.ts";
 import type { Synced } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
@@ -53,10 +54,10 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
     const v = ch.version;
     if (v.deleted || v.kind !== "file") continue;
     let offset = 0;
+    const file = new BlockReader(fs, ch.diskPath ?? v.path);
     for (const c of v.chunks) {
       const at = offset;
-      const file = ch.diskPath ?? v.path;
-      if (!onComponent.has(c.hash)) sources.push({ hash: c.hash, size: c.size, read: () => fs.readRange(file, at, c.size) });
+      if (!onComponent.has(c.hash)) sources.push({ hash: c.hash, size: c.size, read: () => file.read(at, c.size) });
       offset += c.size;
     }
     // A long chunk list is committed as a manifest (§ 5.7): its blobs are uploaded like chunks.
@@ -80,3 +81,42 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
   return { kind: "done", head, count: changes.length };
 }
 
+/**
+ * Reads a file's chunks for upload in large blocks: uploads take chunks in file order, a few
+ * batches at a time, so one read of a few MiB serves dozens of chunks instead of an open, read
+ * and close each. Keeps the last few blocks only.
+ */
+class BlockReader {
+  static readonly BLOCK = 4 * 1024 * 1024;
+  static readonly KEEP = 8;
+  readonly #blocks = new Map<number, Promise<Uint8Array>>();
+
+  constructor(
+    readonly fs: Fs,
+    readonly path: string,
+  ) {}
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (length > BlockReader.BLOCK) return this.fs.readRange(this.path, offset, length);
+    const first = Math.floor(offset / BlockReader.BLOCK);
+    const last = Math.floor((offset + length - 1) / BlockReader.BLOCK);
+    if (first === last) {
+      const block = await this.#block(first);
+      const at = offset - first * BlockReader.BLOCK;
+      return block.subarray(at, at + length);
+    }
+    const [a, b] = await Promise.all([this.#block(first), this.#block(last)]);
+    const at = offset - first * BlockReader.BLOCK;
+    return Buffer.concat([a.subarray(at), b.subarray(0, length - (a.length - at))]);
+  }
+
+  #block(n: number): Promise<Uint8Array> {
+    let p = this.#blocks.get(n);
+    if (!p) {
+      p = this.fs.readRange(this.path, n * BlockReader.BLOCK, BlockReader.BLOCK);
+      this.#blocks.set(n, p);
+      while (this.#blocks.size > BlockReader.KEEP) this.#blocks.delete(this.#blocks.keys().next().value!);
+    }
+    return p;
+  }
+}
