@@ -62,32 +62,60 @@ async function localBytes(supply: ChunkSupply, c: ChunkRef): Promise<Uint8Array 
   }
 }
 
-/** The file's content, chunk by chunk, fetching windows of missing chunks as it goes. */
-async function* content(supply: ChunkSupply, v: FileVersion, whole: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
-  const chunks = v.chunks;
+/** Consecutive runs of chunks of at most WINDOW bytes (at least one chunk each). */
+function windows(chunks: readonly ChunkRef[]): ChunkRef[][] {
+  const out: ChunkRef[][] = [];
   for (let i = 0; i < chunks.length; ) {
     let end = i;
     let bytes = 0;
     while (end < chunks.length && (end === i || bytes + chunks[end]!.size <= WINDOW)) bytes += chunks[end++]!.size;
-    const window = chunks.slice(i, end);
-    const ready: Array<Uint8Array | undefined> = [];
-    const need: ChunkRef[] = [];
-    for (const c of window) {
-      const b = supply.cache.get(c.hash) ?? (await localBytes(supply, c));
-      ready.push(b);
-      if (!b) need.push(c);
-    }
-    if (need.length) await supply.fetch(need);
-    for (let k = 0; k < window.length; k++) {
-      const c = window[k]!;
+    out.push(chunks.slice(i, end));
+    i = end;
+  }
+  return out;
+}
+
+interface Prepared {
+  readonly window: readonly ChunkRef[];
+  /** Bytes found in the cache or on disk, per chunk of the window. */
+  readonly ready: Promise<Array<Uint8Array | undefined>>;
+  /** Chunks that had to be downloaded (kept in the cache until their window is written). */
+  readonly need: Promise<ChunkRef[]>;
+  readonly fetched: Promise<void>;
+}
+
+function prepare(supply: ChunkSupply, window: readonly ChunkRef[]): Prepared {
+  const ready = Promise.all(window.map(async (c) => supply.cache.get(c.hash) ?? (await localBytes(supply, c))));
+  const need = ready.then((r) => window.filter((_, k) => !r[k]));
+  const fetched = need.then((n) => (n.length ? supply.fetch(n) : undefined));
+  // Awaited when its window is written; until then a failure must not count as unhandled.
+  fetched.catch(() => undefined);
+  return { window, ready, need, fetched };
+}
+
+/**
+ * The file's content, chunk by chunk. Missing chunks are fetched a window at a time, and the
+ * next window's download runs while the current one is written, so network and disk overlap.
+ */
+async function* content(supply: ChunkSupply, v: FileVersion, whole: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+  const all = windows(v.chunks);
+  let current = all.length ? prepare(supply, all[0]!) : undefined;
+  for (let i = 0; current; i++) {
+    const ready = await current.ready;
+    await current.fetched;
+    const next = i + 1 < all.length ? prepare(supply, all[i + 1]!) : undefined;
+    for (let k = 0; k < current.window.length; k++) {
+      const c = current.window[k]!;
       const b = ready[k] ?? supply.cache.get(c.hash);
       if (!b) throw new Error(`chunk ${c.hash} of ${v.path} is not available`);
       whole.update(b);
       yield b;
     }
-    // Chunks fetched for this window are not kept: memory stays bounded by one window.
-    for (const c of need) supply.cache.delete(c.hash);
-    i = end;
+    // Chunks fetched for this window are dropped, unless the next window needs them too:
+    // memory stays bounded by two windows.
+    const keep = new Set((next?.window ?? []).map((c) => c.hash));
+    for (const c of await current.need) if (!keep.has(c.hash)) supply.cache.delete(c.hash);
+    current = next;
   }
 }
 
