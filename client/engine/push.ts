@@ -54,7 +54,7 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
     const v = ch.version;
     if (v.deleted || v.kind !== "file") continue;
     let offset = 0;
-    const file = new BlockReader(fs, ch.diskPath ?? v.path);
+    const file = new BlockReader(fs, ch.diskPath ?? v.path, v.size);
     for (const c of v.chunks) {
       const at = offset;
       if (!onComponent.has(c.hash)) sources.push({ hash: c.hash, size: c.size, read: () => file.read(at, c.size) });
@@ -94,6 +94,8 @@ class BlockReader {
   constructor(
     readonly fs: Fs,
     readonly path: string,
+    /** The file's size as scanned: blocks never extend past it (small files read only themselves). */
+    readonly size: number,
   ) {}
 
   async read(offset: number, length: number): Promise<Uint8Array> {
@@ -113,7 +115,8 @@ class BlockReader {
   #block(n: number): Promise<Uint8Array> {
     let p = this.#blocks.get(n);
     if (!p) {
-      p = this.fs.readRange(this.path, n * BlockReader.BLOCK, BlockReader.BLOCK);
+      const start = n * BlockReader.BLOCK;
+      p = this.fs.readRange(this.path, start, Math.max(0, Math.min(BlockReader.BLOCK, this.size - start)));
       this.#blocks.set(n, p);
       while (this.#blocks.size > BlockReader.KEEP) this.#blocks.delete(this.#blocks.keys().next().value!);
     }
