@@ -51,6 +51,7 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   const sessions = new SessionRegistry({ now, random: () => randomBytes(24).toString("base64url"), ttlMs: config.sessionTtlMs });
   const online = new OnlineClients();
   let router: Router | undefined;
+  let bridge: ReturnType<typeof createIqBridge> | undefined;
   const gcLock = new Mutex();
   let link: ComponentLink | undefined;
 
@@ -72,7 +73,11 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     log: log.child({ part: "http" }),
     limits: { maxChunkBytes: config.limits.maxChunkBytes },
     now,
-    iqBridge: (req, res) => bridge(req, res),
+    // The bridge needs the router, built below; until then (a few ms at start) say "not yet".
+    iqBridge: async (req, res) => {
+      if (bridge) return bridge(req, res);
+      res.writeHead(503, { "Retry-After": "1" }).end("Starting\n");
+    },
   });
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
@@ -102,7 +107,7 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   };
 
   router = buildRouter(deps);
-  const bridge = createIqBridge({
+  bridge = createIqBridge({
     router,
     lookup: (token) => sessions.lookup(token),
     domain: config.domain,
