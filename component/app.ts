@@ -16,6 +16,7 @@ import type { Deps } from "./deps.ts";
 import { closeChunkServer, createChunkServer } from "./http.ts";
 import { ComponentLink } from "./link.ts";
 import { Mutex, collectGarbage, type GcResult } from "./modules/gc.ts";
+import { SpaceDigests } from "./modules/digests.ts";
 import { OnlineClients } from "./modules/presence.ts";
 import { PackBlobStore } from "./store/pack-blobs.ts";
 import { SqliteMetadataStore } from "./store/sqlite-metadata.ts";
@@ -107,6 +108,7 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   };
 
   router = buildRouter(deps);
+  const digests = new SpaceDigests(deps);
   bridge = createIqBridge({
     router,
     lookup: (token) => sessions.lookup(token),
@@ -118,7 +120,14 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   link = new ComponentLink({ service: config.service, domain: config.domain, secret: config.secret, log });
   const current = link;
   current.on("stanza", (stanza: Element) => {
-    if (stanza.name === "presence") return online.onPresence(stanza);
+    if (stanza.name === "presence") {
+      online.onPresence(stanza);
+      void digests.answer(stanza).then(
+        (reply) => reply && current.send(reply),
+        (err: unknown) => log.warn({ err }, "digest answer failed"),
+      );
+      return;
+    }
     void router?.handle(stanza).then((reply) => reply && current.send(reply));
   });
   current.on("offline", () => online.clear());

@@ -14,7 +14,8 @@ import * as SE from "../../protocol/stanzas/session.ts";
 import * as SL from "../../protocol/stanzas/slots.ts";
 import { parseStanza } from "../../protocol/stanzas/registry.ts";
 import * as S from "../../protocol/stanzas/spaces.ts";
-import { EMPTY, bump, merge, type VersionVector } from "../../protocol/vv.ts";
+import { EMPTY, EMPTY_DIGEST, bump, digest, merge, type VersionVector } from "../../protocol/vv.ts";
+import { buildDigests, parseDigests } from "../../protocol/stanzas/sync-signals.ts";
 import { Element, parseXml } from "../../protocol/xml.ts";
 import { type ComponentProcess, share, shareError, startComponentProcess } from "../harness/component.ts";
 import { type ProsodyHandle, startProsody } from "../harness/prosody.ts";
@@ -159,6 +160,25 @@ describe("the sharing manager on a real Prosody", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(seenByChat).toEqual([]);
     await stopEntity(chat);
+  });
+
+  it("answers a sharing client's digests in presence with the authoritative ones (FIG. 9)", async () => {
+    const reply = new Promise<Element>((resolve) => {
+      const on = (st: Element) => {
+        if (st.name === "presence" && st.getChild("digests", NS.share)) {
+          clients.bob!.off("stanza", on);
+          resolve(st);
+        }
+      };
+      clients.bob!.on("stanza", on);
+    });
+    const hello = new Element("presence", { to: C });
+    hello.cnode(buildDigests({ replica: phone, spaces: [{ space: space.id, digest: EMPTY_DIGEST }] }));
+    await clients.bob!.send(hello);
+    const got = parseDigests(parseXml((await reply).toString()).getChild("digests", NS.share)!);
+    const page = await q<I.IndexPage>("bob", "get", I.buildIndexQuery({ space: space.id, after: 0 }));
+    const vector = page.entries.reduce((v, e) => merge(v, e.vector), EMPTY);
+    expect(got.spaces.find((s) => s.space === space.id)?.digest).toBe(digest(vector));
   });
 
   it("a third member added later reads everything", async () => {

@@ -345,3 +345,29 @@ describe("replies too large for XMPP", () => {
     expect((await c.router.handle(iq(), "http"))?.attrs.type).toBe("result");
   });
 });
+
+describe("digests in presence (FIG. 9)", () => {
+  it("answers a sharing client's digests with the authoritative digest of each of its spaces", async () => {
+    const { SpaceDigests, componentReplica } = await import("../../component/modules/digests.ts");
+    const { buildDigests, parseDigests } = await import("../../protocol/stanzas/sync-signals.ts");
+    const { digest, EMPTY_DIGEST } = await import("../../protocol/vv.ts");
+    const d = new SpaceDigests(c.deps);
+    const { id: space } = await pairSpace();
+    const hello = (from: string) =>
+      parseXml(`<presence from='${from}' to='share.example.org'>${buildDigests({ replica: phone, spaces: [{ space, digest: EMPTY_DIGEST }] })}</presence>`);
+    const first = await d.answer(hello(B));
+    expect(first?.attrs.to).toBe(B);
+    expect(parseDigests(first!.getChild("digests")!)).toEqual({ replica: componentReplica("share.example.org"), spaces: [{ space, digest: EMPTY_DIGEST }] });
+    const chunk = await c.upload("x", alice);
+    const v1 = version("a.txt", "x", bump(EMPTY, laptop, 10), laptop, chunk);
+    const v2 = version("b.txt", "x", bump(EMPTY, phone, 20), phone, chunk);
+    await c.ok(A, "set", I.buildCommit({ space, changes: [{ version: v1, base: EMPTY }, { version: v2, base: EMPTY }] }));
+    const second = parseDigests((await d.answer(hello(B)))!.getChild("digests")!);
+    expect(second.spaces).toEqual([{ space, digest: digest(merge(v1.vector, v2.vector)) }]);
+    // Non-members learn nothing; malformed or unavailable presence gets no answer.
+    expect(parseDigests((await d.answer(hello(M)))!.getChild("digests")!).spaces).toEqual([]);
+    expect(await d.answer(parseXml(`<presence from='${B}' type='unavailable'/>`))).toBeUndefined();
+    expect(await d.answer(parseXml(`<presence from='${B}'><digests xmlns='urn:xmpp:share:0'/></presence>`))).toBeUndefined();
+  });
+});
+
