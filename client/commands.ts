@@ -16,6 +16,7 @@ import { type Device, connect, discoverComponent, openDevice, splitJid } from ".
 import { syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
+import { withLock } from "./lock.ts";
 import { checkMarker, writeMarker } from "./marker.ts";
 import type { Progress } from "./progress.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
@@ -186,6 +187,10 @@ export async function leave(home: Home, id: string): Promise<string[]> {
 }
 
 export async function sync(home: Home, opts: { space?: string; progress?: Progress }): Promise<SyncReport[]> {
+  return withLock(join(home.stateDir, "sync.lock"), () => syncLocked(home, opts));
+}
+
+async function syncLocked(home: Home, opts: { space?: string; progress?: Progress }): Promise<SyncReport[]> {
   return withDevice(home, async (d) => {
     const remoteList = await d.remote.spaces();
     for (const s of remoteList) if (d.state.space(s.id)) d.state.putSpace(s);
