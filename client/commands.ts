@@ -141,15 +141,10 @@ export async function accept(home: Home, id: string, folder?: string): Promise<s
       if (err instanceof ShareError && err.code === "not-found") throw new UsageError(`no space ${id} is shared with you`);
       throw err;
     });
-    const target = folder ? resolve(folder) : layoutFolder(home, splitJidBare(d.config.jid), space);
+    const target = folder ? resolve(folder) : layoutFolder(home, parseBareJid(d.config.jid), space);
     await bind(d.state, space, await folderFor(target));
     return [`${space.id} → ${target}`];
   });
-}
-
-function splitJidBare(jid: string): string {
-  const { local, domain } = splitJid(jid);
-  return `${local.toLowerCase()}@${domain}`;
 }
 
 export interface SpaceRow {
@@ -196,7 +191,7 @@ async function syncLocked(home: Home, opts: { space?: string; progress?: Progres
     for (const s of remoteList) if (d.state.space(s.id)) d.state.putSpace(s);
     const local: LocalSpace[] = d.state.spaces().filter((s) => s.folder && (!opts.space || s.id === opts.space));
     if (opts.space && local.length === 0) throw new UsageError(`space ${opts.space} is not set up on this device; \`xshare accept ${opts.space}\` first`);
-    const me = splitJidBare(d.config.jid);
+    const me = parseBareJid(d.config.jid);
     const reports: SyncReport[] = [];
     for (const space of local) {
       if (!remoteList.some((r) => r.id === space.id)) {
@@ -267,7 +262,7 @@ export interface StatusRow extends SpaceRow {
 export async function status(home: Home): Promise<StatusRow[]> {
   const { inspectSpace } = await import("./engine/sync.ts");
   return withDevice(home, async (d) => {
-    const me = splitJidBare(d.config.jid);
+    const me = parseBareJid(d.config.jid);
     const rows: StatusRow[] = [];
     for (const s of await d.remote.spaces()) {
       const local = d.state.space(s.id);

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { decodeRecords, encodeBatch, encodeHashList } from "../protocol/batch.ts";
 import { ShareError } from "../protocol/errors.ts";
 import type { ChunkRef } from "../protocol/file.ts";
 import type { ChunkHash, SpaceId } from "../protocol/ids.ts";
@@ -23,6 +24,24 @@ import { Element, parseXml } from "../protocol/xml.ts";
 
 /** Sends one IQ over XMPP and returns the reply stanza (as xmpp.js's iqCaller does). */
 export type XmppRequest = (iq: Element) => Promise<Element>;
+
+/**
+ * A protocol IQ over XMPP: the payload value of the result, or the ShareError of an error
+ * answer (xmpp.js rejects error answers with a StanzaError carrying the `<error/>` element).
+ */
+export async function xmppShareRequest<T>(send: XmppRequest, iq: Element): Promise<T> {
+  let reply: Element;
+  try {
+    reply = await send(iq);
+  } catch (err) {
+    const el = (err as { element?: Element }).element;
+    if (el) throw ShareError.fromElement(parseXml(el.toString()));
+    throw err;
+  }
+  const parsed = parseStanza(parseXml(reply.toString()));
+  if (parsed.context === "error") throw parsed.error;
+  return parsed.value as T;
+}
 
 /** Bytes per upload or download batch request. */
 const BATCH_BYTES = 8 * 1024 * 1024;
@@ -60,17 +79,7 @@ export class Remote {
     if (this.#session && this.#session.expiresMs - 60_000 > Date.now()) return this.#session;
     const iq = new Element("iq", { type: "get", to: this.#component });
     iq.cnode(SE.buildSessionRequest());
-    let reply: Element;
-    try {
-      reply = await this.#xmpp(iq);
-    } catch (err) {
-      const el = (err as { element?: Element }).element;
-      if (el) throw ShareError.fromElement(parseXml(el.toString()));
-      throw err;
-    }
-    const parsed = parseStanza(parseXml(reply.toString()));
-    if (parsed.context === "error") throw parsed.error;
-    this.#session = parsed.value as SE.Session;
+    this.#session = await xmppShareRequest<SE.Session>(this.#xmpp, iq);
     return this.#session;
   }
 
@@ -176,18 +185,15 @@ export class Remote {
       const missing = slots.missing.map((h) => byHash.get(h)).filter((s): s is ChunkSource => s !== undefined);
       const batches = groupBySize(missing, BATCH_BYTES);
       await runParallel(batches, PARALLEL, async (batch) => {
-        const parts: Uint8Array[] = [];
+        const records: Array<{ hash: ChunkHash; bytes: Uint8Array }> = [];
         for (const s of batch) {
           const bytes = await s.read();
           if (createHash("sha256").update(bytes).digest("hex") !== s.hash) {
             throw new ShareError("hash-mismatch", { text: `A local file changed while its chunk ${s.hash} was being uploaded` });
           }
-          const head = Buffer.alloc(36);
-          Buffer.from(s.hash, "hex").copy(head, 0);
-          head.writeUInt32BE(bytes.length, 32);
-          parts.push(head, bytes);
+          records.push({ hash: s.hash, bytes });
         }
-        const body = Buffer.concat(parts);
+        const body = Buffer.concat(encodeBatch(records));
         const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, body);
         if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk upload refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
         const bytes = batch.reduce((n, s) => n + s.size, 0);
@@ -213,20 +219,17 @@ export class Remote {
       const mine = unique.slice(page * SL.MAX_SLOT_CHUNKS, (page + 1) * SL.MAX_SLOT_CHUNKS);
       const wanted = mine.filter((c) => !gone.has(c.hash));
       await runParallel(groupBySize(wanted, BATCH_BYTES), PARALLEL, async (batch) => {
-        const body = Buffer.concat(batch.map((c) => Buffer.from(c.hash, "hex")));
+        const body = encodeHashList(batch.map((c) => c.hash));
         const res = await this.#http(`${slots.url}batch-get`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, body);
         if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk download refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
-        let off = 0;
-        for (const c of batch) {
-          const hash = res.body.subarray(off, off + 32).toString("hex");
-          const len = res.body.readUInt32BE(off + 32);
-          const bytes = res.body.subarray(off + 36, off + 36 + len);
-          off += 36 + len;
-          if (hash !== c.hash || createHash("sha256").update(bytes).digest("hex") !== c.hash) {
+        const records = decodeRecords(res.body);
+        for (const [k, c] of batch.entries()) {
+          const r = records[k];
+          if (!r || r.hash !== c.hash || createHash("sha256").update(r.bytes).digest("hex") !== c.hash) {
             throw new ShareError("hash-mismatch", { text: `Chunk ${c.hash} arrived damaged` });
           }
-          await sink(c.hash, bytes);
-          progress?.(len);
+          await sink(c.hash, r.bytes);
+          progress?.(r.bytes.length);
         }
       });
     }

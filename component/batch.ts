@@ -4,9 +4,8 @@
  *
  *     [32 bytes: SHA-256 of the chunk, raw] [4 bytes: length n, unsigned big-endian] [n bytes]
  *
- * A batch download request names its chunks as concatenated raw 32-byte hashes
- * (`parseHashList`, `encodeHashList`); its response is records as above, so `parseBatch`
- * reads it too.
+ * The encodings themselves are in protocol/batch.ts (clients use them too); this module reads
+ * and stores bodies as they stream in.
  *
  * `parseBatch` reads such a body incrementally: it holds at most one record (≤ maxRecordBytes)
  * plus one 36-byte header, never the whole body. `storeBatch` stores records with bounded
@@ -15,10 +14,9 @@
  * caller (component/http.ts) supplies authorization and storage.
  */
 import { badRequest, ShareError } from "../protocol/errors.ts";
+import { RECORD_HEADER_BYTES } from "../protocol/batch.ts";
 import type { ChunkHash } from "../protocol/ids.ts";
 
-export const RECORD_HEADER_BYTES = 36;
-export const HASH_BYTES = 32;
 
 export interface BatchRecord {
   readonly hash: ChunkHash;
@@ -131,34 +129,4 @@ export async function storeBatch(records: AsyncIterable<BatchRecord>, opts: Stor
   await Promise.all(inflight);
   if (failure) throw new BatchError(failure.reason, { stored, created, failed: failure.index });
   return { stored, created };
-}
-
-/** The 36-byte header of a record (for clients, tests and the bench). */
-export function recordHeader(hash: ChunkHash, size: number): Buffer {
-  const h = Buffer.alloc(RECORD_HEADER_BYTES);
-  h.write(hash, 0, 32, "hex");
-  h.writeUInt32BE(size, 32);
-  return h;
-}
-
-/** A batch body as a list of buffers (headers interleaved with the chunks, nothing copied). */
-export function encodeBatch(records: Iterable<{ readonly hash: ChunkHash; readonly bytes: Uint8Array }>): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const r of records) out.push(recordHeader(r.hash, r.bytes.byteLength), r.bytes);
-  return out;
-}
-
-/** A batch download request body: raw 32-byte hashes back to back, in the order wanted. */
-export function parseHashList(body: Uint8Array): ChunkHash[] {
-  if (body.byteLength % HASH_BYTES !== 0) throw badRequest(`Body must be a sequence of ${HASH_BYTES}-byte SHA-256 hashes`);
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const out: ChunkHash[] = [];
-  for (let off = 0; off < buf.length; off += HASH_BYTES) out.push(buf.toString("hex", off, off + HASH_BYTES) as ChunkHash);
-  return out;
-}
-
-export function encodeHashList(hashes: readonly ChunkHash[]): Buffer<ArrayBuffer> {
-  const out = Buffer.alloc(hashes.length * HASH_BYTES);
-  hashes.forEach((h, i) => out.write(h, i * HASH_BYTES, HASH_BYTES, "hex"));
-  return out;
 }

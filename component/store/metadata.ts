@@ -13,21 +13,12 @@ import type { FileVersion } from "../../protocol/file.ts";
 import type { BareJid, ChunkHash, GroupId, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { Group } from "../../protocol/stanzas/groups.ts";
-import type { SpaceKind } from "../../protocol/stanzas/spaces.ts";
+import type { Space } from "../../protocol/stanzas/spaces.ts";
 
 /** A space as stored. Members of a `group` space are the group's members, not stored here. */
-export interface SpaceRecord {
-  readonly id: SpaceId;
-  readonly kind: SpaceKind;
-  readonly name: string;
-  readonly owner: BareJid;
-  readonly group?: GroupId;
+export interface SpaceRecord extends Omit<Space, "members"> {
   /** For `mine` and `pair`: every member including the owner. Empty for `group` spaces. */
   readonly members: readonly BareJid[];
-  readonly createdMs: number;
-  readonly changedMs: number;
-  /** Latest sequence number (0 = nothing committed yet). */
-  readonly head: number;
   /** Sum of `size` over current, non-deleted file versions. */
   readonly usedBytes: number;
 }

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Client } from "@xmpp/client";
 import { ShareError } from "../../protocol/errors.ts";
-import { parseStanza } from "../../protocol/stanzas/registry.ts";
-import { Element, parseXml } from "../../protocol/xml.ts";
+import { Element } from "../../protocol/xml.ts";
+import { xmppShareRequest } from "../../client/remote.ts";
 import type { ProsodyHandle } from "./prosody.ts";
 import { REPO_ROOT } from "./prosody.ts";
 
@@ -109,17 +109,7 @@ export async function startComponentProcess(
 export async function share<T = unknown>(xmpp: Client, to: string, type: "get" | "set", payload: Element): Promise<T> {
   const iq = new Element("iq", { type, to });
   iq.cnode(payload);
-  let stanza: Element;
-  try {
-    stanza = await xmpp.iqCaller.request(iq, 20_000);
-  } catch (err) {
-    const el = (err as { element?: Element }).element;
-    if (el) throw ShareError.fromElement(parseXml(el.toString()));
-    throw err;
-  }
-  const parsed = parseStanza(parseXml(stanza.toString()));
-  if (parsed.context === "error") throw parsed.error;
-  return parsed.value as T;
+  return xmppShareRequest<T>((el) => xmpp.iqCaller.request(el, 20_000), iq);
 }
 
 /** Like `share`, but expects an error and returns it. */
