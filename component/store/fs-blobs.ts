@@ -20,13 +20,14 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
-import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, KeyedLocks, prunePartialFiles, type Resumable } from "./blob-common.ts";
+import { checkRange, consume, mismatch, resumableOf, tooLarge } from "./blob-common.ts";
 import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
+import { PartialUploads } from "./partials.ts";
 
 /** Pieces are gathered (copied) into one write up to this size; larger ones are written as is. */
 const STAGE_BYTES = 256 * 1024;
@@ -35,11 +36,9 @@ const SYNC_CONCURRENCY = 8;
 export class FsBlobStore implements BlobStore {
   readonly #dir: string;
   readonly #tmp: string;
-  readonly #partial: string;
+  #partials!: PartialUploads;
   /** Fan-out folders known to exist, so that a put costs no mkdir once the tree is warm. */
   readonly #dirs = new Set<string>();
-  /** One resumable part at a time per partial file: path → the tail of its queue. */
-  readonly #locks = new KeyedLocks();
   readonly #stages: Buffer[] = [];
   #seq = 0;
   #closed = false;
@@ -47,7 +46,6 @@ export class FsBlobStore implements BlobStore {
   private constructor(dir: string) {
     this.#dir = dir;
     this.#tmp = join(dir, ".tmp");
-    this.#partial = join(dir, ".partial");
   }
 
   /** Opens (creating if needed) the store in `dir`, discarding temp files of a previous run. */
@@ -55,7 +53,7 @@ export class FsBlobStore implements BlobStore {
     const store = new FsBlobStore(dir);
     await rm(store.#tmp, { recursive: true, force: true });
     await mkdir(store.#tmp, { recursive: true });
-    await mkdir(store.#partial, { recursive: true });
+    store.#partials = await PartialUploads.open(join(dir, ".partial"));
     return store;
   }
 
@@ -72,13 +70,20 @@ export class FsBlobStore implements BlobStore {
     this.#check(hash);
     const part = resumableOf(opts);
     if (!part) return this.#putWhole(hash, source, opts.maxBytes);
-    const file = this.#partialPath(hash, part.key);
-    return this.#locks.run(file, () => this.#putPart(hash, source, opts.maxBytes, part, file));
+    return this.#partials.put(hash, source, opts.maxBytes, part, {
+      stored: async () => (await statOrUndefined(this.#path(hash)))?.size,
+      adopt: async (file) => {
+        await this.#ensureDir(hash);
+        if (await statOrUndefined(this.#path(hash))) return false;
+        await io.rename(file, this.#path(hash));
+        return true;
+      },
+    });
   }
 
   async received(hash: ChunkHash, key: string): Promise<number> {
     this.#check(hash);
-    return (await statOrUndefined(this.#partialPath(hash, key)))?.size ?? 0;
+    return this.#partials.received(hash, key);
   }
 
   async get(hash: ChunkHash, range?: ByteRange): Promise<Readable | undefined> {
@@ -115,12 +120,12 @@ export class FsBlobStore implements BlobStore {
 
   async prunePartials(beforeMs: number): Promise<number> {
     this.#open();
-    return prunePartialFiles(this.#partial, this.#locks, beforeMs);
+    return this.#partials.prune(beforeMs);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#locks.settled();
+    await this.#partials.settled();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -155,52 +160,6 @@ export class FsBlobStore implements BlobStore {
       await rm(tmp, { force: true });
       throw err;
     }
-  }
-
-  async #putPart(
-    hash: ChunkHash,
-    source: AsyncIterable<Uint8Array>,
-    maxBytes: number,
-    { offset, total }: Resumable,
-    file: string,
-  ): Promise<PutResult> {
-    const existing = await statOrUndefined(this.#path(hash));
-    if (existing) {
-      await consume(undefined, source, maxBytes);
-      await rm(file, { force: true });
-      return { complete: true, size: existing.size, created: false };
-    }
-    const have = (await statOrUndefined(file))?.size ?? 0;
-    if (offset !== have) throw offsetMismatch(have);
-    const fd = await io.open(file, "a");
-    let refused = false;
-    try {
-      await this.#write(fd, source, (_piece, n) => {
-        refused = true;
-        if (n > maxBytes) throw tooLarge(maxBytes);
-        if (offset + n > total) throw pastTotal(total);
-        refused = false;
-      });
-    } catch (err) {
-      // A part refused for its size is rolled back; one cut short keeps what arrived.
-      if (refused) await io.ftruncate(fd, offset).catch(() => undefined);
-      throw err;
-    } finally {
-      await io.close(fd).catch(() => undefined);
-    }
-    const received = (await io.stat(file)).size;
-    if (received < total) return { complete: false, received };
-    if ((await hashFile(file)) !== hash) {
-      await rm(file, { force: true });
-      throw mismatch();
-    }
-    await this.#ensureDir(hash);
-    if (await statOrUndefined(this.#path(hash))) {
-      await rm(file, { force: true });
-      return { complete: true, size: received, created: false };
-    }
-    await io.rename(file, this.#path(hash));
-    return { complete: true, size: received, created: true };
   }
 
   /**
@@ -253,10 +212,6 @@ export class FsBlobStore implements BlobStore {
     return join(this.#dir, hash.slice(0, 2), hash.slice(2, 4), hash);
   }
 
-  #partialPath(hash: ChunkHash, key: string): string {
-    return join(this.#partial, `${createHash("sha256").update(key).digest("hex")}-${hash}`);
-  }
-
   #check(hash: string): void {
     this.#open();
     // The hash becomes a path: never trust a cast.
@@ -285,12 +240,6 @@ const io = {
 
 function call<T>(fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
-}
-
-async function hashFile(file: string): Promise<string> {
-  const hasher = createHash("sha256");
-  for await (const piece of fs.createReadStream(file)) hasher.update(piece as Buffer);
-  return hasher.digest("hex");
 }
 
 async function fsyncPath(path: string): Promise<void> {

@@ -26,7 +26,7 @@
  * - `delete` only drops the row (its bytes turn dead); `compact` copies the live chunks of a
  *   mostly dead pack into the current one and unlinks it. Readers hold their own reference on
  *   the pack's fd, so a read racing with delete or compaction completes or finds nothing.
- * - Resumable parts live in small partial files as in FsBlobStore; a completed, verified one
+ * - Resumable parts live in small partial files (partials.ts, shared with FsBlobStore); a completed, verified one
  *   is appended like any chunk and its partial file removed.
  *
  * Crash safety:
@@ -48,15 +48,16 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
-import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, KeyedLocks, prunePartialFiles, type Resumable } from "./blob-common.ts";
+import { checkRange, consume, mismatch, resumableOf, tooLarge } from "./blob-common.ts";
 import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
+import { PartialUploads } from "./partials.ts";
 import { PackIndex, type PackRow } from "./pack-index.ts";
-import { PackFds, PackReader, io, isNotFound, statOrUndefined } from "./pack-io.ts";
+import { PackFds, PackReader, io, isNotFound } from "./pack-io.ts";
 
 const MiB = 1024 * 1024;
 export const DEFAULT_PACK_BYTES = 256 * MiB;
@@ -102,9 +103,8 @@ interface Job {
 
 export class PackBlobStore implements BlobStore {
   readonly #packDir: string;
-  readonly #partial: string;
+  #partials!: PartialUploads;
   readonly #packBytes: number;
-  readonly #now: () => number;
   readonly #index: PackIndex;
   readonly #packs = new Map<number, Pack>();
   readonly #fds: PackFds;
@@ -114,17 +114,13 @@ export class PackBlobStore implements BlobStore {
   #tail: Promise<unknown> = Promise.resolve();
   readonly #queue: Job[] = [];
   #flushQueued = false;
-  /** One resumable part at a time per partial file: path → the tail of its queue. */
-  readonly #locks = new KeyedLocks();
   #compacting: Promise<number> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
   private constructor(dir: string, opts: PackBlobStoreOptions) {
     this.#packDir = join(dir, "packs");
-    this.#partial = join(dir, ".partial");
     this.#packBytes = opts.packBytes ?? DEFAULT_PACK_BYTES;
-    this.#now = opts.now ?? Date.now;
     if (!(this.#packBytes > 0)) throw new RangeError(`packBytes must be positive, got ${this.#packBytes}`);
     this.#index = new PackIndex(join(dir, "index.sqlite"));
     this.#fds = new PackFds((id) => this.#packPath(id));
@@ -137,8 +133,8 @@ export class PackBlobStore implements BlobStore {
    */
   static async open(dir: string, opts: PackBlobStoreOptions = {}): Promise<PackBlobStore> {
     await mkdir(join(dir, "packs"), { recursive: true });
-    await mkdir(join(dir, ".partial"), { recursive: true });
     const store = new PackBlobStore(dir, opts);
+    store.#partials = await PartialUploads.open(join(dir, ".partial"), opts.now ?? Date.now);
     try {
       await store.#recover();
     } catch (err) {
@@ -161,13 +157,15 @@ export class PackBlobStore implements BlobStore {
     this.#check(hash);
     const part = resumableOf(opts);
     if (!part) return this.#putWhole(hash, source, opts.maxBytes, opts.stablePieces === true);
-    const file = this.#partialPath(hash, part.key);
-    return this.#locks.run(file, () => this.#putPart(hash, source, opts.maxBytes, part, file));
+    return this.#partials.put(hash, source, opts.maxBytes, part, {
+      stored: async () => this.#index.size(hash),
+      adopt: (_file, bytes) => this.#append(hash, [bytes], bytes.length),
+    });
   }
 
   async received(hash: ChunkHash, key: string): Promise<number> {
     this.#check(hash);
-    return (await statOrUndefined(this.#partialPath(hash, key)))?.size ?? 0;
+    return this.#partials.received(hash, key);
   }
 
   async get(hash: ChunkHash, range?: ByteRange): Promise<Readable | undefined> {
@@ -213,7 +211,7 @@ export class PackBlobStore implements BlobStore {
 
   async prunePartials(beforeMs: number): Promise<number> {
     this.#open();
-    return prunePartialFiles(this.#partial, this.#locks, beforeMs);
+    return this.#partials.prune(beforeMs);
   }
 
   /**
@@ -235,7 +233,7 @@ export class PackBlobStore implements BlobStore {
 
   async #close(): Promise<void> {
     await this.#compacting?.catch(() => undefined);
-    await this.#locks.settled();
+    await this.#partials.settled();
     // A writer turn may queue another behind itself: wait until the chain stops growing.
     for (let t = this.#tail; ; t = this.#tail) {
       await t;
@@ -277,54 +275,6 @@ export class PackBlobStore implements BlobStore {
     if (hasher.digest("hex") !== hash) throw mismatch();
     const created = await this.#append(hash, pieces, size);
     return { complete: true, size, created };
-  }
-
-  async #putPart(
-    hash: ChunkHash,
-    source: AsyncIterable<Uint8Array>,
-    maxBytes: number,
-    { offset, total }: Resumable,
-    file: string,
-  ): Promise<PutResult> {
-    const existing = this.#index.size(hash);
-    if (existing !== undefined) {
-      await consume(undefined, source, maxBytes);
-      await rm(file, { force: true });
-      return { complete: true, size: existing, created: false };
-    }
-    const have = (await statOrUndefined(file))?.size ?? 0;
-    if (offset !== have) throw offsetMismatch(have);
-    const fd = await io.open(file, "a");
-    let refused = false;
-    try {
-      let n = 0;
-      // Parts are rare: each piece is written before the next is pulled, nothing is staged.
-      for await (const piece of source) {
-        n += piece.byteLength;
-        refused = true;
-        if (n > maxBytes) throw tooLarge(maxBytes);
-        if (offset + n > total) throw pastTotal(total);
-        refused = false;
-        await io.write(fd, piece);
-      }
-    } catch (err) {
-      // A part refused for its size is rolled back; one cut short keeps what arrived.
-      if (refused) await io.ftruncate(fd, offset).catch(() => undefined);
-      throw err;
-    } finally {
-      const t = this.#now() / 1000;
-      await io.futimes(fd, t, t).catch(() => undefined);
-      await io.close(fd).catch(() => undefined);
-    }
-    const bytes = await readFile(file);
-    if (bytes.length < total) return { complete: false, received: bytes.length };
-    if (createHash("sha256").update(bytes).digest("hex") !== hash) {
-      await rm(file, { force: true });
-      throw mismatch();
-    }
-    const created = await this.#append(hash, [bytes], bytes.length);
-    await rm(file, { force: true });
-    return { complete: true, size: bytes.length, created };
   }
 
   /** Queues verified bytes for the writer; resolves once indexed (false: it already was). */
@@ -582,10 +532,6 @@ export class PackBlobStore implements BlobStore {
 
   #packPath(id: number): string {
     return join(this.#packDir, `${id}.pack`);
-  }
-
-  #partialPath(hash: ChunkHash, key: string): string {
-    return join(this.#partial, `${createHash("sha256").update(key).digest("hex")}-${hash}`);
   }
 
   #check(hash: string): void {
