@@ -106,7 +106,7 @@ describe("sync engine", () => {
     expect(text(bfs, "keep.txt")).toBe("v2 by bob\n");
   });
 
-  it("a file changed locally after the scan is never overwritten", async () => {
+  it("an unsynced local edit meets a remote edit: both survive", async () => {
     const { a, b, space, afs, bfs } = await pair();
     afs.writeFile("x.txt", "one\n", { mtimeMs: 1000 });
     await a.sync(space.id);
@@ -301,5 +301,33 @@ describe("sync engine", () => {
     expect(Buffer.from(bfs.readFile("video.bin")).equals(big)).toBe(true);
     const moved = a.remote.stats.sent - before.a.sent + a.remote.stats.received - before.a.received + b.remote.stats.sent - before.b.sent + b.remote.stats.received - before.b.received;
     expect(moved).toBeLessThan(400_000);
+  });
+
+  it("a file edited between the scan and the write is never overwritten", async () => {
+    const { a, space, afs } = await pair();
+    // Bob's disk: the moment a remote version is staged in a temp file, someone edits the target.
+    class EditedMidway extends MemoryFs {
+      armed = false;
+      override async writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string> {
+        const tmp = await super.writeTemp(dir, data);
+        if (this.armed && dir === "") {
+          this.armed = false;
+          this.writeFile("x.txt", "edited during the sync\n", { mtimeMs: 5000 });
+        }
+        return tmp;
+      }
+    }
+    const racing = new EditedMidway();
+    const b2 = world.device(bob, "tablet", racing);
+    await b2.attach(space);
+    afs.writeFile("x.txt", "one\n", { mtimeMs: 1000 });
+    await a.sync(space.id);
+    await b2.sync(space.id);
+    afs.writeFile("x.txt", "two\n", { mtimeMs: 2000 });
+    await a.sync(space.id);
+    racing.armed = true;
+    expect((await b2.sync(space.id)).status).toBe("in-sync");
+    const contents = (await files(racing)).filter((p) => p.startsWith("x")).map((p) => text(racing, p)).sort();
+    expect(contents).toEqual(["edited during the sync\n", "two\n"]);
   });
 });
