@@ -24,14 +24,14 @@ async function announceGroupSpaces(deps: Deps, group: G.Group, newMember: BareJi
 /** Removes a member from a group; deletes the group and its spaces when it becomes empty. */
 export async function removeFromGroup(deps: Deps, group: G.Group, member: BareJid): Promise<G.Group | undefined> {
   const members = group.members.filter((m) => m !== member);
-  for (const s of await deps.store.spacesOf(member)) {
-    if (s.group !== group.id) continue;
+  const spaces = (await deps.store.spacesOf(member)).filter((s) => s.group === group.id);
+  for (const s of spaces) {
     await deps.store.forgetMember(s.id, member);
     deps.tokens.revoke(member, s.id);
   }
   const first = members[0];
   if (!first) {
-    for (const s of await deps.store.spacesOf(member)) if (s.group === group.id) await deps.store.deleteSpace(s.id);
+    for (const s of spaces) await deps.store.deleteSpace(s.id);
     await deps.store.deleteGroup(group.id);
     return undefined;
   }
