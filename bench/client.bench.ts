@@ -26,7 +26,8 @@
  * Contents are verified on Bob's side after each workload (not timed).
  *
  * Knobs: BENCH_FILES, BENCH_BIG_MIB, BENCH_EDIT_MIB, BENCH_RESCAN_FILES (0 skips a workload),
- * BENCH_PROF=<dir> (node --cpu-prof for every child, profiles named after the step).
+ * BENCH_PROF=<dir> (node --cpu-prof for every child, profiles named after the step, and for the
+ * component, in <dir>/component).
  * Run: npm run bench:client. Prints plain text; exits 0 (failures are printed).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -254,7 +255,7 @@ async function setup(): Promise<void> {
   mkdirSync(homes.alice, { recursive: true });
   mkdirSync(homes.bob, { recursive: true });
   const p = (prosody = await startProsody({ accounts: [["alice", PW], ["bob", PW]] }));
-  comp = await startComponentProcess(p, { XSHARE_LOG_LEVEL: "info" });
+  comp = await startComponentProcess(p, { XSHARE_LOG_LEVEL: "info" }, PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", join(PROF_DIR, "component")] : []);
   for (const [user, dev] of [["alice", "laptop"], ["bob", "desktop"]] as const) {
     await ok(homes[user], ["login", `${user}@${p.domain}`, "--password-stdin", "--service", p.service, "--device", dev], { input: `${PW}\n` });
   }

@@ -22,10 +22,9 @@
  *   read as deleted: see `coveredBySkip`). Only the root's own readdir, an unreadable ignore
  *   file and an aborted `signal` reject the scan.
  */
-import { createHash } from "node:crypto";
 import ignore, { type Ignore } from "ignore";
 import { Chunker, DEFAULT_CHUNKING, type ChunkerOptions } from "../protocol/chunker.ts";
-import type { ChunkRef, EntryKind } from "../protocol/file.ts";
+import { type ChunkRef, type EntryKind, contentId } from "../protocol/file.ts";
 import { checkPath, foldKey, isPathRejection, MAX_PATH_BYTES, STATE_DIR, TEMP_PREFIX, utf8Bytes, type PathRejection } from "../protocol/paths.ts";
 import { ShareError } from "../protocol/errors.ts";
 import { errorCode, joinPath, type Fs, type Stat } from "./fs/types.ts";
@@ -328,7 +327,7 @@ async function hashEntry(ctx: Ctx, e: Entry, walked: Stat): Promise<void> {
 }
 
 export interface FileHash {
-  /** Whole-content SHA-256, lowercase hex. */
+  /** The content id (protocol/file.ts `contentId`), lowercase hex. */
   readonly hash: string;
   readonly chunks: ChunkRef[];
   /** Bytes read. */
@@ -336,24 +335,20 @@ export interface FileHash {
 }
 
 /**
- * One read pass over a file: whole-file SHA-256 and chunk list side by side, piece by piece,
- * never holding the file. Also for the engine, to verify a file it assembled.
+ * One read pass over a file: its chunk list and content id, piece by piece, never holding the
+ * file. Also for the engine, to verify a file it assembled.
  */
 export async function hashFile(fs: Fs, path: string, chunking: ChunkerOptions = DEFAULT_CHUNKING, onBytes?: (n: number) => void): Promise<FileHash> {
-  const whole = createHash("sha256");
   const chunker = new Chunker(chunking);
   const chunks: ChunkRef[] = [];
   let size = 0;
   for await (const piece of fs.read(path)) {
-    whole.update(piece);
     for (const c of chunker.push(piece)) chunks.push({ hash: c.hash, size: c.size });
     size += piece.length;
     onBytes?.(piece.length);
   }
   for (const c of chunker.finish()) chunks.push({ hash: c.hash, size: c.size });
-  const hash = whole.digest("hex");
-  // One chunk is the whole content: share its string (one less per small file in memory).
-  return { hash: chunks.length === 1 && chunks[0]!.hash === hash ? chunks[0]!.hash : hash, chunks, size };
+  return { hash: contentId(chunks), chunks, size };
 }
 
 /** NFC order; between two spellings of one NFC name, the one already in NFC first. */

@@ -2,6 +2,7 @@
  * One version of one path in a space's index (XEP-draft.md § "Index entries").
  * The component keeps the current one per path; clients keep theirs per device.
  */
+import { createHash } from "node:crypto";
 import type { ChunkHash, ReplicaId } from "./ids.ts";
 import type { VersionVector } from "./vv.ts";
 
@@ -17,7 +18,7 @@ export interface FileVersion {
   readonly path: string;
   readonly kind: EntryKind;
   readonly vector: VersionVector;
-  /** Whole-content SHA-256, lowercase hex; empty string for directories and deletions. */
+  /** The content id (`contentId` of `chunks`), lowercase hex; empty string for directories and deletions. */
   readonly hash: string;
   readonly size: number;
   /** Modification time in milliseconds since the epoch (UTC). */
@@ -35,4 +36,24 @@ export interface FileVersion {
    * (XEP-draft.md § 5.7): then `chunks` is empty until `expandManifest` fills it.
    */
   readonly manifest?: readonly ChunkRef[];
+}
+
+/**
+ * A file's `hash` (XEP-draft.md § 5.7): SHA-256 of its chunks' raw SHA-256s, concatenated in
+ * order; for a file of exactly one chunk, that chunk's hash. Content-defined chunking makes the
+ * chunk list a function of the content, so equal contents have equal ids and different ones
+ * differ unless SHA-256 collides. For content of at most one chunk (every file up to 16 KiB, and
+ * the empty file: SHA-256 of nothing) it is the SHA-256 of the content itself. It costs 32
+ * bytes of hashing per chunk, not a second pass over the content.
+ */
+export function contentId(chunks: readonly ChunkRef[]): string {
+  if (chunks.length === 1) return chunks[0]!.hash;
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(32 * Math.min(chunks.length, 1024));
+  for (let i = 0; i < chunks.length; ) {
+    let n = 0;
+    for (; n < 1024 && i < chunks.length; n++, i++) buf.write(chunks[i]!.hash, n * 32, 32, "hex");
+    h.update(buf.subarray(0, n * 32));
+  }
+  return h.digest("hex");
 }

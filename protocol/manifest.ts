@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { type ChunkerOptions, chunkBuffer } from "./chunker.ts";
 import { packChunks, unpackChunks } from "./chunk-list.ts";
 import { badRequest } from "./errors.ts";
-import type { ChunkRef, FileVersion } from "./file.ts";
+import { type ChunkRef, type FileVersion, contentId } from "./file.ts";
 import type { ChunkHash } from "./ids.ts";
 
 /** Files with more chunks than this carry a manifest instead of inline chunks. */
@@ -73,5 +73,6 @@ export function withChunks(v: FileVersion, blobs: ReadonlyMap<string, Uint8Array
   const chunks = expandManifest(manifest, blobs);
   const total = chunks.reduce((s, c) => s + c.size, 0);
   if (total !== v.size) throw badRequest(`${v.path}: chunk sizes add up to ${total}, not ${v.size}`);
+  if (contentId(chunks) !== v.hash) throw badRequest(`${v.path}: hash is not the content id of its chunks`);
   return { ...rest, chunks };
 }

@@ -1,12 +1,13 @@
 /**
  * Writing remote versions to disk (XEP-draft.md § 6 rule 7): content is assembled from chunks
  * already on disk (a moved or copied file is not downloaded again) and downloaded ones, written
- * to a temporary file in the same folder, verified against the whole-file hash, fsynced, and
+ * to a temporary file in the same folder (every chunk verified, the chunk list checked against the
+ * version's content id first), fsynced, and
  * renamed into place only if the target still looks exactly as the scan saw it. Otherwise the
  * write is abandoned (`LocalChanged`): the next round sees the local edit and keeps both.
  */
 import { createHash } from "node:crypto";
-import type { ChunkRef, FileVersion } from "../../protocol/file.ts";
+import { type ChunkRef, type FileVersion, contentId } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { errorCode, parentPath, type Fs, type Stat } from "../fs/types.ts";
 import type { OnDisk } from "./plan.ts";
@@ -97,7 +98,7 @@ function prepare(supply: ChunkSupply, window: readonly ChunkRef[]): Prepared {
  * The file's content, chunk by chunk. Missing chunks are fetched a window at a time, and the
  * next window's download runs while the current one is written, so network and disk overlap.
  */
-async function* content(supply: ChunkSupply, v: FileVersion, whole: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+async function* content(supply: ChunkSupply, v: FileVersion): AsyncGenerator<Uint8Array> {
   const all = windows(v.chunks);
   let current = all.length ? prepare(supply, all[0]!) : undefined;
   for (let i = 0; current; i++) {
@@ -108,7 +109,6 @@ async function* content(supply: ChunkSupply, v: FileVersion, whole: ReturnType<t
       const c = current.window[k]!;
       const b = ready[k] ?? supply.cache.get(c.hash);
       if (!b) throw new Error(`chunk ${c.hash} of ${v.path} is not available`);
-      whole.update(b);
       yield b;
     }
     // Chunks fetched for this window are dropped, unless the next window needs them too:
@@ -138,11 +138,11 @@ export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: 
   const { fs } = supply;
   const dir = parentPath(target);
   if (dir) await fs.mkdir(dir);
-  const whole = createHash("sha256");
-  const tmp = await fs.writeTemp(dir, content(supply, v, whole));
+  // Every chunk written is verified (downloaded or read locally), so the file is its chunk list;
+  // the list must be the one the version's content id names.
+  if (contentId(v.chunks) !== v.hash) throw new Error(`${v.path}: its chunk list does not match its content id`);
+  const tmp = await fs.writeTemp(dir, content(supply, v));
   try {
-    const got = whole.digest("hex");
-    if (got !== v.hash) throw new Error(`${v.path}: assembled content does not match its hash`);
     if (!sameStat(await fs.lstat(target), expect)) throw new LocalChanged(v.path);
     await fs.setMode(tmp, fileMode(v));
     await fs.setTimes(tmp, v.mtimeMs);

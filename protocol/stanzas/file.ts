@@ -11,7 +11,7 @@
  * In an index page each `<file/>` also has `seq`; in a commit it may carry `<base/>`.
  */
 import { badRequest } from "../errors.ts";
-import type { ChunkRef, EntryKind, FileVersion } from "../file.ts";
+import { type ChunkRef, type EntryKind, type FileVersion, contentId } from "../file.ts";
 import { isChunkHash, type ChunkHash } from "../ids.ts";
 import { MANIFEST_THRESHOLD, manifestOf } from "../manifest.ts";
 import { checkPath } from "../paths.ts";
@@ -101,6 +101,7 @@ export function parseFile(el: Element): FileVersion {
     if (chunks.length > MANIFEST_THRESHOLD) throw badRequest(`<file path='${path}'/> lists more than ${MANIFEST_THRESHOLD} chunks; use a manifest`);
     const total = chunks.reduce((s, c) => s + c.size, 0);
     if (total !== size) throw badRequest(`<file path='${path}'/> chunk sizes add up to ${total}, not ${size}`);
+    if (contentId(chunks) !== hash) throw badRequest(`<file path='${path}'/> hash is not the content id of its chunks`);
   }
   return { path, kind, vector, hash, size, mtimeMs, mode, deleted, replica, chunks };
 }

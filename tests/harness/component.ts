@@ -37,6 +37,8 @@ export interface ComponentProcess {
 export async function startComponentProcess(
   prosody: ProsodyHandle,
   env: Record<string, string> = {},
+  /** Extra node flags before the script (benchmarks: `--cpu-prof`). */
+  nodeArgs: readonly string[] = [],
 ): Promise<ComponentProcess> {
   const dataDir = await mkdtemp(path.join(tmpdir(), "xshare-component-"));
   let child: ChildProcess | undefined;
@@ -45,7 +47,7 @@ export async function startComponentProcess(
   const start = () =>
     new Promise<void>((resolve, reject) => {
       const from = out.length;
-      const proc = spawn(process.execPath, [BIN], {
+      const proc = spawn(process.execPath, [...nodeArgs, BIN], {
         env: {
           ...process.env,
           XSHARE_COMPONENT_DOMAIN: prosody.componentDomain,

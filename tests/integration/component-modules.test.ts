@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { FileVersion } from "../../protocol/file.ts";
+import { type FileVersion, contentId } from "../../protocol/file.ts";
 import type { BareJid, ChunkHash, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import * as G from "../../protocol/stanzas/groups.ts";
 import * as I from "../../protocol/stanzas/index-exchange.ts";
@@ -305,8 +305,8 @@ describe("replies too large for XMPP", () => {
     const { id: space } = await pairSpace();
     const chunks = await Promise.all(Array.from({ length: 5000 }, (_, i) => c.upload(`piece ${i}`, alice)));
     const size = chunks.reduce((n, ch) => n + ch.size, 0);
-    const big: FileVersion = { path: "big.bin", kind: "file", vector: bump(EMPTY, laptop, 1), hash: sha("big"), size, mtimeMs: 1, mode: 0o644, deleted: false, replica: laptop, chunks };
-    const small = (i: number): FileVersion => ({ ...big, path: `s${i}.txt`, size: chunks[0]!.size, chunks: [chunks[0]!] });
+    const big: FileVersion = { path: "big.bin", kind: "file", vector: bump(EMPTY, laptop, 1), hash: contentId(chunks), size, mtimeMs: 1, mode: 0o644, deleted: false, replica: laptop, chunks };
+    const small = (i: number): FileVersion => ({ ...big, path: `s${i}.txt`, size: chunks[0]!.size, hash: chunks[0]!.hash, chunks: [chunks[0]!] });
     const head = async () => (await c.ok<I.IndexPage>(A, "get", I.buildIndexQuery({ space, after: 0 }))).head;
     // 900 small entries first: the XMPP page stops well before them all.
     for (let i = 0; i < 900; i += 300) {

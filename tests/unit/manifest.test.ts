@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ShareError } from "../../protocol/errors.ts";
-import type { ChunkRef, FileVersion } from "../../protocol/file.ts";
+import { type ChunkRef, type FileVersion, contentId } from "../../protocol/file.ts";
 import type { ChunkHash, ReplicaId } from "../../protocol/ids.ts";
 import { MANIFEST_THRESHOLD, expandManifest, manifestOf, withChunks } from "../../protocol/manifest.ts";
 import { buildFile, parseFile } from "../../protocol/stanzas/file.ts";
@@ -51,14 +51,15 @@ describe("manifests", () => {
   it("a <file/> with many chunks carries <manifest/>, and parses back to a version to expand", () => {
     const chunks = list(1000);
     const size = chunks.reduce((s, c) => s + c.size, 0);
-    const v: FileVersion = { path: "big.bin", kind: "file", vector: fromEntries([["r", 1]]), hash: "a".repeat(64), size, mtimeMs: 1, mode: 0o644, deleted: false, replica: "r" as ReplicaId, chunks };
+    const v: FileVersion = { path: "big.bin", kind: "file", vector: fromEntries([["r", 1]]), hash: contentId(chunks), size, mtimeMs: 1, mode: 0o644, deleted: false, replica: "r" as ReplicaId, chunks };
     const xml = buildFile(v, { xmlns: "urn:xmpp:share:0" }).toString();
     expect(xml).not.toContain("<chunk");
     const parsed = parseFile(parseXml(xml));
     expect(parsed.chunks).toEqual([]);
     expect(withChunks(parsed, manifestOf(chunks)!.blobs)).toEqual(v);
-    // The declared size is checked once expanded.
+    // The declared size and content id are checked once expanded.
     expect(() => withChunks({ ...parsed, size: size + 1 }, manifestOf(chunks)!.blobs)).toThrow(ShareError);
+    expect(() => withChunks({ ...parsed, hash: "a".repeat(64) }, manifestOf(chunks)!.blobs)).toThrow(/content id/);
     // Listing that many chunks inline is refused.
     const inline = xml.replace(/<manifest[^>]*\/>/g, "") .replace("</file>", `${chunks.map((c) => `<chunk hash='${c.hash}' size='${c.size}'/>`).join("")}</file>`);
     expect(() => parseFile(parseXml(inline))).toThrow(ShareError);

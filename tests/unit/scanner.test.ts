@@ -12,6 +12,7 @@ import { ErrorFs } from "../../client/fs/errorfs.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
 import { RealFs } from "../../client/fs/real.ts";
 import type { Fs, ReadOptions } from "../../client/fs/types.ts";
+import { contentId } from "../../protocol/file.ts";
 import { coveredBySkip, scan, type Known, type ScanResult } from "../../client/scanner.ts";
 import { chunkBuffer } from "../../protocol/chunker.ts";
 
@@ -57,7 +58,8 @@ describe("scan on MemoryFs", () => {
     expect(a).toMatchObject({ kind: "file", size: 5, mtimeMs: 5000, hash: sha("hello"), changed: true, diskPath: "a.txt" });
     expect(a!.chunks).toEqual(refs(Buffer.from("hello")));
     expect(b).toMatchObject({ kind: "dir", size: 0, hash: "", chunks: [], changed: true });
-    expect(bigE!.hash).toBe(sha(big));
+    expect(bigE!.hash).toBe(contentId(refs(big)));
+    expect(bigE!.chunks.length).toBeGreaterThan(1);
     expect(bigE!.chunks).toEqual(refs(big));
     expect(bigE!.chunks.length).toBeGreaterThan(1);
     expect(empty).toMatchObject({ size: 0, hash: sha(""), chunks: [] });
@@ -270,7 +272,7 @@ describe("scan on MemoryFs", () => {
     const progress: Array<[number, number]> = [];
     const r = await scan(fs, new Map(), { onProgress: (f, b) => progress.push([f, b]) });
     const e = r.entries.find((x) => x.path === "big")!;
-    expect(e.hash).toBe(sha(big));
+    expect(e.hash).toBe(contentId(refs(big)));
     expect(e.chunks).toEqual(refs(big));
     expect(e.chunks.reduce((n, c) => n + c.size, 0)).toBe(big.length);
     expect(largest).toBeLessThanOrEqual(64 * 1024);
