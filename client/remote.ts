@@ -44,9 +44,9 @@ export async function xmppShareRequest<T>(send: XmppRequest, iq: Element): Promi
 }
 
 /** Bytes per upload or download batch request. */
-const BATCH_BYTES = 8 * 1024 * 1024;
+export const BATCH_BYTES = 8 * 1024 * 1024;
 /** Requests in flight at once. */
-const PARALLEL = 3;
+export const PARALLEL = 3;
 
 export interface ChunkSource {
   readonly hash: ChunkHash;
@@ -205,6 +205,25 @@ export class Remote {
   }
 
   /**
+   * A stream of chunks to upload as they are read (the scanner hands them over while it
+   * hashes), in batches, a few requests in flight: see ChunkUploader.
+   */
+  uploader(space: SpaceId, progress?: Progress): ChunkUploader {
+    return new ChunkUploader(async (chunks) => {
+      const slots = await this.request<SL.Slots>("get", SL.buildSlotRequest({ space, direction: "upload", chunks: chunks.map(({ hash, size }) => ({ hash, size })) }));
+      const missing = new Set(slots.missing);
+      const records = chunks.filter((c) => missing.has(c.hash));
+      if (records.length) {
+        const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, Buffer.concat(encodeBatch(records)));
+        if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk upload refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
+      }
+      const bytes = records.reduce((n, c) => n + c.bytes.length, 0);
+      if (bytes) progress?.(bytes);
+      return bytes;
+    });
+  }
+
+  /**
    * Downloads chunks and hands each, verified, to `sink`. Chunks the component does not hold
    * are returned (the caller reports them; another member must upload them again).
    */
@@ -234,6 +253,71 @@ export class Remote {
       });
     }
     return absent;
+  }
+}
+
+/**
+ * Uploads chunks handed over one by one (with their bytes) in batches of about BATCH_BYTES, at
+ * most PARALLEL requests in flight; `add` makes the producer wait while that many are, so the
+ * bytes held stay bounded (about (PARALLEL + 1) × BATCH_BYTES). Each batch first asks the
+ * component which of its chunks it lacks. An optimisation only: after a failure it stops
+ * uploading and remembers nothing more; whatever did not reach `stored` is uploaded by the
+ * ordinary path before the commit, which also reports the error.
+ */
+export class ChunkUploader {
+  /** Chunks the component confirmed it holds (stored now, or already present). */
+  readonly stored = new Set<ChunkHash>();
+  /** Bytes this uploader sent. */
+  sent = 0;
+  /** Set by the first failed request: nothing more is sent. */
+  failed = false;
+  readonly #send: (chunks: ReadonlyArray<{ hash: ChunkHash; size: number; bytes: Uint8Array }>) => Promise<number>;
+  readonly #seen = new Set<ChunkHash>();
+  #batch: Array<{ hash: ChunkHash; size: number; bytes: Uint8Array }> = [];
+  #batchBytes = 0;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(send: (chunks: ReadonlyArray<{ hash: ChunkHash; size: number; bytes: Uint8Array }>) => Promise<number>) {
+    this.#send = send;
+  }
+
+  /** Chunks not to send (known to be on the component already). */
+  skip(hashes: Iterable<ChunkHash>): void {
+    for (const h of hashes) this.#seen.add(h);
+  }
+
+  /** Queues one chunk; resolves once there is room for more. Never rejects. */
+  async add(chunk: ChunkRef, bytes: Uint8Array): Promise<void> {
+    if (this.failed || this.#seen.has(chunk.hash)) return;
+    this.#seen.add(chunk.hash);
+    this.#batch.push({ hash: chunk.hash, size: chunk.size, bytes });
+    this.#batchBytes += bytes.length;
+    if (this.#batchBytes >= BATCH_BYTES || this.#batch.length >= SL.MAX_SLOT_CHUNKS) this.#dispatch();
+    while (this.#inFlight.size >= PARALLEL) await Promise.race(this.#inFlight);
+  }
+
+  /** Sends what is queued and waits for every request. Never rejects (see `failed`). */
+  async drain(): Promise<void> {
+    this.#dispatch();
+    while (this.#inFlight.size) await Promise.race(this.#inFlight);
+  }
+
+  #dispatch(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    if (batch.length === 0 || this.failed) return;
+    const p: Promise<void> = this.#send(batch).then(
+      (n) => {
+        this.sent += n;
+        for (const c of batch) this.stored.add(c.hash);
+      },
+      () => {
+        this.failed = true;
+      },
+    );
+    const tracked = p.finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
   }
 }
 

@@ -88,7 +88,15 @@ export interface ScanOptions {
   /** Called after each directory and each hashed file: entries found, bytes hashed so far. */
   readonly onProgress?: (files: number, bytes: number) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Receives every chunk read while hashing (new or changed files), with its bytes, in file
+   * order: the engine uploads them while the scan goes on instead of reading them again. The
+   * scan waits for the promise it returns (back-pressure); it must not reject.
+   */
+  readonly onChunk?: ChunkSink;
 }
+
+export type ChunkSink = (chunk: ChunkRef, bytes: Uint8Array) => void | Promise<void>;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Entry = Mutable<ScannedEntry> & { drop?: true };
@@ -306,7 +314,7 @@ async function hashEntry(ctx: Ctx, e: Entry, walked: Stat): Promise<void> {
     let r: FileHash;
     let after: Stat | undefined;
     try {
-      r = await hashFile(ctx.fs, e.diskPath, ctx.opts.chunking, (n) => (ctx.bytes += n));
+      r = await hashFile(ctx.fs, e.diskPath, { chunking: ctx.opts.chunking, onBytes: (n) => (ctx.bytes += n), onChunk: ctx.opts.onChunk, sizeHint: before.size });
       after = await ctx.fs.lstat(e.diskPath);
     } catch (err) {
       e.drop = true;
@@ -334,20 +342,64 @@ export interface FileHash {
   readonly size: number;
 }
 
+/** Read pieces for files larger than SMALL_FILE: fewer, larger reads (and one ahead). */
+const LARGE_PIECE = 4 * 1024 * 1024;
+
+export interface HashFileOptions {
+  readonly chunking?: ChunkerOptions | undefined;
+  /** Called after each piece read, with its length. */
+  readonly onBytes?: ((n: number) => void) | undefined;
+  /** Receives each chunk with its bytes (see ScanOptions.onChunk). */
+  readonly onChunk?: ChunkSink | undefined;
+  /** The file's expected size: picks the read piece size. */
+  readonly sizeHint?: number | undefined;
+}
+
 /**
  * One read pass over a file: its chunk list and content id, piece by piece, never holding the
- * file. Also for the engine, to verify a file it assembled.
+ * file (with `onChunk`, the bytes of chunks handed over live until the sink lets them go).
  */
-export async function hashFile(fs: Fs, path: string, chunking: ChunkerOptions = DEFAULT_CHUNKING, onBytes?: (n: number) => void): Promise<FileHash> {
-  const chunker = new Chunker(chunking);
+export async function hashFile(fs: Fs, path: string, opts: HashFileOptions = {}): Promise<FileHash> {
+  const chunker = new Chunker(opts.chunking ?? DEFAULT_CHUNKING);
   const chunks: ChunkRef[] = [];
+  const sink = opts.onChunk;
+  // Bytes read but not yet handed to the sink (they belong to the chunk being cut).
+  const held: Uint8Array[] = [];
+  const take = (n: number): Uint8Array => {
+    const first = held[0];
+    if (first && first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) held.shift();
+      else held[0] = first.subarray(n);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    for (let at = 0; at < n; ) {
+      const p = held[0]!;
+      const k = Math.min(p.length, n - at);
+      out.set(p.subarray(0, k), at);
+      at += k;
+      if (k === p.length) held.shift();
+      else held[0] = p.subarray(k);
+    }
+    return out;
+  };
+  const cut = async (done: readonly { hash: ChunkRef["hash"]; size: number }[]) => {
+    for (const c of done) {
+      const ref = { hash: c.hash, size: c.size };
+      chunks.push(ref);
+      if (sink) await sink(ref, take(c.size));
+    }
+  };
   let size = 0;
-  for await (const piece of fs.read(path)) {
-    for (const c of chunker.push(piece)) chunks.push({ hash: c.hash, size: c.size });
-    size += piece.length;
-    onBytes?.(piece.length);
+  const piece = (opts.sizeHint ?? 0) > SMALL_FILE ? LARGE_PIECE : undefined;
+  for await (const bytes of fs.read(path, piece ? { piece } : {})) {
+    if (sink) held.push(bytes);
+    await cut(chunker.push(bytes));
+    size += bytes.length;
+    opts.onBytes?.(bytes.length);
   }
-  for (const c of chunker.finish()) chunks.push({ hash: c.hash, size: c.size });
+  await cut(chunker.finish());
   return { hash: contentId(chunks), chunks, size };
 }
 

@@ -5,6 +5,7 @@
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { FileVersion } from "../../protocol/file.ts";
+import type { ChunkHash } from "../../protocol/ids.ts";
 import { manifestOf, manifestRefs } from "../../protocol/manifest.ts";
 import type { CommitChange } from "../../protocol/stanzas/index-exchange.ts";
 import { EMPTY, bump } from "../../protocol/vv.ts";
@@ -16,8 +17,13 @@ import type { Action } from "./plan.ts";
 
 export type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boolean } | { kind: "done"; head: number; count: number };
 
-/** Pushes local versions and conflict copies. */
-export async function push(ctx: SyncContext, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, trustSynced: boolean, report: { pushed: number; bytesUp: number }): Promise<Pushed> {
+/**
+ * Pushes local versions and conflict copies. `uploaded` (chunks the component confirmed this
+ * sync) is given when the component's holdings can be trusted: then neither those nor the
+ * chunks of synced versions are named in upload slot requests. Undefined after a commit said
+ * chunks were missing: then every chunk is asked about.
+ */
+export async function push(ctx: SyncContext, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, uploaded: ReadonlySet<ChunkHash> | undefined, report: { pushed: number; bytesUp: number }): Promise<Pushed> {
   const { fs, state, remote, space, replica } = ctx;
   const changes: Array<CommitChange & { local?: { size: number; mtimeMs: number; ino: number }; diskPath?: string }> = [];
   for (const a of actions) {
@@ -41,8 +47,8 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
   }
   if (changes.length === 0) return { kind: "none" };
 
-  const onComponent = new Set<string>();
-  if (trustSynced) {
+  const onComponent = new Set<string>(uploaded);
+  if (uploaded) {
     for (const s of synced.values()) {
       if (s.version.deleted) continue;
       for (const c of s.version.chunks) onComponent.add(c.hash);

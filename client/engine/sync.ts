@@ -8,10 +8,12 @@
  * folder whose files were all deleted).
  */
 import { ShareError } from "../../protocol/errors.ts";
+import type { ChunkRef } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { manifestOf, withChunks } from "../../protocol/manifest.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import { checkMarker, type MarkerState } from "../marker.ts";
+import type { ChunkUploader } from "../remote.ts";
 import { coveredBySkip, ignoredBy, scan, type ScanResult } from "../scanner.ts";
 import type { Synced } from "../state.ts";
 import { applyRemote, removeStaleTemps } from "./apply.ts";
@@ -69,8 +71,12 @@ async function expandRemote(ctx: SyncContext, remote: Map<string, IndexEntry>, s
   for (const [path, e] of remote) if (e.manifest) remote.set(path, { ...withChunks(e, blobs), seq: e.seq });
 }
 
-/** Reads what changed remotely after `after`, scans the folder and plans: one round's view. */
-async function survey(ctx: SyncContext, after: number): Promise<Survey> {
+/**
+ * Reads what changed remotely after `after`, scans the folder and plans: one round's view.
+ * With an `uploader`, chunks of new and changed files go to the component while the scan reads
+ * them (chunks of synced versions, already there, are skipped).
+ */
+async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader): Promise<Survey> {
   const { fs, state, remote, space, replica } = ctx;
   const remoteChanges = new Map<string, IndexEntry>();
   let head = after;
@@ -80,7 +86,17 @@ async function survey(ctx: SyncContext, after: number): Promise<Survey> {
   }
   const synced = state.entries(space.id);
   await expandRemote(ctx, remoteChanges, synced);
-  const scanned = await scan(fs, known(synced));
+  let seeded = false;
+  const onChunk = (c: ChunkRef, bytes: Uint8Array) => {
+    if (!uploader) return;
+    if (!seeded) {
+      seeded = true;
+      for (const s of synced.values()) if (!s.version.deleted) uploader.skip(s.version.chunks.map((x) => x.hash));
+    }
+    return uploader.add(c, bytes);
+  };
+  const scanned = await scan(fs, known(synced), { onChunk });
+  await uploader?.drain();
   const covered = coveredBySkip(scanned.skipped);
   const ignored = await ignoredBy(fs);
   // Remote versions of paths this folder ignores are neither written nor ever sent back.
@@ -101,9 +117,15 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   // Chunks of synced versions are on the component (GC keeps current versions' chunks), so
   // only new chunks are named in upload slot requests, unless a commit said otherwise.
   let trustSynced = true;
+  const readOnly = space.kind === "mine" && space.owner !== ctx.me;
+  const uploader = readOnly ? undefined : remote.uploader(space.id, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
 
   for (let round = 0; round < ROUNDS; round++) {
-    const { head, synced, scanned, disk, actions } = await survey(ctx, pulledSeq);
+    const { head, synced, scanned, disk, actions } = await survey(ctx, pulledSeq, uploader);
+    if (uploader) {
+      report.bytesUp += uploader.sent;
+      uploader.sent = 0;
+    }
     if (round === 0) await removeStaleTemps(fs, scanned.temps, ctx.now());
     report.skipped = scanned.skipped.map((s) => ({ path: s.path, reason: s.reason }));
     report.readOnlySkipped = actions.filter((a) => a.type === "read-only").map((a) => a.path);
@@ -118,7 +140,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       pulledSeq = head;
       state.commit(space.id, [], head);
     }
-    const pushed = await push(ctx, actions, synced, trustSynced, report);
+    const pushed = await push(ctx, actions, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report);
     if (pushed.kind === "conflict") {
       if (pushed.missingChunks) trustSynced = false;
       continue;

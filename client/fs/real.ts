@@ -5,7 +5,8 @@
  * existing file), writes, fsyncs the file before closing it and unlinks it on any failure; the
  * engine then `rename`s it over the target and `fsyncDir`s the folder. `lstat` uses `fs.lstat`
  * with plain numbers (`bigint: false`): it never follows a symlink. Reads go through one
- * file handle and fresh buffers of READ_PIECE bytes, so memory per open read is bounded.
+ * file handle and fresh buffers of READ_PIECE bytes (or the caller's `piece`), the next piece
+ * read while the caller works on the current one, so memory per open read is bounded by two.
  */
 import { randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";
@@ -47,21 +48,33 @@ export class RealFs implements Fs {
 
   async *read(path: string, opts: ReadOptions = {}): AsyncIterable<Uint8Array> {
     const fh = await fsp.open(this.abs(path, "read"), constants.O_RDONLY);
+    const piece = Math.max(1, opts.piece ?? READ_PIECE);
+    const stop = opts.end === undefined ? Infinity : opts.end + 1;
+    const readAt = (pos: number) => {
+      const want = Math.min(piece, stop - pos);
+      const buf = Buffer.allocUnsafeSlow(want);
+      const p = fh.read(buf, 0, want, pos).then(({ bytesRead }) => ({ want, buf, bytesRead }));
+      // Awaited at the next step; until then a failure must not count as unhandled.
+      p.catch(() => undefined);
+      return p;
+    };
+    let pending: ReturnType<typeof readAt> | undefined;
     try {
       let pos = opts.start ?? 0;
-      const stop = opts.end === undefined ? Infinity : opts.end + 1;
-      while (pos < stop) {
-        const want = Math.min(READ_PIECE, stop - pos);
-        const buf = Buffer.allocUnsafeSlow(want);
-        const { bytesRead } = await fh.read(buf, 0, want, pos);
+      if (pos < stop) pending = readAt(pos);
+      while (pending) {
+        const { want, buf, bytesRead } = await pending;
+        pending = undefined;
         if (bytesRead === 0) break;
         pos += bytesRead;
-        yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
         // A regular file reads short only at its end: saves a read() per small file. A file
         // that grows meanwhile is the caller's to notice (the scanner compares sizes).
-        if (bytesRead < want) break;
+        if (bytesRead === want && pos < stop) pending = readAt(pos);
+        yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
       }
     } finally {
+      // A caller that stops early leaves a read in flight: let it land before closing.
+      await pending?.catch(() => undefined);
       await fh.close();
     }
   }

@@ -38,6 +38,11 @@ export interface ReadOptions {
   readonly start?: number;
   /** Last byte, inclusive (default: end of file), as node's createReadStream. */
   readonly end?: number;
+  /**
+   * Preferred bytes per piece (a hint: an implementation may yield smaller ones). Large files
+   * read faster in large pieces; small ones should not get a large buffer.
+   */
+  readonly piece?: number;
 }
 
 /** Every method of `Fs`, for rules (ErrorFs) and logs. */

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorFs } from "../../client/fs/errorfs.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
+import { ChunkUploader } from "../../client/remote.ts";
 import type { BareJid } from "../../protocol/ids.ts";
 import type { Space } from "../../protocol/stanzas/spaces.ts";
 import { fromEntries } from "../../protocol/vv.ts";
@@ -301,6 +302,47 @@ describe("sync engine", () => {
     expect(Buffer.from(bfs.readFile("video.bin")).equals(big)).toBe(true);
     const moved = a.remote.stats.sent - before.a.sent + a.remote.stats.received - before.a.received + b.remote.stats.sent - before.b.sent + b.remote.stats.received - before.b.received;
     expect(moved).toBeLessThan(400_000);
+  });
+
+  it("a new file's chunks are uploaded while the scan reads them: read once, sent once", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    const big = Buffer.alloc(3 << 20);
+    for (let i = 0; i < big.length; i += 32) createHash("sha256").update(`s${i}`).digest().copy(big, i);
+    afs.writeFile("movie.bin", big, { mtimeMs: 1000 });
+    afs.writeFile("small.txt", "tiny\n", { mtimeMs: 1000 });
+    const ranges: string[] = [];
+    const readRange = afs.readRange.bind(afs);
+    afs.readRange = (path, offset, length) => {
+      if (!path.startsWith(".xshare/")) ranges.push(path);
+      return readRange(path, offset, length);
+    };
+    const r = await a.sync(space.id);
+    expect(r.status).toBe("in-sync");
+    // The push found every chunk on the component: nothing was read a second time for it.
+    expect(ranges).toEqual([]);
+    expect(r.bytesUp).toBe(big.length + 5);
+    expect(a.remote.stats.sent).toBeLessThan(big.length + 64 * 1024);
+    expect((await b.sync(space.id)).status).toBe("in-sync");
+    expect(Buffer.from(bfs.readFile("movie.bin")).equals(big)).toBe(true);
+  });
+
+  it("when uploading during the scan fails, the push uploads everything itself", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    const big = Buffer.alloc(1 << 20);
+    for (let i = 0; i < big.length; i += 32) createHash("sha256").update(`f${i}`).digest().copy(big, i);
+    afs.writeFile("doc.bin", big, { mtimeMs: 1000 });
+    let attempts = 0;
+    a.remote.uploader = () =>
+      new ChunkUploader(async () => {
+        attempts++;
+        throw new Error("the network went away");
+      });
+    const r = await a.sync(space.id);
+    expect(attempts).toBe(1);
+    expect(r.status).toBe("in-sync");
+    expect(r.bytesUp).toBe(big.length);
+    expect((await b.sync(space.id)).status).toBe("in-sync");
+    expect(Buffer.from(bfs.readFile("doc.bin")).equals(big)).toBe(true);
   });
 
   it("a file edited between the scan and the write is never overwritten", async () => {

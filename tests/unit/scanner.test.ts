@@ -381,3 +381,79 @@ describe("scan on the real disk", () => {
     });
   });
 });
+
+describe("chunks handed over while hashing (ScanOptions.onChunk)", () => {
+  it("each chunk's bytes, in file order, whatever the read piece size", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 300_000 }), fc.integer({ min: 0, max: 400_000 }), fc.integer({ min: 1, max: 1000 }), async (piece, size, seed) => {
+        const data = random(size, seed);
+        const fs = new MemoryFs({ readPiece: piece });
+        fs.writeFile("f.bin", data);
+        fs.writeFile("small.txt", "a small file");
+        const got = new Map<string, Array<{ hash: string; bytes: Uint8Array }>>();
+        const r = await scan(fs, new Map(), {
+          onChunk: (c, bytes) => {
+            // Which file: the chunk belongs to exactly one here (distinct contents).
+            const key = c.hash === sha("a small file") ? "small.txt" : "f.bin";
+            got.set(key, [...(got.get(key) ?? []), { hash: c.hash, bytes: Uint8Array.from(bytes) }]);
+            expect(bytes.length).toBe(c.size);
+          },
+        });
+        const f = r.entries.find((e) => e.path === "f.bin")!;
+        const handed = got.get("f.bin") ?? [];
+        expect(handed.map((h) => h.hash)).toEqual(f.chunks.map((c) => c.hash));
+        for (const h of handed) expect(sha(h.bytes)).toBe(h.hash);
+        expect(Buffer.concat(handed.map((h) => h.bytes)).equals(Buffer.from(data))).toBe(true);
+        expect(got.get("small.txt")?.map((h) => h.hash)).toEqual([sha("a small file")]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("unchanged files are not read, so nothing of them is handed over; the scan waits for the sink", async () => {
+    const fs = new MemoryFs();
+    fs.writeFile("a.bin", random(200_000, 3), { mtimeMs: 1000 });
+    const first = await scan(fs, new Map());
+    fs.writeFile("b.bin", random(200_000, 4), { mtimeMs: 1000 });
+    let pending = 0;
+    let handed = 0;
+    const r = await scan(fs, known(first), {
+      onChunk: async () => {
+        handed++;
+        pending++;
+        await new Promise((res) => setTimeout(res, 1));
+        pending--;
+      },
+    });
+    expect(pending).toBe(0);
+    expect(handed).toBe(r.entries.find((e) => e.path === "b.bin")!.chunks.length);
+  });
+});
+
+describe("RealFs reads large files in large pieces, one ahead", () => {
+  it("yields the content in pieces of at most `piece`, and stops cleanly when the caller does", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "xshare-read-"));
+    try {
+      const data = random(3_000_000, 9);
+      await writeFile(join(dir, "f"), data);
+      const fs = new RealFs(dir);
+      const pieces: number[] = [];
+      const parts: Uint8Array[] = [];
+      for await (const p of fs.read("f", { piece: 1 << 20 })) {
+        pieces.push(p.length);
+        parts.push(p);
+      }
+      expect(pieces).toEqual([1 << 20, 1 << 20, 3_000_000 - 2 * (1 << 20)]);
+      expect(Buffer.concat(parts).equals(Buffer.from(data))).toBe(true);
+      const ranged: Uint8Array[] = [];
+      for await (const p of fs.read("f", { piece: 1 << 20, start: 10, end: 1_500_000 })) ranged.push(p);
+      expect(Buffer.concat(ranged).equals(Buffer.from(data.subarray(10, 1_500_001)))).toBe(true);
+      // Breaking out with a read in flight: the handle is closed, nothing is left unhandled.
+      for await (const p of fs.read("f", { piece: 4096 })) if (p.length) break;
+      const r = await scan(fs, new Map());
+      expect(r.entries[0]).toMatchObject({ path: "f", hash: contentId(refs(data)), size: data.length });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
