@@ -115,6 +115,7 @@ const SMALL_FILE = 64 * 1024;
 const SMALL_PARALLEL = 16;
 const ASCII = /^[\x20-\x7e]*$/;
 const NO_CHUNKS: readonly ChunkRef[] = Object.freeze([]);
+const EMPTY = new Uint8Array(0);
 
 interface Ctx {
   readonly fs: Fs;
@@ -126,10 +127,12 @@ interface Ctx {
   readonly toHash: Array<{ entry: Entry; st: Stat }>;
   readonly temps: string[];
   bytes: number;
+  /** When the scan last gave the event loop a turn (performance.now()). */
+  slice: number;
 }
 
 export async function scan(fs: Fs, previous: ReadonlyMap<string, Known>, opts: ScanOptions = {}): Promise<ScanResult> {
-  const ctx: Ctx = { fs, previous, ig: await loadIgnore(fs), opts, entries: [], skipped: [], toHash: [], temps: [], bytes: 0 };
+  const ctx: Ctx = { fs, previous, ig: await loadIgnore(fs), opts, entries: [], skipped: [], toHash: [], temps: [], bytes: 0, slice: performance.now() };
   await walk(ctx, "", "");
   await hashAll(ctx);
   const entries: ScannedEntry[] = ctx.entries.filter((e) => e.drop !== true);
@@ -302,9 +305,25 @@ async function pool(ctx: Ctx, jobs: ReadonlyArray<{ entry: Entry; st: Stat }>, w
       ctx.opts.signal?.throwIfAborted();
       await hashEntry(ctx, job.entry, job.st);
       ctx.opts.onProgress?.(ctx.entries.length, ctx.bytes);
+      await breathe(ctx);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(width, jobs.length)) }, worker));
+}
+
+/** How long the scan may keep the event loop before letting I/O callbacks run (ms). */
+const SLICE_MS = 10;
+
+/**
+ * Lets timers and I/O run (uploads started by `onChunk`, a connection's keep-alives) when the
+ * scan has held the thread for SLICE_MS: small files are read with synchronous calls, and
+ * awaiting settled promises alone never gives the event loop a turn.
+ */
+async function breathe(ctx: Ctx): Promise<void> {
+  const now = performance.now();
+  if (now - ctx.slice < SLICE_MS) return;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  ctx.slice = performance.now();
 }
 
 /** Hashes one file, re-reading it once if it moved under us; fills `e` or drops it. */
@@ -363,24 +382,25 @@ export async function hashFile(fs: Fs, path: string, opts: HashFileOptions = {})
   const chunker = new Chunker(opts.chunking ?? DEFAULT_CHUNKING);
   const chunks: ChunkRef[] = [];
   const sink = opts.onChunk;
-  // Bytes read but not yet handed to the sink (they belong to the chunk being cut).
-  const held: Uint8Array[] = [];
+  // Bytes read but not yet handed to the sink (they belong to the chunk being cut): held[first..].
+  let held: Uint8Array[] = [];
+  let first = 0;
   const take = (n: number): Uint8Array => {
-    const first = held[0];
-    if (first && first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) held.shift();
-      else held[0] = first.subarray(n);
+    const head = held[first];
+    if (head && head.length >= n) {
+      const out = head.subarray(0, n);
+      if (head.length === n) held[first++] = EMPTY;
+      else held[first] = head.subarray(n);
       return out;
     }
     const out = Buffer.allocUnsafe(n);
     for (let at = 0; at < n; ) {
-      const p = held[0]!;
+      const p = held[first]!;
       const k = Math.min(p.length, n - at);
-      out.set(p.subarray(0, k), at);
+      out.set(k === p.length ? p : p.subarray(0, k), at);
       at += k;
-      if (k === p.length) held.shift();
-      else held[0] = p.subarray(k);
+      if (k === p.length) held[first++] = EMPTY;
+      else held[first] = p.subarray(k);
     }
     return out;
   };
@@ -396,6 +416,10 @@ export async function hashFile(fs: Fs, path: string, opts: HashFileOptions = {})
   for await (const bytes of fs.read(path, piece ? { piece } : {})) {
     if (sink) held.push(bytes);
     await cut(chunker.push(bytes));
+    if (first > 1024) {
+      held = held.slice(first);
+      first = 0;
+    }
     size += bytes.length;
     opts.onBytes?.(bytes.length);
   }

@@ -9,7 +9,7 @@
  * read while the caller works on the current one, so memory per open read is bounded by two.
  */
 import { randomBytes } from "node:crypto";
-import { constants, type Stats } from "node:fs";
+import { closeSync, constants, lstatSync, openSync, readSync, type Stats } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { resolve } from "node:path";
 import { TEMP_PREFIX } from "../../protocol/paths.ts";
@@ -31,9 +31,12 @@ export class RealFs implements Fs {
   }
 
   async lstat(path: string): Promise<Stat | undefined> {
-    let st: Stats;
+    let st: Stats | undefined;
     try {
-      st = await fsp.lstat(this.abs(path, "lstat"), { bigint: false });
+      // Synchronous: an lstat is a few microseconds of kernel time, and going through the
+      // thread pool costs several times that per call (a scan makes one per entry).
+      st = lstatSync(this.abs(path, "lstat"), { bigint: false, throwIfNoEntry: false });
+      if (!st) return undefined;
     } catch (err) {
       const code = errorCode(err);
       if (code === "ENOENT" || code === "ENOTDIR") return undefined;
@@ -47,9 +50,29 @@ export class RealFs implements Fs {
   }
 
   async *read(path: string, opts: ReadOptions = {}): AsyncIterable<Uint8Array> {
-    const fh = await fsp.open(this.abs(path, "read"), constants.O_RDONLY);
+    const abs = this.abs(path, "read");
     const piece = Math.max(1, opts.piece ?? READ_PIECE);
     const stop = opts.end === undefined ? Infinity : opts.end + 1;
+    let start = opts.start ?? 0;
+    if (opts.piece === undefined && start < stop) {
+      // Small files (no piece hint): open, read and close synchronously, as one short burst of
+      // syscalls; the thread pool would cost several times that per file. A file longer than
+      // one piece goes on below.
+      const want = Math.min(piece, stop - start);
+      const buf = Buffer.allocUnsafeSlow(want);
+      const fd = openSync(abs, constants.O_RDONLY);
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(fd, buf, 0, want, start);
+      } finally {
+        closeSync(fd);
+      }
+      if (bytesRead > 0) yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+      if (bytesRead < want) return;
+      start += bytesRead;
+      if (start >= stop) return;
+    }
+    const fh = await fsp.open(abs, constants.O_RDONLY);
     const readAt = (pos: number) => {
       const want = Math.min(piece, stop - pos);
       const buf = Buffer.allocUnsafeSlow(want);
@@ -60,7 +83,7 @@ export class RealFs implements Fs {
     };
     let pending: ReturnType<typeof readAt> | undefined;
     try {
-      let pos = opts.start ?? 0;
+      let pos = start;
       if (pos < stop) pending = readAt(pos);
       while (pending) {
         const { want, buf, bytesRead } = await pending;

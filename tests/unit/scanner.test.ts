@@ -385,8 +385,9 @@ describe("scan on the real disk", () => {
 describe("chunks handed over while hashing (ScanOptions.onChunk)", () => {
   it("each chunk's bytes, in file order, whatever the read piece size", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 300_000 }), fc.integer({ min: 0, max: 400_000 }), fc.integer({ min: 1, max: 1000 }), async (piece, size, seed) => {
-        const data = random(size, seed);
+      fc.asyncProperty(fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 300_000 })), fc.integer({ min: 0, max: 400_000 }), fc.integer({ min: 1, max: 1000 }), async (piece, size, seed) => {
+        // Pieces of a few bytes make many reads: keep those files short.
+        const data = random(piece < 64 ? Math.min(size, 40_000) : size, seed);
         const fs = new MemoryFs({ readPiece: piece });
         fs.writeFile("f.bin", data);
         fs.writeFile("small.txt", "a small file");
