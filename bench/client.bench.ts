@@ -17,12 +17,9 @@
  *      (bench/fixtures/rescan-child.ts);
  *   5. peak RSS of every child process (VmHWM; see bench/fixtures/sync-child.ts).
  *
- * bench/fixtures/sync-child.ts works around a bug of `Remote.download` with more than 2,000
- * chunks (described there); BENCH_NO_SHIM=1 turns the workaround off to see the bug.
- *
  * Times: each sync is timed inside its child from opening the device (XMPP login) to
  * closing it, i.e. what `xshare sync` spends once its code is loaded ("wall" adds starting
- * node + tsx); goals are judged on that, and shown again without the login. MB = 10^6, MiB = 2^20.
+ * node and loading the code); goals are judged on that, and shown again without the login. MB = 10^6, MiB = 2^20.
  * Contents are verified on Bob's side after each workload (not timed).
  *
  * Knobs: BENCH_FILES, BENCH_BIG_MIB, BENCH_EDIT_MIB, BENCH_RESCAN_FILES (0 skips a workload),
@@ -98,11 +95,12 @@ interface Timed<T> {
 }
 
 function runChild<T>(script: string, args: string[], profName?: string): Promise<Timed<T>> {
-  // One directory per step: node writes a profile per thread (main, and tsx's loader thread).
+  // One directory per step: node writes a profile per thread.
   const prof = PROF_DIR && profName ? ["--cpu-prof", "--cpu-prof-dir", join(PROF_DIR, profName)] : [];
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...prof, "--import", "tsx", join(REPO_ROOT, "bench/fixtures", script), ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    // Through bin/launch.js, as bin/xshare.js runs the client (a bundle, not tsx's loader).
+    const child = spawn(process.execPath, [...prof, join(REPO_ROOT, "bench/fixtures/run.js"), `bench/fixtures/${script}`, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
     let out = "";
     let err = "";
@@ -161,7 +159,7 @@ function describe(label: string, x: Synced): void {
   line(label, `${s(x.r.ms.total)} s = login ${s(x.r.ms.open)} + sync ${s(x.r.ms.sync)} + close ${s(x.r.ms.close)} (wall ${s(x.wallMs)}); pushed ${rep?.pushed ?? 0}, pulled ${rep?.pulled ?? 0}`);
   const compCpu = x.componentCpuS !== undefined && !Number.isNaN(x.componentCpuS) ? `; component CPU meanwhile ${x.componentCpuS.toFixed(2)} s` : "";
   line("", `in sync: upload ${s(rm.upload)}, download ${s(rm.download)}, other IQs ${s(rm.iq)}, local (scan, plan, disk, state) ${s(local)} s${compCpu}`);
-  line("", `HTTP ${x.r.http.requests} req, ${x.r.http.sent} B out, ${x.r.http.received} B in${xm}; CPU ${s(x.r.cpuUserMs)} user + ${s(x.r.cpuSystemMs)} sys s; peak RSS ${rssMB(x.r.peakRssKiB).toFixed(0)} MB${x.r.shimSplits ? `; download() shim split ${x.r.shimSplits} call(s)` : ""}`);
+  line("", `HTTP ${x.r.http.requests} req, ${x.r.http.sent} B out, ${x.r.http.received} B in${xm}; CPU ${s(x.r.cpuUserMs)} user + ${s(x.r.cpuSystemMs)} sys s; peak RSS ${rssMB(x.r.peakRssKiB).toFixed(0)} MB`);
 }
 
 /** A sync of nothing (no space matches): login, module load, close: the floor of every figure. */
@@ -383,7 +381,7 @@ async function rescan(): Promise<void> {
 
 console.log(`client bench: node ${process.version}, real Prosody + component process (log level info), two devices; temp ${root}`);
 console.log(`knobs: BENCH_FILES=${FILES} BENCH_BIG_MIB=${BIG_MIB} BENCH_EDIT_MIB=${EDIT_MIB} BENCH_RESCAN_FILES=${RESCAN_FILES}${PROF_DIR ? ` BENCH_PROF=${PROF_DIR}` : ""}`);
-console.log("per sync: login (XMPP connect + SASL) + sync + close, all inside the child; wall adds node + tsx start-up. Goals are judged on login + sync + close, and also shown without the login");
+console.log("per sync: login (XMPP connect + SASL) + sync + close, all inside the child; wall adds starting node and loading the code. Goals are judged on login + sync + close, and also shown without the login");
 let comp: ComponentProcess | undefined;
 const t0 = performance.now();
 try {

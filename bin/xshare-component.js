@@ -1,9 +1,6 @@
 #!/usr/bin/env node
-// `xshare-component`, the sharing manager (XEP-0114 component). The sources are TypeScript run
-// through tsx (no build step): register tsx's loader first, then import the CLI dynamically (a
-// static import would be resolved before register() runs).
-import { register } from "tsx/esm/api";
+// `xshare-component`, the sharing manager (XEP-0114 component; TypeScript sources, see launch.js).
+import { launch } from "./launch.js";
 
-register();
-const { main } = await import("../component/cli.ts");
+const { main } = await launch("component/cli.ts");
 await main(process.argv);

@@ -1,9 +1,6 @@
 #!/usr/bin/env node
-// `xshare`, the sharing client CLI. The sources are TypeScript run through tsx (no build step):
-// register tsx's loader first, then import the CLI dynamically (a static import would be resolved
-// before register() runs).
-import { register } from "tsx/esm/api";
+// `xshare`, the sharing client CLI (TypeScript sources; see launch.js for how they are run).
+import { launch } from "./launch.js";
 
-register();
-const { main } = await import("../client/cli.ts");
+const { main } = await launch("client/cli.ts");
 await main(process.argv);
