@@ -45,6 +45,8 @@ export async function xmppShareRequest<T>(send: XmppRequest, iq: Element): Promi
 
 /** Bytes per upload or download batch request. */
 export const BATCH_BYTES = 8 * 1024 * 1024;
+/** Paths per commit request. */
+export const COMMIT_BATCH = 5000;
 /** Requests in flight at once. */
 export const PARALLEL = 3;
 
@@ -158,11 +160,16 @@ export class Remote {
     }
   }
 
-  /** Commits in batches; returns the head after the last batch. */
+  /**
+   * Commits in batches of COMMIT_BATCH paths; returns the head after the last batch. Each
+   * commit is acknowledged only once durable on the component (its chunks and index synced to
+   * disk), so fewer, larger ones are faster; a batch stays a few MiB of XML, far below the
+   * component's limit for an IQ over HTTP (32 MiB by default).
+   */
   async commit(space: SpaceId, changes: readonly I.CommitChange[]): Promise<number> {
     let head = 0;
-    for (let i = 0; i < changes.length; i += 500) {
-      head = (await this.request<I.Committed>("set", I.buildCommit({ space, changes: changes.slice(i, i + 500) }))).head;
+    for (let i = 0; i < changes.length; i += COMMIT_BATCH) {
+      head = (await this.request<I.Committed>("set", I.buildCommit({ space, changes: changes.slice(i, i + COMMIT_BATCH) }))).head;
     }
     return head;
   }

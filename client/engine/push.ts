@@ -1,6 +1,6 @@
 /**
- * Sending local versions for one round: new chunks over HTTP, then one commit (in batches of
- * 500 paths). A refusal because someone committed in between, or because a chunk is missing,
+ * Sending local versions for one round: new chunks over HTTP (those the scan did not already
+ * upload), then one commit (in batches of COMMIT_BATCH paths, client/remote.ts). A refusal because someone committed in between, or because a chunk is missing,
  * is not an error: the caller starts a new round from what is true now.
  */
 import { ShareError } from "../../protocol/errors.ts";

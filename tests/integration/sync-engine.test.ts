@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorFs } from "../../client/fs/errorfs.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
-import { ChunkUploader } from "../../client/remote.ts";
+import { COMMIT_BATCH, ChunkUploader } from "../../client/remote.ts";
 import type { BareJid } from "../../protocol/ids.ts";
 import type { Space } from "../../protocol/stanzas/spaces.ts";
 import { fromEntries } from "../../protocol/vv.ts";
@@ -260,6 +260,16 @@ describe("sync engine", () => {
     expect(r.status).toBe("in-sync");
     expect(r.pulled).toBe(2100);
     expect(text(bfs, "many/f2099.txt")).toBe("file 2099\n");
+  });
+
+  it("more paths than one commit request carries (COMMIT_BATCH) arrive in one sync", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    for (let i = 0; i <= COMMIT_BATCH; i++) afs.writeFile(`lots/f${i}.txt`, `n${i}`, { mtimeMs: 1000 });
+    const r = await a.sync(space.id);
+    expect(r).toMatchObject({ status: "in-sync", pushed: COMMIT_BATCH + 2 }); // + the folder
+    expect(r.head).toBe(COMMIT_BATCH + 2);
+    expect((await b.sync(space.id)).pulled).toBe(COMMIT_BATCH + 1); // files (the folder is made for them)
+    expect(text(bfs, `lots/f${COMMIT_BATCH}.txt`)).toBe(`n${COMMIT_BATCH}`);
   });
 
   it("uploads only chunks the component lacks, and recovers when it lacks one it should have", async () => {
