@@ -5,11 +5,12 @@
  * over HTTP (`POST /iq`) with the session token, because servers throttle what a client may
  * send (Prosody: 10 kB/s) and a sync moves index data in proportion to the folder. Chunk bytes
  * move in batches (`/chunks/batch`, `/chunks/batch-get`). Errors come back as ShareError.
+ * Batch downloads are decoded and verified as they stream in (`RecordReader`).
  */
-import { createHash } from "node:crypto";
-import { Agent, request as httpRequest } from "node:http";
+import { createHash, type Hash } from "node:crypto";
+import { Agent, type IncomingMessage, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { decodeRecords, encodeBatch, encodeHashList } from "../protocol/batch.ts";
+import { encodeBatch, encodeHashList, HASH_BYTES, RECORD_HEADER_BYTES } from "../protocol/batch.ts";
 import { ShareError } from "../protocol/errors.ts";
 import type { ChunkRef } from "../protocol/file.ts";
 import type { ChunkHash, SpaceId } from "../protocol/ids.ts";
@@ -59,6 +60,17 @@ export interface ChunkSource {
 
 export type Progress = (bytes: number) => void;
 
+/** Receives each downloaded chunk once it is verified (`Remote.download`). */
+export interface ChunkSink {
+  (hash: ChunkHash, bytes: Uint8Array): Promise<void>;
+  /**
+   * Optional: the buffer to assemble the chunk `hash` (`size` bytes) in as it arrives, exactly
+   * `size` bytes long, or undefined for one of the download's own. What it holds is the chunk
+   * only once the sink is called with it; a damaged download leaves anything there.
+   */
+  readonly place?: (hash: ChunkHash, size: number) => Uint8Array | undefined;
+}
+
 export class Remote {
   readonly #xmpp: XmppRequest;
   readonly #component: string;
@@ -86,20 +98,23 @@ export class Remote {
   }
 
   /** One HTTP request; resolves with status, headers and the whole body. */
-  #http(url: string, method: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<{ status: number; body: Buffer }> {
+  async #http(url: string, method: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<{ status: number; body: Buffer }> {
+    const res = await this.#open(url, method, headers, body);
+    const parts: Buffer[] = [];
+    for await (const b of this.#read(res)) parts.push(b);
+    return { status: res.statusCode ?? 0, body: Buffer.concat(parts) };
+  }
+
+  /**
+   * One HTTP request; resolves with the response as soon as its headers have arrived, for the
+   * caller to read with `#read` as it streams. A reader that stops early must destroy it.
+   */
+  #open(url: string, method: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<IncomingMessage> {
     const u = new URL(url);
     const send = u.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(u, { method, headers, agent: u.protocol === "https:" ? undefined : this.#agent }, (res) => {
-        const parts: Buffer[] = [];
-        res.on("data", (b: Buffer) => parts.push(b));
-        res.on("end", () => {
-          const all = Buffer.concat(parts);
-          this.stats.received += all.length;
-          resolve({ status: res.statusCode ?? 0, body: all });
-        });
-        res.on("error", reject);
-      });
+      const req = send(u, { method, headers, agent: u.protocol === "https:" ? undefined : this.#agent }, resolve);
+      // After the response has started, a failure reaches its reader as the response's error.
       req.on("error", reject);
       this.stats.requests++;
       if (body !== undefined) {
@@ -107,6 +122,41 @@ export class Remote {
         req.end(body);
       } else req.end();
     });
+  }
+
+  /** A response's body, piece by piece as it arrives (counted in `stats.received`). */
+  async *#read(res: IncomingMessage): AsyncGenerator<Buffer> {
+    for await (const b of res) {
+      this.stats.received += (b as Buffer).length;
+      yield b as Buffer;
+    }
+  }
+
+  /**
+   * One request whose 200 response body is handed to `onBody` piece by piece as it arrives;
+   * reading waits while a promise `onBody` returned is pending. Any other status's body comes
+   * back as `text`. A `transient` piece is valid only during the call (node's sockets give
+   * each read a buffer of its own, so pieces here are not transient).
+   */
+  async #stream(url: string, method: string, headers: Record<string, string>, body: Uint8Array, onBody: (piece: Uint8Array, transient: boolean) => Promise<void> | undefined): Promise<{ status: number; text: string }> {
+    const text: Buffer[] = [];
+    let textBytes = 0;
+    const other = (piece: Uint8Array) => {
+      // An error body: its first few kilobytes are enough for a message.
+      if (textBytes < 4096) text.push(Buffer.from(piece.subarray(0, 4096 - textBytes)));
+      textBytes += piece.length;
+      return undefined;
+    };
+    const res = await this.#open(url, method, headers, body);
+    try {
+      for await (const piece of this.#read(res)) {
+        const wait = res.statusCode === 200 ? onBody(piece, false) : other(piece);
+        if (wait) await wait;
+      }
+    } finally {
+      if (!res.complete) res.destroy();
+    }
+    return { status: res.statusCode ?? 0, text: Buffer.concat(text).toString() };
   }
 
   /** A protocol IQ over HTTP; returns the payload value or throws the ShareError. */
@@ -234,7 +284,7 @@ export class Remote {
    * Downloads chunks and hands each, verified, to `sink`. Chunks the component does not hold
    * are returned (the caller reports them; another member must upload them again).
    */
-  async download(space: SpaceId, chunks: readonly ChunkRef[], sink: (hash: ChunkHash, bytes: Uint8Array) => Promise<void>, progress?: Progress): Promise<ChunkHash[]> {
+  async download(space: SpaceId, chunks: readonly ChunkRef[], sink: ChunkSink, progress?: Progress): Promise<ChunkHash[]> {
     const unique = [...new Map(chunks.map((c) => [c.hash, c])).values()];
     const absent: ChunkHash[] = [];
     const pages = await this.#slots(space, "download", unique);
@@ -245,18 +295,33 @@ export class Remote {
       const mine = unique.slice(page * SL.MAX_SLOT_CHUNKS, (page + 1) * SL.MAX_SLOT_CHUNKS);
       const wanted = mine.filter((c) => !gone.has(c.hash));
       await runParallel(groupBySize(wanted, BATCH_BYTES), PARALLEL, async (batch) => {
-        const body = encodeHashList(batch.map((c) => c.hash));
-        const res = await this.#http(`${slots.url}batch-get`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, body);
-        if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk download refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
-        const records = decodeRecords(res.body);
-        for (const [k, c] of batch.entries()) {
-          const r = records[k];
-          if (!r || r.hash !== c.hash || createHash("sha256").update(r.bytes).digest("hex") !== c.hash) {
-            throw new ShareError("hash-mismatch", { text: `Chunk ${c.hash} arrived damaged` });
-          }
-          await sink(c.hash, r.bytes);
-          progress?.(r.bytes.length);
+        // Records are decoded as they stream in: each chunk is verified and handed over as soon
+        // as its last byte has arrived, and the body is never held whole. Handing over is
+        // sequential, in order; reading waits while the sink is busy.
+        const records = new RecordReader(batch, sink.place);
+        let handed: Promise<void> = Promise.resolve();
+        const onBody = (piece: Uint8Array, transient: boolean) => {
+          const done = records.push(piece, transient);
+          if (!done.length) return undefined;
+          handed = handed.then(async () => {
+            for (const r of done) {
+              await sink(r.hash, r.bytes);
+              progress?.(r.bytes.length);
+            }
+          });
+          return handed;
+        };
+        let res: { status: number; text: string };
+        try {
+          res = await this.#stream(`${slots.url}batch-get`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, encodeHashList(batch.map((c) => c.hash)), onBody);
+        } catch (err) {
+          // No chunk is handed over after download() has failed.
+          await handed.catch(() => undefined);
+          throw err;
         }
+        await handed;
+        if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk download refused (HTTP ${res.status}): ${res.text.trim()}` });
+        records.end();
       });
     }
     return absent;
@@ -351,4 +416,92 @@ async function runParallel<T>(items: readonly T[], width: number, fn: (item: T) 
     while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+/**
+ * Decodes a batch download response (protocol/batch.ts records) piece by piece as it arrives,
+ * expecting exactly the chunks asked for, in order. A chunk goes where `place` says, or, when
+ * it has no place, is a view of the piece holding it whole or else a buffer of its own. Each is
+ * checked against its size (before anything is copied) and its hash: a damaged, missing,
+ * reordered or extra record throws `hash-mismatch`.
+ */
+export class RecordReader {
+  readonly #want: readonly ChunkRef[];
+  readonly #place: ChunkSink["place"];
+  #next = 0;
+  readonly #header = Buffer.alloc(RECORD_HEADER_BYTES);
+  #headerHave = 0;
+  /** The record being assembled: its buffer, how much has arrived, its hash so far. */
+  #body: Uint8Array | undefined;
+  #bodyHave = 0;
+  #hash: Hash | undefined;
+
+  constructor(want: readonly ChunkRef[], place?: ChunkSink["place"]) {
+    this.#want = want;
+    this.#place = place;
+  }
+
+  /**
+   * Feeds one piece of the body; returns the chunks it completed, in order. A `transient` piece
+   * will be overwritten after the call: nothing returned is a view of it.
+   */
+  push(piece: Uint8Array, transient = false): Array<{ hash: ChunkHash; bytes: Uint8Array }> {
+    const out: Array<{ hash: ChunkHash; bytes: Uint8Array }> = [];
+    let off = 0;
+    while (off < piece.length) {
+      if (this.#body) {
+        // Continues the record being assembled.
+        const n = Math.min(piece.length - off, this.#body.length - this.#bodyHave);
+        const part = piece.subarray(off, off + n);
+        this.#body.set(part, this.#bodyHave);
+        this.#hash!.update(part);
+        this.#bodyHave += n;
+        off += n;
+        if (this.#bodyHave === this.#body.length) out.push(this.#done(this.#body, this.#hash!));
+        continue;
+      }
+      const c = this.#want[this.#next];
+      if (!c) throw new ShareError("hash-mismatch", { text: "A chunk download returned more than was asked for" });
+      const n = Math.min(piece.length - off, RECORD_HEADER_BYTES - this.#headerHave);
+      this.#header.set(piece.subarray(off, off + n), this.#headerHave);
+      this.#headerHave += n;
+      off += n;
+      if (this.#headerHave < RECORD_HEADER_BYTES) continue;
+      if (this.#header.toString("hex", 0, HASH_BYTES) !== c.hash || this.#header.readUInt32BE(HASH_BYTES) !== c.size) throw this.#damaged();
+      const dest = this.#place?.(c.hash, c.size);
+      if (dest && dest.length !== c.size) throw new Error(`place() gave ${dest.length} bytes for a chunk of ${c.size}`);
+      if (!dest && !transient && piece.length - off >= c.size) {
+        // The whole record is in this piece: a view of it, no copy.
+        const bytes = piece.subarray(off, off + c.size);
+        out.push(this.#done(bytes, createHash("sha256").update(bytes)));
+        off += c.size;
+      } else {
+        this.#body = dest ?? Buffer.allocUnsafe(c.size);
+        this.#bodyHave = 0;
+        this.#hash = createHash("sha256");
+        if (c.size === 0) out.push(this.#done(this.#body, this.#hash));
+      }
+    }
+    return out;
+  }
+
+  /** The body has ended: throws unless every chunk asked for arrived whole. */
+  end(): void {
+    if (this.#next < this.#want.length) throw this.#damaged();
+  }
+
+  #done(bytes: Uint8Array, hash: Hash): { hash: ChunkHash; bytes: Uint8Array } {
+    const c = this.#want[this.#next]!;
+    if (hash.digest("hex") !== c.hash) throw this.#damaged();
+    this.#next++;
+    this.#headerHave = 0;
+    this.#body = undefined;
+    this.#hash = undefined;
+    return { hash: c.hash, bytes };
+  }
+
+  #damaged(): ShareError {
+    const c = this.#want[this.#next]!;
+    return new ShareError("hash-mismatch", { text: `Chunk ${c.hash} arrived damaged or incomplete` });
+  }
 }

@@ -12,7 +12,8 @@ import type { Fs } from "../fs/types.ts";
 import { parentPath } from "../fs/types.ts";
 import type { Synced } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
-import { LocalChanged, localChunks, removeIfUnchanged, writeVersion, type ChunkSupply } from "./disk.ts";
+import type { ChunkSink } from "../remote.ts";
+import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, type ChunkSupply, type ChunkTarget } from "./disk.ts";
 import type { Action, OnDisk } from "./plan.ts";
 
 /** Small files written at once while pulling (each is still fsynced before its rename). */
@@ -46,15 +47,18 @@ export async function removeStaleTemps(fs: Fs, temps: readonly string[], nowMs: 
 export async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: ReadonlyMap<string, Disk>, report: { pulled: number; conflicts: number; bytesDown: number }): Promise<boolean> {
   const { fs, state, remote, space } = ctx;
   const cache = new Map<ChunkHash, Uint8Array>();
-  const sink = async (hash: ChunkHash, bytes: Uint8Array) => {
-    cache.set(hash, bytes);
-    report.bytesDown += bytes.length;
-  };
-  const fetch = async (chunks: readonly { hash: ChunkHash; size: number }[]) => {
+  const fetch = async (chunks: readonly { hash: ChunkHash; size: number }[], into: ChunkTarget) => {
+    const sink: ChunkSink = Object.assign(
+      async (hash: ChunkHash, bytes: Uint8Array) => {
+        into.put(hash, bytes);
+        report.bytesDown += bytes.length;
+      },
+      { place: into.place?.bind(into) },
+    );
     const absent = await remote.download(space.id, chunks, sink, (n) => ctx.onProgress?.({ phase: "download", bytes: n }));
     if (absent.length) throw new ShareError("missing-chunks", { text: `${absent.length} chunk(s) are no longer held by the sharing manager` });
   };
-  const supply: ChunkSupply = { fs, local: localChunks(disk.values()), cache, fetch };
+  const supply: ChunkSupply = { fs, local: localChunks(disk.values()), cache, fetch, slabs: new Slabs() };
   const copies = new Set(actions.flatMap((a) => (a.type === "conflict" && a.copy ? [a.copy] : [])));
   const recorded: Synced[] = [];
   let allDone = true;
@@ -109,7 +113,7 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
   const flush = async () => {
     const need = new Map<ChunkHash, { hash: ChunkHash; size: number }>();
     for (const w of batch) for (const c of w.v.chunks) if (!supply.local.has(c.hash) && !cache.has(c.hash)) need.set(c.hash, c);
-    if (need.size) await fetch([...need.values()]);
+    if (need.size) await fetch([...need.values()], { put: (hash, bytes) => void cache.set(hash, bytes) });
     // Small files are written a few at a time; their folders are made durable once per batch.
     const results = await mapLimited(batch, WRITE_PARALLEL, (w) => writeOne(w, false));
     allDone = results.every(Boolean) && allDone;

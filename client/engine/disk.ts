@@ -5,6 +5,10 @@
  * version's content id first), fsynced, and
  * renamed into place only if the target still looks exactly as the scan saw it. Otherwise the
  * write is abandoned (`LocalChanged`): the next round sees the local edit and keeps both.
+ *
+ * A large file goes window by window (WINDOW bytes): up to AHEAD windows download at once while
+ * the one before them is written, each straight into a reused buffer (`Slabs`) that is then
+ * written with a few large writes; memory stays about (AHEAD + 1) × WINDOW whatever the size.
  */
 import { createHash } from "node:crypto";
 import { type ChunkRef, type FileVersion, contentId } from "../../protocol/file.ts";
@@ -45,22 +49,76 @@ export interface ChunkSupply {
   readonly local: ReadonlyMap<ChunkHash, LocalChunk>;
   /** Downloaded chunks waiting to be written (filled by the caller, read here). */
   readonly cache: Map<ChunkHash, Uint8Array>;
-  /** Downloads chunks into `cache` (used for files too large to prefetch). */
-  readonly fetch: (chunks: readonly ChunkRef[]) => Promise<void>;
+  /** Downloads chunks, handing each, verified, to `into` (see `ChunkTarget`). */
+  readonly fetch: (chunks: readonly ChunkRef[], into: ChunkTarget) => Promise<void>;
+  /** Window buffers, reused from window to window and file to file (see `Slabs`). */
+  readonly slabs: Slabs;
 }
 
-const WINDOW = 8 * 1024 * 1024;
+/** Where downloaded chunks go. */
+export interface ChunkTarget {
+  /** Optional: the buffer (exactly `size` bytes) to download the chunk into, as it arrives. */
+  place?(hash: ChunkHash, size: number): Uint8Array | undefined;
+  /** Each chunk once verified: in its place if it had one, else anywhere (maybe a view of a larger buffer). */
+  put(hash: ChunkHash, bytes: Uint8Array): void;
+}
 
-async function localBytes(supply: ChunkSupply, c: ChunkRef): Promise<Uint8Array | undefined> {
-  const at = supply.local.get(c.hash);
-  if (!at) return undefined;
-  try {
-    const bytes = await supply.fs.readRange(at.path, at.offset, c.size);
-    // The file may have changed since the scan: only verified bytes are reused.
-    return createHash("sha256").update(bytes).digest("hex") === c.hash ? bytes : undefined;
-  } catch {
-    return undefined;
+/** Bytes per window: the unit of download, of assembly in a slab and of a disk write. */
+export const WINDOW = 4 * 1024 * 1024;
+/** Windows downloading at once, ahead of the one being written. */
+export const AHEAD = 3;
+
+/**
+ * Buffers for windows being downloaded: a large file is assembled a window at a time in one of
+ * these, and each is reused once written, so that a pull allocates (and the garbage collector
+ * sees) a handful of buffers rather than one per chunk. At most AHEAD + 1 are in use per file.
+ */
+export class Slabs {
+  readonly #free: Buffer[] = [];
+
+  take(size: number): Buffer {
+    const i = this.#free.findIndex((b) => b.length >= size);
+    return i >= 0 ? this.#free.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(size, WINDOW));
   }
+
+  give(slab: Buffer): void {
+    if (this.#free.length <= AHEAD) this.#free.push(slab);
+  }
+}
+
+/**
+ * Fills `pieces[k]` for the chunks of `window` found on disk, reading each run of chunks that
+ * lie back to back in one file with one read. The files may have changed since the scan: only
+ * chunks whose bytes match their hash are taken.
+ */
+async function readLocal(supply: ChunkSupply, window: readonly ChunkRef[], pieces: Array<Uint8Array | undefined>): Promise<void> {
+  const runs: Array<{ at: LocalChunk; first: number; end: number; bytes: number }> = [];
+  for (let k = 0; k < window.length; k++) {
+    if (pieces[k]) continue;
+    const c = window[k]!;
+    const at = supply.local.get(c.hash);
+    if (!at) continue;
+    const run = runs.at(-1);
+    if (run && run.end === k && run.at.path === at.path && run.at.offset + run.bytes === at.offset) {
+      run.end++;
+      run.bytes += c.size;
+    } else runs.push({ at, first: k, end: k + 1, bytes: c.size });
+  }
+  await Promise.all(
+    runs.map(async ({ at, first, end, bytes }) => {
+      let data: Uint8Array;
+      try {
+        data = await supply.fs.readRange(at.path, at.offset, bytes);
+      } catch {
+        return;
+      }
+      for (let k = first, off = 0; k < end; off += window[k]!.size, k++) {
+        const c = window[k]!;
+        const b = data.subarray(off, off + c.size);
+        if (b.length === c.size && createHash("sha256").update(b).digest("hex") === c.hash) pieces[k] = b;
+      }
+    }),
+  );
 }
 
 /** Consecutive runs of chunks of at most WINDOW bytes (at least one chunk each). */
@@ -76,46 +134,103 @@ function windows(chunks: readonly ChunkRef[]): ChunkRef[][] {
   return out;
 }
 
+/**
+ * One window on its way to disk. When all of its chunks are at hand (cache, disk) they are
+ * written as they are; otherwise the window is assembled in a slab: the chunks at hand are
+ * copied in, the others downloaded straight into their places.
+ */
 interface Prepared {
   readonly window: readonly ChunkRef[];
-  /** Bytes found in the cache or on disk, per chunk of the window. */
-  readonly ready: Promise<Array<Uint8Array | undefined>>;
-  /** Chunks that had to be downloaded (kept in the cache until their window is written). */
-  readonly need: Promise<ChunkRef[]>;
-  readonly fetched: Promise<void>;
+  /** Settles once every chunk is at hand: per chunk its bytes, or the slab holding them all. */
+  readonly done: Promise<{ pieces: Array<Uint8Array | undefined>; slab?: Buffer; bytes: number }>;
 }
 
 function prepare(supply: ChunkSupply, window: readonly ChunkRef[]): Prepared {
-  const ready = Promise.all(window.map(async (c) => supply.cache.get(c.hash) ?? (await localBytes(supply, c))));
-  const need = ready.then((r) => window.filter((_, k) => !r[k]));
-  const fetched = need.then((n) => (n.length ? supply.fetch(n) : undefined));
+  const done = (async () => {
+    const pieces = window.map((c) => supply.cache.get(c.hash));
+    await readLocal(supply, window, pieces);
+    let bytes = 0;
+    for (const c of window) bytes += c.size;
+    if (pieces.every((p) => p)) return { pieces, bytes };
+    const slab = supply.slabs.take(bytes);
+    const at = new Map<ChunkHash, number[]>();
+    const need: ChunkRef[] = [];
+    for (let k = 0, off = 0; k < window.length; off += window[k]!.size, k++) {
+      const c = window[k]!;
+      const p = pieces[k];
+      if (p) {
+        slab.set(p, off);
+        pieces[k] = undefined;
+        continue;
+      }
+      const offsets = at.get(c.hash);
+      if (offsets) offsets.push(off);
+      else {
+        at.set(c.hash, [off]);
+        need.push(c);
+      }
+    }
+    let filled = 0;
+    await supply.fetch(need, {
+      // Downloaded straight into the slab, where the chunk's first copy goes.
+      place: (hash, size) => {
+        const off = at.get(hash)?.[0];
+        return off === undefined ? undefined : slab.subarray(off, off + size);
+      },
+      put: (hash, b) => {
+        const offsets = at.get(hash);
+        if (!offsets) return;
+        for (const off of offsets) if (b.buffer !== slab.buffer || b.byteOffset !== slab.byteOffset + off) slab.set(b, off);
+        at.delete(hash);
+        filled++;
+      },
+    });
+    if (filled !== need.length) throw new Error(`${need.length - filled} chunk(s) were not downloaded`);
+    return { pieces: [], slab, bytes };
+  })();
   // Awaited when its window is written; until then a failure must not count as unhandled.
-  fetched.catch(() => undefined);
-  return { window, ready, need, fetched };
+  done.catch(() => undefined);
+  return { window, done };
 }
 
 /**
- * The file's content, chunk by chunk. Missing chunks are fetched a window at a time, and the
- * next window's download runs while the current one is written, so network and disk overlap.
+ * The file's content, a window (one slab) or a chunk at a time. Missing chunks are downloaded
+ * a window at a time, up to AHEAD windows at once ahead of the one being written, so network
+ * and disk overlap. A slab yielded here is reused once the next piece is asked for (see
+ * `Fs.writeTemp`).
  */
 async function* content(supply: ChunkSupply, v: FileVersion): AsyncGenerator<Uint8Array> {
   const all = windows(v.chunks);
-  let current = all.length ? prepare(supply, all[0]!) : undefined;
-  for (let i = 0; current; i++) {
-    const ready = await current.ready;
-    await current.fetched;
-    const next = i + 1 < all.length ? prepare(supply, all[i + 1]!) : undefined;
-    for (let k = 0; k < current.window.length; k++) {
-      const c = current.window[k]!;
-      const b = ready[k] ?? supply.cache.get(c.hash);
-      if (!b) throw new Error(`chunk ${c.hash} of ${v.path} is not available`);
-      yield b;
+  const queue: Prepared[] = [];
+  let started = 0;
+  const fill = () => {
+    while (started < all.length && queue.length < AHEAD) queue.push(prepare(supply, all[started++]!));
+  };
+  try {
+    fill();
+    while (queue.length) {
+      const { pieces, slab, bytes } = await queue[0]!.done;
+      queue.shift();
+      fill();
+      if (slab) {
+        yield slab.subarray(0, bytes);
+        supply.slabs.give(slab);
+        continue;
+      }
+      // Chunks back to back in one buffer (read from disk together) are written together.
+      let run: Uint8Array | undefined;
+      for (const p of pieces) {
+        if (run && p!.buffer === run.buffer && run.byteOffset + run.length === p!.byteOffset) run = new Uint8Array(run.buffer, run.byteOffset, run.length + p!.length);
+        else {
+          if (run) yield run;
+          run = p!;
+        }
+      }
+      if (run) yield run;
     }
-    // Chunks fetched for this window are dropped, unless the next window needs them too:
-    // memory stays bounded by two windows.
-    const keep = new Set((next?.window ?? []).map((c) => c.hash));
-    for (const c of await current.need) if (!keep.has(c.hash)) supply.cache.delete(c.hash);
-    current = next;
+  } finally {
+    // Stopped early (a failed write): no download may go on filling a slab after this.
+    await Promise.allSettled(queue.map((p) => p.done));
   }
 }
 

@@ -102,7 +102,8 @@ export class MemoryFs implements Fs {
     const file = this.create(rel, "file", 0o644, "writeTemp");
     try {
       const pieces: Uint8Array[] = [];
-      for await (const p of data) pieces.push(p.slice());
+      // A copy: the producer may reuse the piece once the next is asked for (Buffer.slice would not copy).
+      for await (const p of data) pieces.push(Uint8Array.prototype.slice.call(p));
       file.data = Buffer.concat(pieces);
       file.mtimeMs = this.now();
     } catch (err) {

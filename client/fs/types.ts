@@ -77,7 +77,8 @@ export interface Fs {
   /**
    * Creates `dir/.xshare-tmp-<random>` exclusively (O_EXCL), writes `data`, fsyncs and closes
    * it, and returns its relative path. On any failure the temp file is removed and the error
-   * rethrown, so a failed write (ENOSPC) leaves nothing behind.
+   * rethrown, so a failed write (ENOSPC) leaves nothing behind. Each piece of `data` is written
+   * (or copied) before the next is asked for: the producer may then reuse its buffer.
    */
   writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string>;
   /** Atomically replaces `to` with `from` (same filesystem; the engine renames within a folder). */

@@ -152,6 +152,19 @@ for (const [name, make] of Object.entries(makers)) {
       expect((await fs.lstat(root))?.size).toBe(0);
     });
 
+    it("writeTemp is done with each piece before it asks for the next (the producer may reuse it)", async () => {
+      const fs = await setup();
+      async function* reused(): AsyncIterable<Uint8Array> {
+        const buf = Buffer.alloc(4);
+        for (const s of ["one ", "two ", "six!"]) {
+          buf.write(s);
+          yield buf;
+        }
+      }
+      const t = await fs.writeTemp("", reused());
+      expect(Buffer.from(await fs.readRange(t, 0, 100)).toString()).toBe("one two six!");
+    });
+
     it("a failed writeTemp leaves no temp file behind", async () => {
       const fs = await setup();
       await fs.mkdir("d");
