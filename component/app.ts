@@ -8,7 +8,7 @@ import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { BareJid, ChunkHash } from "../protocol/ids.ts";
+import type { BareJid } from "../protocol/ids.ts";
 import type { Element } from "../protocol/xml.ts";
 import type { ComponentConfig } from "./config.ts";
 import type { Router } from "./router.ts";
@@ -22,6 +22,7 @@ import { PackBlobStore } from "./store/pack-blobs.ts";
 import { SqliteMetadataStore } from "./store/sqlite-metadata.ts";
 import { SessionRegistry, TokenRegistry } from "./tokens.ts";
 import { createIqBridge } from "./iq-bridge.ts";
+import { chunkRecorder } from "./record-chunks.ts";
 import { buildRouter } from "./service.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -57,15 +58,8 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   let link: ComponentLink | undefined;
 
 
-  // An uploaded chunk is recorded only while its bytes exist (see modules/gc.ts).
-  const recordChunks = (chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number) =>
-    gcLock.runExclusive(async () => {
-      for (const { hash } of chunks) if (!(await blobs.has(hash))) throw new Error(`chunk ${hash} vanished before it was recorded`);
-      // Durable before recorded: a chunk the metadata names survives a power loss, so a commit
-      // that the component accepts never names bytes that could be lost.
-      await blobs.sync(chunks.map((c) => c.hash));
-      await store.addChunks(chunks, uploader, nowMs);
-    });
+  // An uploaded chunk is recorded only while its bytes exist, and once durable (record-chunks.ts).
+  const recordChunks = chunkRecorder({ blobs, store, lock: gcLock });
 
   const http = createChunkServer({
     blobs,

@@ -96,37 +96,46 @@ export async function storeBatch(records: AsyncIterable<BatchRecord>, opts: Stor
   let created = 0;
   let index = 0;
   let failure: { reason: unknown; index: number } | undefined;
-  const inflight = new Set<Promise<void>>();
-  let inflightBytes = 0;
+  // Records being stored and their bytes; `wake` is the loop below, waiting for one to finish
+  // (a counter and one waiter: no Promise.race over every record in flight, per record).
+  let running = 0;
+  let runningBytes = 0;
+  let wake: (() => void) | undefined;
   const maxBytes = opts.maxInflightBytes ?? Infinity;
+  const finished = (size: number) => {
+    running--;
+    runningBytes -= size;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const oneFinishes = () => new Promise<void>((resolve) => (wake = resolve));
   try {
     for await (const rec of records) {
       opts.admit(rec.hash);
       if (index >= opts.maxRecords) throw new ShareError("too-large", { text: `More than ${opts.maxRecords} records` });
       const i = index++;
-      const p: Promise<void> = opts.store(rec).then(
+      running++;
+      runningBytes += rec.size;
+      void opts.store(rec).then(
         (isNew) => {
           stored++;
           if (isNew) created++;
+          finished(rec.size);
         },
         (reason: unknown) => {
           failure ??= { reason, index: i };
+          finished(rec.size);
         },
       );
-      inflight.add(p);
-      inflightBytes += rec.size;
-      void p.finally(() => {
-        inflight.delete(p);
-        inflightBytes -= rec.size;
-      });
-      while (inflight.size >= opts.concurrency || (inflight.size > 0 && inflightBytes >= maxBytes)) await Promise.race(inflight);
+      while (running >= opts.concurrency || (running > 0 && runningBytes >= maxBytes)) await oneFinishes();
       if (failure) break;
     }
   } catch (reason) {
     // Refused before it was started (or unparsable): the record at `index`.
     failure ??= { reason, index };
   }
-  await Promise.all(inflight);
+  while (running > 0) await oneFinishes();
   if (failure) throw new BatchError(failure.reason, { stored, created, failed: failure.index });
   return { stored, created };
 }

@@ -5,7 +5,8 @@
  *
  * Invariant kept with the upload path: a chunk's record exists only while its bytes do.
  * Both sides take one process-wide mutex: GC drops the record then the bytes, per candidate;
- * an upload records its chunks (one batch at a time) only after checking the bytes are there.
+ * an upload records its chunks (the batches that finished meanwhile together, see
+ * component/record-chunks.ts) only after checking the bytes are there.
  * A commit that raced with GC finds the chunk missing and is refused with `missing-chunks`,
  * and the client uploads it again. One mutex rather than a lock per hash: a batch records up
  * to thousands of chunks in one metadata transaction, and both critical sections are short

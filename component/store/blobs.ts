@@ -51,6 +51,11 @@ export interface BlobStore {
   /** Size in bytes, or undefined when absent. */
   size(hash: ChunkHash): Promise<number | undefined>;
   /**
+   * `size` of each hash, in order, in one call: the same answers as one `size` per hash (a
+   * store with an index looks them up together, for batch requests of thousands of chunks).
+   */
+  sizes(hashes: readonly ChunkHash[]): Promise<(number | undefined)[]>;
+  /**
    * Streams bytes in. Rejects with ShareError `hash-mismatch` when the complete content does
    * not hash to `hash` (and discards it), `too-large` beyond `maxBytes`.
    */
@@ -59,6 +64,14 @@ export interface BlobStore {
   received(hash: ChunkHash, key: string): Promise<number>;
   /** A stream of the blob (or of an inclusive byte range of it); undefined when absent. */
   get(hash: ChunkHash, range?: ByteRange): Promise<Readable | undefined>;
+  /**
+   * Optional: the whole content of each blob `hashes[i]` into `into[i]` (exactly `sizes[i]`
+   * bytes long), for batch downloads: a store that keeps blobs next to each other reads a run
+   * of them with one call, into the caller's (reusable) buffers instead of a fresh one per
+   * blob. Rejects when a blob is absent or its size is not `sizes[i]`; once it settles,
+   * nothing writes into `into` any more.
+   */
+  readInto?(hashes: readonly ChunkHash[], sizes: readonly number[], into: readonly Buffer[]): Promise<void>;
   /** Removes a blob; removing an absent one is not an error. */
   delete(hash: ChunkHash): Promise<void>;
   /**

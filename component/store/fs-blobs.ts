@@ -66,6 +66,11 @@ export class FsBlobStore implements BlobStore {
     return (await statOrUndefined(this.#path(hash)))?.size;
   }
 
+  async sizes(hashes: readonly ChunkHash[]): Promise<(number | undefined)[]> {
+    for (const h of hashes) this.#check(h);
+    return Promise.all(hashes.map((h) => this.size(h)));
+  }
+
   async put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult> {
     this.#check(hash);
     const part = resumableOf(opts);

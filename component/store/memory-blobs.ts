@@ -43,6 +43,11 @@ export class MemoryBlobStore implements BlobStore {
     return this.#blobs.get(hash)?.byteLength;
   }
 
+  async sizes(hashes: readonly ChunkHash[]): Promise<(number | undefined)[]> {
+    for (const h of hashes) this.#check(h);
+    return hashes.map((h) => this.#blobs.get(h)?.byteLength);
+  }
+
   async put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult> {
     this.#check(hash);
     const part = resumableOf(opts);

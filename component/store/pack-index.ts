@@ -2,6 +2,13 @@
  * PackBlobStore's index (its own SQLite database): hash → (pack, position, size), and per pack
  * the committed and synced lengths and live/dead bytes. Plain synchronous calls, each one
  * statement or one transaction; `durably` runs a transaction with synchronous=FULL.
+ *
+ * The database is private to the store: it is opened with locking_mode=EXCLUSIVE, so that
+ * SQLite keeps the WAL index in memory and takes its file locks once, instead of a round of
+ * fcntl() calls (and a shared-memory read mark) for every statement. WAL, its crash recovery
+ * and the synchronous settings work as before; another process cannot open the file while
+ * the store is open. Lookups of many hashes (`locateMany`, `sizesMany`) run in one read
+ * transaction and answer exactly as the same number of `locate`/`size` calls would.
  */
 import Database from "better-sqlite3";
 import { ShareError } from "../../protocol/errors.ts";
@@ -38,6 +45,8 @@ export class PackIndex {
   constructor(file: string) {
     const db = new Database(file);
     this.#db = db;
+    // Before anything touches the WAL: then no shared-memory wal-index is ever created.
+    db.pragma("locking_mode = EXCLUSIVE");
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     const at = db.pragma("user_version", { simple: true }) as number;
@@ -75,6 +84,22 @@ export class PackIndex {
   }
   size(hash: string): number | undefined {
     return this.#q.size.get(hash) as number | undefined;
+  }
+  /** `locate` of each hash (in one read transaction); absent ones are missing from the map. */
+  locateMany(hashes: Iterable<string>): Map<string, Loc> {
+    const out = new Map<string, Loc>();
+    this.#read(() => {
+      for (const h of hashes) {
+        if (out.has(h)) continue;
+        const loc = this.#q.locate.get(h) as Loc | undefined;
+        if (loc) out.set(h, loc);
+      }
+    });
+    return out;
+  }
+  /** `size` of each hash, in order (in one read transaction). */
+  sizesMany(hashes: readonly string[]): (number | undefined)[] {
+    return this.#read(() => hashes.map((h) => this.#q.size.get(h) as number | undefined));
   }
   packs(): PackRow[] {
     return this.#q.packs.all() as PackRow[];
@@ -182,6 +207,11 @@ export class PackIndex {
 
   #tx<T>(fn: () => T): T {
     return this.#db.transaction(fn).immediate();
+  }
+
+  /** `fn`'s reads see one snapshot (a deferred transaction; nested in another, just runs). */
+  #read<T>(fn: () => T): T {
+    return this.#db.inTransaction ? fn() : this.#db.transaction(fn).deferred();
   }
 }
 

@@ -138,6 +138,19 @@ export const io = {
     const n = await call<number>((cb) => fs.writev(fd, bufs, position, cb));
     if (n !== expected) throw new Error(`short write: ${n} of ${expected}`);
   },
+  /** Fills `bufs` one after the other from `position` on, with as few vectored reads as the kernel allows. */
+  readvExactly: async (fd: number, bufs: readonly Buffer[], position: number) => {
+    let rest = bufs.filter((b) => b.length > 0);
+    while (rest.length > 0) {
+      const n = await call<number>((cb) => fs.readv(fd, rest, position, cb));
+      if (n === 0) throw new Error("pack file is shorter than its index");
+      position += n;
+      // A short read (rare for regular files): go on with what is left.
+      let skip = n;
+      while (rest.length > 0 && skip >= rest[0]!.length) skip -= rest.shift()!.length;
+      if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+    }
+  },
   readExactly: async (fd: number, buf: Buffer, position: number) => {
     for (let off = 0; off < buf.length; ) {
       const n = await call<number>((cb) => fs.read(fd, buf, off, buf.length - off, position + off, cb));

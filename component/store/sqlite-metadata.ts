@@ -8,6 +8,8 @@
  * Invariants (the contract suite checks them against MemoryMetadataStore too):
  * - `entries` holds the current version of each path; `seq` is unique per space and ≤ head.
  * - `chunk_refs` lists exactly the chunks of current, non-deleted versions, per space and path.
+ * - `uploader_bytes(uploader)` = the sum of `chunks.size` over that uploader's rows, kept by
+ *   triggers on `chunks` (migration 2), so `uploadedBytes` is one row, not a scan.
  * - `orphans(space, hash, seq)`: the chunk lost its last reference in that space at `seq`;
  *   removed when the space references it again or is deleted (ON DELETE CASCADE).
  * - `commit` is one IMMEDIATE transaction (read → check → write): a throw rolls everything back
@@ -62,6 +64,25 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TABLE orphans (space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
      hash TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (space_id, hash)) WITHOUT ROWID;
    CREATE INDEX orphans_hash ON orphans(hash);`,
+  // 2: bytes stored per first uploader, kept by triggers, so that the quota check of every
+  // upload slot request reads one row instead of summing all of the member's chunks. The index
+  // on chunks(uploader) served only that sum: without it, recording a chunk writes one random
+  // B-tree page less.
+  `DROP INDEX chunks_uploader;
+   CREATE TABLE uploader_bytes (uploader TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO uploader_bytes SELECT uploader, sum(size) FROM chunks GROUP BY uploader;
+   CREATE TRIGGER chunks_added AFTER INSERT ON chunks BEGIN
+     INSERT INTO uploader_bytes VALUES (new.uploader, new.size)
+       ON CONFLICT (uploader) DO UPDATE SET bytes = bytes + excluded.bytes;
+   END;
+   CREATE TRIGGER chunks_dropped AFTER DELETE ON chunks BEGIN
+     UPDATE uploader_bytes SET bytes = bytes - old.size WHERE uploader = old.uploader;
+   END;
+   CREATE TRIGGER chunks_changed AFTER UPDATE OF size, uploader ON chunks BEGIN
+     UPDATE uploader_bytes SET bytes = bytes - old.size WHERE uploader = old.uploader;
+     INSERT INTO uploader_bytes VALUES (new.uploader, new.size)
+       ON CONFLICT (uploader) DO UPDATE SET bytes = bytes + excluded.bytes;
+   END;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -189,7 +210,7 @@ export class SqliteMetadataStore implements MetadataStore {
       acks: p("SELECT member, replica, seq FROM acks WHERE space_id = ? ORDER BY member, replica"),
       forgetMember: p("DELETE FROM acks WHERE space_id = ? AND member = ?"),
       addChunk: p("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)"),
-      uploadedBytes: p("SELECT coalesce(sum(size), 0) FROM chunks WHERE uploader = ?").pluck(),
+      uploadedBytes: p("SELECT bytes FROM uploader_bytes WHERE uploader = ?").pluck(),
       reclaimable: p(`SELECT hash FROM chunks c WHERE ${RECLAIMABLE} ORDER BY hash LIMIT @limit`).pluck(),
       isReclaimable: p(`SELECT 1 FROM chunks c WHERE hash = @hash AND ${RECLAIMABLE}`).pluck(),
       dropChunk: p("DELETE FROM chunks WHERE hash = ?"),
@@ -349,10 +370,11 @@ export class SqliteMetadataStore implements MetadataStore {
     }).immediate();
   }
   async hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>> {
-    return new Set(hashes.filter((h) => this.q.hasChunk.get(h) !== undefined));
+    // One read transaction for the lot: one snapshot, one round of WAL locks, not one per hash.
+    return this.db.transaction(() => new Set(hashes.filter((h) => this.q.hasChunk.get(h) !== undefined))).deferred();
   }
   async uploadedBytes(member: BareJid): Promise<number> {
-    return this.q.uploadedBytes.get(member) as number;
+    return (this.q.uploadedBytes.get(member) as number | undefined) ?? 0;
   }
   async reclaimable(uploadedBeforeMs: number, limit: number): Promise<ChunkHash[]> {
     return this.q.reclaimable.all({ before: uploadedBeforeMs, limit: Math.max(0, limit) }) as ChunkHash[];

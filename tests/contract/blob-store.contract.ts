@@ -248,6 +248,35 @@ export function runBlobStoreContract(name: string, open: () => Promise<BlobStore
       await store.sync([sha(data), sha(data), sha(bytes(3))]);
     });
 
+    it("sizes answers exactly as size does, hash by hash: absent, repeated, deleted, empty", async () => {
+      const blobs = [bytes(3000, 11), bytes(1, 12), new Uint8Array(0), bytes(70_000, 13)];
+      for (const b of blobs) await store.put(sha(b), source([b]), { maxBytes: MAX });
+      await store.delete(sha(blobs[1]!));
+      const ask = [...blobs.map((b) => sha(b)), sha(bytes(5, 14)), sha(blobs[0]!), EMPTY_HASH];
+      const one = await Promise.all(ask.map((h) => store.size(h)));
+      expect(await store.sizes(ask)).toEqual(one);
+      expect(one).toEqual([3000, undefined, 0, 70_000, undefined, 3000, 0]);
+      expect(await store.sizes([])).toEqual([]);
+      await expectCode(store.sizes([sha(blobs[0]!), "nope" as ChunkHash]), "bad-request");
+    });
+
+    it("readInto (where offered) fills each buffer with its blob; refuses absent blobs and wrong sizes", async () => {
+      if (!store.readInto) return;
+      const blobs = Array.from({ length: 12 }, (_, i) => bytes(1000 + i * 997, 20 + i));
+      for (const b of blobs) await store.put(sha(b), source([b]), { maxBytes: MAX });
+      await store.delete(sha(blobs[4]!));
+      const order = [7, 0, 1, 2, 3, 11, 5, 6, 5, 9, 10];
+      const into = order.map((i) => Buffer.alloc(blobs[i]!.length, 0xee));
+      await store.readInto(order.map((i) => sha(blobs[i]!)), order.map((i) => blobs[i]!.length), into);
+      into.forEach((b, k) => expect(b.equals(blobs[order[k]!]!)).toBe(true));
+      const one = (i: number, size = blobs[i]!.length) => store.readInto!([sha(blobs[i]!)], [size], [Buffer.alloc(size)]);
+      await expect(one(4)).rejects.toThrow();
+      await expect(one(3, blobs[3]!.length - 1)).rejects.toThrow();
+      await store.readInto([], [], []);
+      await store.put(EMPTY_HASH, source([]), { maxBytes: MAX });
+      await store.readInto([EMPTY_HASH, sha(blobs[0]!)], [0, blobs[0]!.length], [Buffer.alloc(0), Buffer.alloc(blobs[0]!.length)]);
+    });
+
     it("round-trips any content split into any pieces", async () => {
       await fc.assert(
         fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.array(fc.nat(3000), { maxLength: 6 }), async (data, cuts) => {

@@ -251,6 +251,56 @@ describe("PackBlobStore on disk", () => {
     expect(total).toBe(5000);
   });
 
+  /** `sizes` and `readInto` must agree with `size` and `get`, hash by hash. */
+  const expectBatchedAgree = async (s: PackBlobStore, all: readonly Buffer[]) => {
+    const hashes = all.map((b) => sha(b));
+    const one = await Promise.all(hashes.map((h) => s.size(h)));
+    expect(await s.sizes(hashes)).toEqual(one);
+    const live = all.filter((_, i) => one[i] !== undefined);
+    const into = live.map((b) => Buffer.alloc(b.length));
+    await s.readInto(live.map((b) => sha(b)), live.map((b) => b.length), into);
+    for (const [i, b] of live.entries()) {
+      expect(into[i]!.equals(b)).toBe(true);
+      expect((await readAll(await s.get(sha(b))))!.equals(into[i]!)).toBe(true);
+    }
+  };
+
+  it("batched lookups and reads agree with single ones across packs, after delete, compact and reopen", async () => {
+    const blobs = await putMany(60, 2000);
+    await expectBatchedAgree(store, blobs);
+    for (const [i, b] of blobs.entries()) if (i % 3 !== 0) await store.delete(sha(b));
+    await expectBatchedAgree(store, blobs);
+    expect(await store.compact()).toBeGreaterThan(0);
+    await expectBatchedAgree(store, blobs);
+    const more = await putMany(7, 2500, 900);
+    await store.close();
+    store = await PackBlobStore.open(dir, { packBytes: PACK });
+    await expectBatchedAgree(store, [...blobs, ...more]);
+  });
+
+  it("a batched read racing with compaction returns the right bytes", async () => {
+    const blobs = await putMany(40, 2000);
+    const kept = blobs.filter((_, i) => i % 4 === 0);
+    for (const [i, b] of blobs.entries()) if (i % 4 !== 0) await store.delete(sha(b));
+    for (let round = 0; round < 3; round++) {
+      const into = kept.map((b) => Buffer.alloc(b.length));
+      const read = store.readInto(kept.map((b) => sha(b)), kept.map((b) => b.length), into);
+      await Promise.all([read, store.compact()]);
+      kept.forEach((b, i) => expect(into[i]!.equals(b)).toBe(true));
+    }
+  });
+
+  it("a chunk put again is verified but not written again", async () => {
+    const [b] = await putMany(1, 3000, 77);
+    const size = async () => (await Promise.all((await packs()).map((n) => stat(join(dir, "packs", n))))).reduce((t, st) => t + st.size, 0);
+    const before = await size();
+    for (const stablePieces of [true, false]) {
+      expect(await store.put(sha(b!), source([b!.subarray(0, 100), b!.subarray(100)]), { maxBytes: MAX, stablePieces })).toEqual({ complete: true, size: 3000, created: false });
+      await expectCode(store.put(sha(b!), source([bytes(3000, 78)]), { maxBytes: MAX, stablePieces }), "hash-mismatch");
+    }
+    expect(await size()).toBe(before);
+  });
+
   it("rejects calls after close", async () => {
     await store.close();
     await expectCode(store.has(sha(bytes(1))), "unavailable");

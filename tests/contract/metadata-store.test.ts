@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BareJid, ChunkHash, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import { fromEntries } from "../../protocol/vv.ts";
 import { MemoryMetadataStore } from "../../component/store/memory-metadata.ts";
-import { SCHEMA_VERSION, SqliteMetadataStore } from "../../component/store/sqlite-metadata.ts";
+import { MIGRATIONS, SCHEMA_VERSION, SqliteMetadataStore } from "../../component/store/sqlite-metadata.ts";
 import { runMetadataStoreContract } from "./metadata-store.contract.ts";
 
 runMetadataStoreContract("memory", () => new MemoryMetadataStore());
@@ -78,6 +78,30 @@ describe("SqliteMetadataStore on a file", () => {
     expect(again.pragma("user_version")).toBe(SCHEMA_VERSION);
     expect(await again.getSpace(space)).toBeDefined();
     await again.close();
+  });
+
+  it("migrates a version-1 database: per-uploader byte counts come from the chunks already there", async () => {
+    const raw = new Database(file);
+    raw.exec(MIGRATIONS[0]!);
+    raw.pragma("user_version = 1");
+    const add = raw.prepare("INSERT INTO chunks VALUES (?, ?, ?, ?)");
+    add.run("01".repeat(32), 100, alice, 1);
+    add.run("02".repeat(32), 20, alice, 1);
+    add.run("03".repeat(32), 5, "bob@example.org", 1);
+    raw.close();
+    const s = SqliteMetadataStore.open(file);
+    expect(s.pragma("user_version")).toBe(SCHEMA_VERSION);
+    expect(await s.uploadedBytes(alice)).toBe(120);
+    expect(await s.uploadedBytes("bob@example.org" as BareJid)).toBe(5);
+    expect(await s.uploadedBytes("carol@example.org" as BareJid)).toBe(0);
+    // Kept up to date: a chunk recorded again counts once, a dropped one no more.
+    await s.addChunks([{ hash: "01".repeat(32) as ChunkHash, size: 100 }, { hash: "04".repeat(32) as ChunkHash, size: 7 }], alice, 2);
+    await s.addChunks([{ hash: "04".repeat(32) as ChunkHash, size: 7 }], "bob@example.org" as BareJid, 3);
+    expect(await s.uploadedBytes(alice)).toBe(127);
+    expect(await s.uploadedBytes("bob@example.org" as BareJid)).toBe(5);
+    expect(await s.dropChunk("02".repeat(32) as ChunkHash, 10)).toBe(true);
+    expect(await s.uploadedBytes(alice)).toBe(107);
+    await s.close();
   });
 
   it("refuses a database written by a newer schema", () => {

@@ -14,7 +14,7 @@ import { Writable } from "node:stream";
 import fc from "fast-check";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parseBatch } from "../../component/batch.ts";
+import { BatchError, parseBatch, storeBatch, type BatchRecord } from "../../component/batch.ts";
 import { encodeBatch, encodeHashList, recordHeader } from "../../protocol/batch.ts";
 import { closeChunkServer, createChunkServer } from "../../component/http.ts";
 import type { BlobStore } from "../../component/store/blobs.ts";
@@ -317,6 +317,33 @@ describe.each(["memory", "fs", "pack"] as const)("chunk server over the %s store
     expect([empty.status, (await empty.arrayBuffer()).byteLength]).toEqual([200, 0]);
   });
 
+  it("batch-get of megabytes: scattered and adjacent chunks, several at once, every byte right", async () => {
+    // Enough bytes for many read runs and read-ahead; chunks stored in two uploads with deletes
+    // in between, so that some lie next to each other in a pack and some do not.
+    const chunks = Array.from({ length: 90 }, (_, i) => bytes(20_000 + ((i * 7919) % 200_000), 300 + i));
+    const recs = chunks.map((b) => ({ hash: sha(b), bytes: b }));
+    expect((await batch(recs.slice(0, 45), upload(...recs.map((r) => r.hash)))).status).toBe(200);
+    for (const r of recs.slice(10, 20)) await f.blobs.delete(r.hash);
+    expect((await batch(recs.slice(10, 90), upload(...recs.map((r) => r.hash)))).status).toBe(200);
+    const token = download(...recs.map((r) => r.hash));
+    const orders = [recs, [...recs].reverse(), recs.filter((_, i) => i % 3 === 0), [...recs.slice(40), ...recs.slice(0, 40)]];
+    const answers = await Promise.all(orders.map((o) => batchGet(o.map((r) => r.hash), token)));
+    for (const [k, r] of answers.entries()) {
+      expect(r.status).toBe(200);
+      const got = await records(r);
+      expect(got.map((x) => x.hash)).toEqual(orders[k]!.map((x) => x.hash));
+      got.forEach((x, i) => expect(x.bytes.equals(orders[k]![i]!.bytes)).toBe(true));
+    }
+    // A chunk larger than a read run (stored directly: over this server's upload limit).
+    const big = bytes(1_600_000, 399);
+    await f.blobs.put(sha(big), (async function* () { yield big; })(), { maxBytes: 2_000_000 });
+    const mixed = [recs[0]!, { hash: sha(big), bytes: big }, recs[1]!];
+    const r = await batchGet(mixed.map((x) => x.hash), download(...mixed.map((x) => x.hash)));
+    const got = await records(r);
+    expect(got.map((x) => x.hash)).toEqual(mixed.map((x) => x.hash));
+    got.forEach((x, i) => expect(x.bytes.equals(mixed[i]!.bytes)).toBe(true));
+  });
+
   it("refuses batch-get before sending a byte: 401, 403 (first hash not covered), 404 (first missing), 400, 413, 405", async () => {
     const have = bytes(2000, 1);
     const h = sha(have);
@@ -461,5 +488,60 @@ describe("batch body parsing", () => {
     await expect(collect([header!.subarray(0, 20)], 100)).rejects.toThrow(/ends inside/);
     await expect(collect([header!, payload!.subarray(0, 5)], 100)).rejects.toThrow(/ends inside/);
     await expect(collect([header!, payload!], 9)).rejects.toThrow(/limit 9/);
+  });
+});
+
+describe("storing a batch (storeBatch)", () => {
+  const recs = (sizes: number[]): BatchRecord[] => sizes.map((size, i) => ({ hash: sha(bytes(8, i)), size, pieces: [] }));
+  const from = (rs: BatchRecord[]) => (async function* () { yield* rs; })();
+  /** A store whose calls finish in a shuffled order; records the most running at once. */
+  const store = (fail?: number) => {
+    const s = { running: 0, most: 0, bytes: 0, mostBytes: 0, seen: [] as number[] };
+    return Object.assign(s, {
+      fn: async (rec: BatchRecord) => {
+        const i = Number(rec.hash === sha(bytes(8, fail ?? -1)) ? -1 : 0);
+        s.running++;
+        s.bytes += rec.size;
+        s.most = Math.max(s.most, s.running);
+        s.mostBytes = Math.max(s.mostBytes, s.bytes);
+        await new Promise((r) => setTimeout(r, (rec.size * 7) % 5));
+        s.running--;
+        s.bytes -= rec.size;
+        s.seen.push(rec.size);
+        if (i < 0) throw new Error("refused");
+        return rec.size % 2 === 0;
+      },
+    });
+  };
+
+  it("stores every record, at most `concurrency` (and about maxInflightBytes) at a time", async () => {
+    const sizes = Array.from({ length: 50 }, (_, i) => 10 + i);
+    const s = store();
+    const r = await storeBatch(from(recs(sizes)), { concurrency: 4, maxInflightBytes: 100, maxRecords: 50, admit: () => undefined, store: s.fn });
+    expect(r).toEqual({ stored: 50, created: sizes.filter((x) => x % 2 === 0).length });
+    expect(s.seen.sort((a, b) => a - b)).toEqual(sizes);
+    expect(s.most).toBeLessThanOrEqual(4);
+    expect(s.mostBytes).toBeLessThan(100 + 60);
+    expect(s.running).toBe(0);
+  });
+
+  it("a refused record stops the batch after the ones started; a refusal before starting names its index", async () => {
+    const s = store(3);
+    const err = await storeBatch(from(recs(Array.from({ length: 20 }, () => 5))), { concurrency: 2, maxRecords: 20, admit: () => undefined, store: s.fn }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BatchError);
+    expect((err as BatchError).result.failed).toBe(3);
+    expect(s.running).toBe(0); // nothing still running once it rejects
+    expect((err as BatchError).result.stored).toBe(s.seen.length - 1);
+    const admitted = (await storeBatch(from(recs([1, 2, 3])), {
+      concurrency: 2,
+      maxRecords: 3,
+      admit: (h) => {
+        if (h === sha(bytes(8, 2))) throw new Error("not in token");
+      },
+      store: store().fn,
+    }).catch((e: unknown) => e)) as BatchError;
+    expect(admitted.result).toEqual({ stored: 2, created: 1, failed: 2 });
+    const tooMany = (await storeBatch(from(recs([1, 2, 3])), { concurrency: 2, maxRecords: 2, admit: () => undefined, store: store().fn }).catch((e: unknown) => e)) as BatchError;
+    expect(tooMany.result.failed).toBe(2);
   });
 });

@@ -371,3 +371,96 @@ describe("digests in presence (FIG. 9)", () => {
   });
 });
 
+
+describe("recording uploaded chunks (record-chunks.ts)", () => {
+  const setup = async () => {
+    const { chunkRecorder } = await import("../../component/record-chunks.ts");
+    const { Mutex } = await import("../../component/modules/gc.ts");
+    const { MemoryBlobStore } = await import("../../component/store/memory-blobs.ts");
+    const { MemoryMetadataStore } = await import("../../component/store/memory-metadata.ts");
+    const blobs = new MemoryBlobStore();
+    const store = new MemoryMetadataStore();
+    const log: string[] = [];
+    let syncGate: Promise<void> = Promise.resolve();
+    const lock = new Mutex();
+    const record = chunkRecorder({
+      blobs: {
+        sizes: async (hs) => (log.push(`sizes ${hs.length}`), blobs.sizes(hs)),
+        sync: async (hs) => {
+          log.push(`sync ${hs.length}`);
+          await syncGate;
+        },
+      },
+      store: {
+        addChunks: async (cs, uploader, nowMs) => {
+          log.push(`add ${cs.length} ${uploader} ${nowMs}`);
+          return store.addChunks(cs, uploader, nowMs);
+        },
+      },
+      lock,
+    });
+    const stored = async (content: string) => {
+      const b = Buffer.from(content);
+      await blobs.put(sha(content), (async function* () { yield b; })(), { maxBytes: 1 << 20 });
+      return { hash: sha(content), size: b.length };
+    };
+    return { record, blobs, store, log, lock, stored, gate: (p: Promise<void>) => (syncGate = p) };
+  };
+
+  it("calls that arrive while one records go together: one lookup, one sync, one transaction per uploader", async () => {
+    const t = await setup();
+    const [a, b, c2, d] = await Promise.all(["a", "b", "c", "d"].map((x) => t.stored(x)));
+    let open!: () => void;
+    t.gate(new Promise<void>((r) => (open = r)));
+    const first = t.record([a!], alice, 1);
+    await new Promise((r) => setTimeout(r, 10)); // the first is now waiting for its sync
+    const rest = [t.record([b!], alice, 3), t.record([c2!, a!], alice, 2), t.record([d!], bob, 4)];
+    expect(t.log).toEqual(["sizes 1", "sync 1"]);
+    open();
+    await Promise.all([first, ...rest]);
+    expect(t.log).toEqual(["sizes 1", "sync 1", `add 1 ${alice} 1`, "sizes 4", "sync 4", `add 3 ${alice} 3`, `add 1 ${bob} 4`]);
+    expect(await t.store.hasChunks([a!.hash, b!.hash, c2!.hash, d!.hash])).toEqual(new Set([a!.hash, b!.hash, c2!.hash, d!.hash]));
+    expect(await t.store.uploadedBytes(alice)).toBe(3);
+    expect(await t.store.uploadedBytes(bob)).toBe(1);
+    // Nothing to record: nothing done.
+    await t.record([], alice, 5);
+    expect(t.log).toHaveLength(7);
+  });
+
+  it("a call naming a vanished chunk fails alone; a failed sync fails its group only", async () => {
+    const t = await setup();
+    const [a, b] = await Promise.all(["a", "b"].map((x) => t.stored(x)));
+    const ghost = { hash: sha("never stored"), size: 3 };
+    let open!: () => void;
+    t.gate(new Promise<void>((r) => (open = r)));
+    const first = t.record([a!], alice, 1);
+    await new Promise((r) => setTimeout(r, 10));
+    const bad = t.record([b!, ghost], alice, 2);
+    const good = t.record([b!], alice, 3);
+    open();
+    await first;
+    await expect(bad).rejects.toThrow(/vanished/);
+    await good;
+    expect(await t.store.hasChunks([b!.hash, ghost.hash])).toEqual(new Set([b!.hash]));
+    t.gate(Promise.reject(new Error("disk on fire")));
+    await expect(t.record([a!], alice, 4)).rejects.toThrow(/disk on fire/);
+    t.gate(Promise.resolve());
+    await t.record([a!], alice, 5);
+  });
+
+  it("waits for the GC mutex: nothing is checked or recorded while GC holds it", async () => {
+    const t = await setup();
+    const a = await t.stored("a");
+    let release!: () => void;
+    const held = t.lock.runExclusive(() => new Promise<void>((r) => (release = r)));
+    const rec = t.record([a], alice, 1);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(t.log).toEqual([]);
+    // GC deletes the bytes meanwhile: the recording must then refuse.
+    await t.blobs.delete(a.hash);
+    release();
+    await held;
+    await expect(rec).rejects.toThrow(/vanished/);
+    expect(await t.store.hasChunks([a.hash])).toEqual(new Set());
+  });
+});
