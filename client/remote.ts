@@ -97,8 +97,11 @@ export class Remote {
     return this.#session;
   }
 
-  /** One HTTP request; resolves with status, headers and the whole body. */
-  async #http(url: string, method: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<{ status: number; body: Buffer }> {
+  /**
+   * One HTTP request; resolves with status, headers and the whole body. A body given as pieces
+   * is sent as they are (Content-Length set), not copied into one buffer first.
+   */
+  async #http(url: string, method: string, headers: Record<string, string>, body?: Uint8Array | string | readonly Uint8Array[]): Promise<{ status: number; body: Buffer }> {
     const res = await this.#open(url, method, headers, body);
     const parts: Buffer[] = [];
     for await (const b of this.#read(res)) parts.push(b);
@@ -109,17 +112,26 @@ export class Remote {
    * One HTTP request; resolves with the response as soon as its headers have arrived, for the
    * caller to read with `#read` as it streams. A reader that stops early must destroy it.
    */
-  #open(url: string, method: string, headers: Record<string, string>, body?: Uint8Array | string): Promise<IncomingMessage> {
+  #open(url: string, method: string, headers: Record<string, string>, body?: Uint8Array | string | readonly Uint8Array[]): Promise<IncomingMessage> {
     const u = new URL(url);
     const send = u.protocol === "https:" ? httpsRequest : httpRequest;
+    const pieces = Array.isArray(body) ? (body as readonly Uint8Array[]) : undefined;
+    const length = pieces?.reduce((n, p) => n + p.byteLength, 0);
     return new Promise((resolve, reject) => {
-      const req = send(u, { method, headers, agent: u.protocol === "https:" ? undefined : this.#agent }, resolve);
+      const req = send(u, { method, headers: length === undefined ? headers : { ...headers, "content-length": String(length) }, agent: u.protocol === "https:" ? undefined : this.#agent }, resolve);
       // After the response has started, a failure reaches its reader as the response's error.
       req.on("error", reject);
       this.stats.requests++;
-      if (body !== undefined) {
-        this.stats.sent += typeof body === "string" ? Buffer.byteLength(body) : body.length;
-        req.end(body);
+      if (pieces) {
+        this.stats.sent += length!;
+        // Corked: the pieces leave in one writev, not one write each.
+        req.cork();
+        for (const p of pieces) req.write(p);
+        req.end();
+      } else if (body !== undefined) {
+        const one = body as Uint8Array | string;
+        this.stats.sent += typeof one === "string" ? Buffer.byteLength(one) : one.length;
+        req.end(one);
       } else req.end();
     });
   }
@@ -250,7 +262,7 @@ export class Remote {
           }
           records.push({ hash: s.hash, bytes });
         }
-        const body = Buffer.concat(encodeBatch(records));
+        const body = encodeBatch(records);
         const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, body);
         if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk upload refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
         const bytes = batch.reduce((n, s) => n + s.size, 0);
@@ -271,7 +283,7 @@ export class Remote {
       const missing = new Set(slots.missing);
       const records = chunks.filter((c) => missing.has(c.hash));
       if (records.length) {
-        const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, Buffer.concat(encodeBatch(records)));
+        const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, encodeBatch(records));
         if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk upload refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
       }
       const bytes = records.reduce((n, c) => n + c.bytes.length, 0);
