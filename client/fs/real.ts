@@ -16,6 +16,9 @@ import { resolve } from "node:path";
 import { TEMP_PREFIX } from "../../protocol/paths.ts";
 import { assertRelative, errorCode, joinPath, type Fs, type Kind, type ReadOptions, type Stat } from "./types.ts";
 
+/** The buffer small files are read into before their bytes are copied out (see `read`). */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
 /** Bytes per read() call and per yielded piece. */
 export const READ_PIECE = 64 * 1024;
 /** writeTemp writes large pieces this many bytes at a time (8 MiB writes cost Linux 2–3 times the CPU). */
@@ -72,16 +75,19 @@ export class RealFs implements Fs {
       // Small files (no piece hint): open, read and close synchronously, as one short burst of
       // syscalls; the thread pool would cost several times that per file. A file longer than
       // one piece goes on below.
+      // Read into a shared scratch buffer (nothing else runs during these synchronous calls) and
+      // yield a copy of exactly what was read: a 2 KiB file must not pin a 64 KiB buffer (the
+      // scan may hand its bytes on, and thousands are held while they are uploaded).
       const want = Math.min(piece, stop - start);
-      const buf = Buffer.allocUnsafeSlow(want);
+      if (scratch.length < want) scratch = Buffer.allocUnsafeSlow(want);
       const fd = openSync(abs, constants.O_RDONLY);
       let bytesRead: number;
       try {
-        bytesRead = readSync(fd, buf, 0, want, start);
+        bytesRead = readSync(fd, scratch, 0, want, start);
       } finally {
         closeSync(fd);
       }
-      if (bytesRead > 0) yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+      if (bytesRead > 0) yield Buffer.from(scratch.subarray(0, bytesRead));
       if (bytesRead < want) return;
       start += bytesRead;
       if (start >= stop) return;
