@@ -8,10 +8,13 @@
  * Invariants:
  * - A file whose kind, size, mtime and inode equal its `previous` entry is not read: hash and
  *   chunks are copied. The rescan of an unchanged folder is readdir + lstat only.
- * - Other files are read once, streamed through `Chunker` and a whole-file SHA-256 (never held
- *   whole): large ones `concurrency` at a time, small ones (one read piece) 16 at a time, so
- *   memory stays bounded. Hashing runs on the calling thread. A file whose size or mtime moved
- *   while being read is read once more, then skipped as "changing".
+ * - Other files are read once, streamed through `Chunker` (never held whole; the content id
+ *   comes from the chunk list): large ones `concurrency` at a time in 4 MiB pieces, small ones
+ *   (one read piece, synchronous calls) 16 at a time, so memory stays bounded. With `onChunk`
+ *   each chunk's bytes are handed on as they are cut (the engine uploads them meanwhile).
+ *   Hashing runs on the calling thread, which is given back to the event loop every 10 ms. A
+ *   file whose size or mtime moved while being read is read once more, then skipped as
+ *   "changing".
  * - Paths are NFC and pass `checkPath` (§ 5.4); `diskPath` keeps the on-disk spelling (NFD on
  *   macOS) for opening. Names that fold to the same key (§ 5.4) in one directory: the first in
  *   sorted order is kept, the others skipped as "case-collision".
