@@ -159,7 +159,7 @@ function describe(label: string, x: Synced): void {
   line(label, `${s(x.r.ms.total)} s = login ${s(x.r.ms.open)} + sync ${s(x.r.ms.sync)} + close ${s(x.r.ms.close)} (wall ${s(x.wallMs)}); pushed ${rep?.pushed ?? 0}, pulled ${rep?.pulled ?? 0}`);
   const compCpu = x.componentCpuS !== undefined && !Number.isNaN(x.componentCpuS) ? `; component CPU meanwhile ${x.componentCpuS.toFixed(2)} s` : "";
   line("", `in sync: upload ${s(rm.upload)}, download ${s(rm.download)}, other IQs ${s(rm.iq)}, local (scan, plan, disk, state) ${s(local)} s${compCpu}`);
-  line("", `HTTP ${x.r.http.requests} req, ${x.r.http.sent} B out, ${x.r.http.received} B in${xm}; CPU ${s(x.r.cpuUserMs)} user + ${s(x.r.cpuSystemMs)} sys s; peak RSS ${rssMB(x.r.peakRssKiB).toFixed(0)} MB`);
+  line("", `HTTP ${x.r.http.requests} req, ${x.r.http.sent} B out, ${x.r.http.received} B in${xm}; CPU ${s(x.r.cpuUserMs)} user + ${s(x.r.cpuSystemMs)} sys s; peak RSS ${rssMB(x.r.peakRssKiB).toFixed(0)} MB (largest JS heap ${x.r.memPeakMB.heapUsed}, buffers ${x.r.memPeakMB.arrayBuffers} MB)`);
 }
 
 /** A sync of nothing (no space matches): login, module load, close: the floor of every figure. */
