@@ -42,6 +42,12 @@ const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 1024);
 const EDIT_MIB = Number(process.env.BENCH_EDIT_MIB ?? 256);
 const RESCAN_FILES = Number(process.env.BENCH_RESCAN_FILES ?? 100_000);
 const PROF_DIR = process.env.BENCH_PROF;
+/**
+ * Node flags for every client child: those `xshare` runs with (the flags in bin/xshare.js's
+ * `#!/usr/bin/env -S node …` line), or BENCH_NODE_FLAGS when set (e.g. "" for none).
+ */
+const SHEBANG_FLAGS = /^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(join(REPO_ROOT, "bin/xshare.js"), "utf8").split("\n")[0] ?? "")?.[1] ?? "";
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? SHEBANG_FLAGS).split(/\s+/).filter(Boolean);
 
 const MiB = 1024 * 1024;
 const PW = "bench-pass";
@@ -100,7 +106,7 @@ function runChild<T>(script: string, args: string[], profName?: string): Promise
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     // Through bin/launch.js, as bin/xshare.js runs the client (a bundle, not tsx's loader).
-    const child = spawn(process.execPath, [...prof, join(REPO_ROOT, "bench/fixtures/run.js"), `bench/fixtures/${script}`, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...prof, ...NODE_FLAGS, join(REPO_ROOT, "bench/fixtures/run.js"), `bench/fixtures/${script}`, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
     let out = "";
     let err = "";
@@ -380,6 +386,7 @@ async function rescan(): Promise<void> {
 // ------------------------------------------------------------------ main
 
 console.log(`client bench: node ${process.version}, real Prosody + component process (log level info), two devices; temp ${root}`);
+console.log(`client node flags: ${NODE_FLAGS.join(" ") || "(none)"} (as bin/xshare.js runs; BENCH_NODE_FLAGS overrides)`);
 console.log(`knobs: BENCH_FILES=${FILES} BENCH_BIG_MIB=${BIG_MIB} BENCH_EDIT_MIB=${EDIT_MIB} BENCH_RESCAN_FILES=${RESCAN_FILES}${PROF_DIR ? ` BENCH_PROF=${PROF_DIR}` : ""}`);
 console.log("per sync: login (XMPP connect + SASL) + sync + close, all inside the child; wall adds starting node and loading the code. Goals are judged on login + sync + close, and also shown without the login");
 let comp: ComponentProcess | undefined;

@@ -1,5 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // `xshare`, the sharing client CLI (TypeScript sources; see launch.js for how they are run).
+// The flag keeps V8's young generation small: the client allocates many short-lived objects
+// (index entries, chunk buffers) and a large young generation only makes it hold more memory
+// between collections (bench:client: peak RSS 206 -> 170 MB for 10,000 files, same times).
+// It applies when the program is run as `xshare`; `node bin/xshare.js` runs without it.
 import { launch } from "./launch.js";
 
 const { main } = await launch("client/cli.ts");

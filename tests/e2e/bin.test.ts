@@ -44,9 +44,12 @@ const programs = [
 describe.concurrent.each(programs)("$name", ({ name, about }) => {
   const bin = pkg.bin[name] ?? "";
 
-  it("is declared in package.json with a node shebang", () => {
+  it("is declared in package.json with a node shebang, and runs as an executable", async () => {
     expect(bin).toBe(`bin/${name}.js`);
-    expect(readFileSync(path.join(REPO_ROOT, bin), "utf8")).toMatch(/^#!\/usr\/bin\/env node\n/);
+    expect(readFileSync(path.join(REPO_ROOT, bin), "utf8")).toMatch(/^#!\/usr\/bin\/env (node|-S node( --[a-z-]+=\d+)+)\n/);
+    // Through the shebang (and its flags), as a shell runs it.
+    const { stdout } = await promisify(execFile)(path.join(REPO_ROOT, bin), ["--version"], { cwd: REPO_ROOT, timeout: 20_000 });
+    expect(stdout).toBe(`${pkg.version}\n`);
   });
 
   it("--help describes the program and exits 0", async () => {
