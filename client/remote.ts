@@ -358,7 +358,11 @@ export class ChunkUploader {
   readonly #send: (chunks: ReadonlyArray<{ hash: ChunkHash; size: number; bytes: Uint8Array }>) => Promise<number>;
   readonly #seen = new Set<ChunkHash>();
   #batch: Array<{ hash: ChunkHash; size: number; bytes: Uint8Array }> = [];
-  #batchBytes = 0;
+  /** The buffer the current batch's bytes are copied into, and how much of it is used. */
+  #buffer: Buffer | undefined;
+  #used = 0;
+  /** Batch buffers whose request has completed, for the next batches. */
+  readonly #free: Buffer[] = [];
   readonly #inFlight = new Set<Promise<void>>();
 
   constructor(send: (chunks: ReadonlyArray<{ hash: ChunkHash; size: number; bytes: Uint8Array }>) => Promise<number>) {
@@ -370,13 +374,21 @@ export class ChunkUploader {
     for (const h of hashes) this.#seen.add(h);
   }
 
-  /** Queues one chunk; resolves once there is room for more. Never rejects. */
+  /**
+   * Queues one chunk; resolves once there is room for more. Never rejects. `bytes` are copied
+   * before this returns (into one of at most PARALLEL + 1 reused batch buffers), so the caller
+   * may reuse them at once, and memory stays bounded whoever holds what.
+   */
   async add(chunk: ChunkRef, bytes: Uint8Array): Promise<void> {
     if (this.failed || this.#seen.has(chunk.hash)) return;
     this.#seen.add(chunk.hash);
-    this.#batch.push({ hash: chunk.hash, size: chunk.size, bytes });
-    this.#batchBytes += bytes.length;
-    if (this.#batchBytes >= BATCH_BYTES || this.#batch.length >= SL.MAX_SLOT_CHUNKS) this.#dispatch();
+    if (this.#buffer && this.#used + bytes.length > this.#buffer.length) this.#dispatch();
+    if (!this.#buffer) this.#buffer = this.#free.pop() ?? Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES, bytes.length));
+    const at = this.#used;
+    this.#buffer.set(bytes, at);
+    this.#used += bytes.length;
+    this.#batch.push({ hash: chunk.hash, size: chunk.size, bytes: this.#buffer.subarray(at, at + bytes.length) });
+    if (this.#used >= this.#buffer.length || this.#batch.length >= SL.MAX_SLOT_CHUNKS) this.#dispatch();
     while (this.#inFlight.size >= PARALLEL) await Promise.race(this.#inFlight);
   }
 
@@ -388,13 +400,21 @@ export class ChunkUploader {
 
   #dispatch(): void {
     const batch = this.#batch;
+    const buffer = this.#buffer;
     this.#batch = [];
-    this.#batchBytes = 0;
-    if (batch.length === 0 || this.failed) return;
+    this.#buffer = undefined;
+    this.#used = 0;
+    if (batch.length === 0 || this.failed) {
+      if (buffer) this.#free.push(buffer);
+      return;
+    }
     const p: Promise<void> = this.#send(batch).then(
       (n) => {
         this.sent += n;
         for (const c of batch) this.stored.add(c.hash);
+        // The component answered, so it has read the whole body: the buffer is free again.
+        // (After a failure it is left to the garbage collector: a request may still hold it.)
+        if (buffer && buffer.length === BATCH_BYTES) this.#free.push(buffer);
       },
       () => {
         this.failed = true;

@@ -94,7 +94,8 @@ export interface ScanOptions {
   /**
    * Receives every chunk read while hashing (new or changed files), with its bytes, in file
    * order: the engine uploads them while the scan goes on instead of reading them again. The
-   * scan waits for the promise it returns (back-pressure); it must not reject.
+   * bytes are valid during the call only (the read buffers are reused): copy what you keep.
+   * The scan waits for the promise it returns (back-pressure); it must not reject.
    */
   readonly onChunk?: ChunkSink;
 }
@@ -415,11 +416,18 @@ export async function hashFile(fs: Fs, path: string, opts: HashFileOptions = {})
     }
   };
   let size = 0;
+  // Large files are read into two reused buffers: each piece is done with before the next is
+  // asked for (the sink copies what it keeps; the bytes of a chunk still being cut are copied
+  // out here).
   const piece = (opts.sizeHint ?? 0) > SMALL_FILE ? LARGE_PIECE : undefined;
-  for await (const bytes of fs.read(path, piece ? { piece } : {})) {
+  for await (const bytes of fs.read(path, piece ? { piece, reuse: true } : {})) {
     if (sink) held.push(bytes);
     await cut(chunker.push(bytes));
-    if (first > 1024) {
+    if (piece && sink) {
+      const rest = held.slice(first);
+      held = rest.length ? [Buffer.concat(rest)] : [];
+      first = 0;
+    } else if (first > 1024) {
       held = held.slice(first);
       first = 0;
     }

@@ -93,9 +93,12 @@ export class RealFs implements Fs {
       if (start >= stop) return;
     }
     const fh = await fsp.open(abs, constants.O_RDONLY);
+    // With `reuse`, two buffers take turns: one the caller holds, one being read ahead into.
+    const spare = opts.reuse ? [Buffer.allocUnsafeSlow(piece), Buffer.allocUnsafeSlow(piece)] : undefined;
+    let turn = 0;
     const readAt = (pos: number) => {
       const want = Math.min(piece, stop - pos);
-      const buf = Buffer.allocUnsafeSlow(want);
+      const buf = spare ? spare[turn++ & 1]!.subarray(0, want) : Buffer.allocUnsafeSlow(want);
       const p = fh.read(buf, 0, want, pos).then(({ bytesRead }) => ({ want, buf, bytesRead }));
       // Awaited at the next step; until then a failure must not count as unhandled.
       p.catch(() => undefined);

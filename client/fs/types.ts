@@ -43,6 +43,12 @@ export interface ReadOptions {
    * read faster in large pieces; small ones should not get a large buffer.
    */
   readonly piece?: number;
+  /**
+   * The caller is done with each piece when it asks for the next one, so an implementation may
+   * read into the same few buffers again (no garbage per piece). Default: every piece is the
+   * caller's to keep.
+   */
+  readonly reuse?: boolean;
 }
 
 /** Every method of `Fs`, for rules (ErrorFs) and logs. */

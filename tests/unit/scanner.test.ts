@@ -449,6 +449,19 @@ describe("RealFs reads large files in large pieces, one ahead", () => {
       const ranged: Uint8Array[] = [];
       for await (const p of fs.read("f", { piece: 1 << 20, start: 10, end: 1_500_000 })) ranged.push(p);
       expect(Buffer.concat(ranged).equals(Buffer.from(data.subarray(10, 1_500_001)))).toBe(true);
+      // `reuse`: the same two buffers take turns; each piece is right while the caller has it.
+      const seen = new Set<ArrayBufferLike>();
+      const reused: Buffer[] = [];
+      for await (const p of fs.read("f", { piece: 1 << 19, reuse: true })) {
+        seen.add(p.buffer);
+        reused.push(Buffer.from(p));
+      }
+      expect(seen.size).toBe(2);
+      expect(Buffer.concat(reused).equals(Buffer.from(data))).toBe(true);
+      // The scanner over reused buffers hands over each chunk's right bytes (copied by the sink).
+      const handed: Buffer[] = [];
+      await scan(fs, new Map(), { onChunk: (_c, bytes) => void handed.push(Buffer.from(bytes)) });
+      expect(Buffer.concat(handed).equals(Buffer.from(data))).toBe(true);
       // Breaking out with a read in flight: the handle is closed, nothing is left unhandled.
       for await (const p of fs.read("f", { piece: 4096 })) if (p.length) break;
       const r = await scan(fs, new Map());
