@@ -33,6 +33,7 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync, r
 import { join } from "node:path";
 import { ok } from "../tests/harness/cli.ts";
 import { type ComponentProcess, startComponentProcess } from "../tests/harness/component.ts";
+import { shebangFlags } from "../tests/harness/node-flags.ts";
 import { type ProsodyHandle, REPO_ROOT, startProsody } from "../tests/harness/prosody.ts";
 import type { RescanChildResult } from "./fixtures/rescan-child.ts";
 import type { SyncChildResult } from "./fixtures/sync-child.ts";
@@ -43,11 +44,10 @@ const EDIT_MIB = Number(process.env.BENCH_EDIT_MIB ?? 256);
 const RESCAN_FILES = Number(process.env.BENCH_RESCAN_FILES ?? 100_000);
 const PROF_DIR = process.env.BENCH_PROF;
 /**
- * Node flags for every client child: those `xshare` runs with (the flags in bin/xshare.js's
- * `#!/usr/bin/env -S node …` line), or BENCH_NODE_FLAGS when set (e.g. "" for none).
+ * Node flags for every client child: those `xshare` runs with (its shebang's), or
+ * BENCH_NODE_FLAGS when set (e.g. "" for none).
  */
-const SHEBANG_FLAGS = /^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(join(REPO_ROOT, "bin/xshare.js"), "utf8").split("\n")[0] ?? "")?.[1] ?? "";
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? SHEBANG_FLAGS).split(/\s+/).filter(Boolean);
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS === undefined ? shebangFlags("bin/xshare.js") : process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
 
 const MiB = 1024 * 1024;
 const PW = "bench-pass";

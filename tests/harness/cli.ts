@@ -1,7 +1,9 @@
-// Runs the real `xshare` program (node bin/xshare.js) as a user would, one process per command.
+// Runs the real `xshare` program (node bin/xshare.js, with its shebang's flags) as a user would,
+// one process per command.
 
 import { execFile } from "node:child_process";
 import path from "node:path";
+import { shebangFlags } from "./node-flags.ts";
 import { REPO_ROOT } from "./prosody.ts";
 
 export interface CliResult {
@@ -14,7 +16,7 @@ export function xshare(home: string, args: string[], opts: { input?: string; env
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      [path.join(REPO_ROOT, "bin/xshare.js"), "--home", home, ...args],
+      [...shebangFlags("bin/xshare.js"), path.join(REPO_ROOT, "bin/xshare.js"), "--home", home, ...args],
       { cwd: REPO_ROOT, timeout: 120_000, env: { PATH: process.env.PATH ?? "", HOME: home, ...opts.env }, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : -1) : 0;

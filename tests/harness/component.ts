@@ -4,6 +4,7 @@
 // removed by `destroy()`. No child outlives the test process.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { shebangFlags } from "./node-flags.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -47,7 +48,7 @@ export async function startComponentProcess(
   const start = () =>
     new Promise<void>((resolve, reject) => {
       const from = out.length;
-      const proc = spawn(process.execPath, [...nodeArgs, BIN], {
+      const proc = spawn(process.execPath, [...shebangFlags("bin/xshare-component.js"), ...nodeArgs, BIN], {
         env: {
           ...process.env,
           XSHARE_COMPONENT_DOMAIN: prosody.componentDomain,
