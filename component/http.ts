@@ -390,11 +390,7 @@ async function sendRuns(blobs: Required<Pick<BlobStore, "readInto">>, res: Res, 
       const ok = res.write(run.bytes, (err) => err || slabs.give(run.slab));
       if (!ok) await drained(res);
     }
-    // 'finish' once flushed, or 'close' if the client went away after the last write.
-    await new Promise<void>((resolve) => {
-      res.once("close", resolve);
-      res.end(resolve);
-    });
+    await endResponse(res);
   } catch (err) {
     res.destroy();
     throw err;
@@ -427,15 +423,19 @@ async function sendRecords(blobs: BlobStore, res: Res, hashes: readonly ChunkHas
       res.uncork();
       if (!ok) await drained(res);
     }
-    // 'finish' once flushed, or 'close' if the client went away after the last write.
-    await new Promise<void>((resolve) => {
-      res.once("close", resolve);
-      res.end(resolve);
-    });
+    await endResponse(res);
   } catch (err) {
     res.destroy();
     throw err;
   }
+}
+
+/** Ends a streamed response: resolves once flushed ('finish'), or if the client went away after the last write ('close'). */
+function endResponse(res: Res): Promise<void> {
+  return new Promise<void>((resolve) => {
+    res.once("close", resolve);
+    res.end(resolve);
+  });
 }
 
 async function readChunk(blobs: BlobStore, hash: ChunkHash, size: number): Promise<Buffer[]> {
