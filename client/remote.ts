@@ -7,10 +7,10 @@
  * move in batches (`/chunks/batch`, `/chunks/batch-get`). Errors come back as ShareError.
  * Batch downloads are decoded and verified as they stream in (`RecordReader`).
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { Agent, type IncomingMessage, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { encodeBatch, encodeHashList, HASH_BYTES, RECORD_HEADER_BYTES } from "../protocol/batch.ts";
+import { encodeBatch, encodeHashList, type Place, RecordReader } from "../protocol/batch.ts";
 import { ShareError } from "../protocol/errors.ts";
 import type { ChunkRef } from "../protocol/file.ts";
 import type { ChunkHash, SpaceId } from "../protocol/ids.ts";
@@ -68,7 +68,7 @@ export interface ChunkSink {
    * `size` bytes long, or undefined for one of the download's own. What it holds is the chunk
    * only once the sink is called with it; a damaged download leaves anything there.
    */
-  readonly place?: (hash: ChunkHash, size: number) => Uint8Array | undefined;
+  readonly place?: Place;
 }
 
 export class Remote {
@@ -244,6 +244,12 @@ export class Remote {
     return out;
   }
 
+  /** One batch upload (POST /chunks/batch) with an upload slot's token. */
+  async #postBatch(slots: SL.Slots, records: ReadonlyArray<{ hash: ChunkHash; bytes: Uint8Array }>): Promise<void> {
+    const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, encodeBatch(records));
+    if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk upload refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
+  }
+
   /** Uploads the chunks the component lacks; returns how many bytes were sent. */
   async upload(space: SpaceId, sources: readonly ChunkSource[], progress?: Progress): Promise<number> {
     const unique = [...new Map(sources.map((s) => [s.hash, s])).values()];
@@ -262,9 +268,7 @@ export class Remote {
           }
           records.push({ hash: s.hash, bytes });
         }
-        const body = encodeBatch(records);
-        const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, body);
-        if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk upload refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
+        await this.#postBatch(slots, records);
         const bytes = batch.reduce((n, s) => n + s.size, 0);
         sent += bytes;
         progress?.(bytes);
@@ -282,10 +286,7 @@ export class Remote {
       const slots = await this.request<SL.Slots>("get", SL.buildSlotRequest({ space, direction: "upload", chunks: chunks.map(({ hash, size }) => ({ hash, size })) }));
       const missing = new Set(slots.missing);
       const records = chunks.filter((c) => missing.has(c.hash));
-      if (records.length) {
-        const res = await this.#http(`${slots.url}batch`, "POST", { authorization: `Bearer ${slots.token}`, "content-type": "application/octet-stream" }, encodeBatch(records));
-        if (res.status !== 200) throw new ShareError("unavailable", { text: `Chunk upload refused (HTTP ${res.status}): ${res.body.toString().trim()}` });
-      }
+      if (records.length) await this.#postBatch(slots, records);
       const bytes = records.reduce((n, c) => n + c.bytes.length, 0);
       if (bytes) progress?.(bytes);
       return bytes;
@@ -448,92 +449,4 @@ async function runParallel<T>(items: readonly T[], width: number, fn: (item: T) 
     while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-}
-
-/**
- * Decodes a batch download response (protocol/batch.ts records) piece by piece as it arrives,
- * expecting exactly the chunks asked for, in order. A chunk goes where `place` says, or, when
- * it has no place, is a view of the piece holding it whole or else a buffer of its own. Each is
- * checked against its size (before anything is copied) and its hash: a damaged, missing,
- * reordered or extra record throws `hash-mismatch`.
- */
-export class RecordReader {
-  readonly #want: readonly ChunkRef[];
-  readonly #place: ChunkSink["place"];
-  #next = 0;
-  readonly #header = Buffer.alloc(RECORD_HEADER_BYTES);
-  #headerHave = 0;
-  /** The record being assembled: its buffer, how much has arrived, its hash so far. */
-  #body: Uint8Array | undefined;
-  #bodyHave = 0;
-  #hash: Hash | undefined;
-
-  constructor(want: readonly ChunkRef[], place?: ChunkSink["place"]) {
-    this.#want = want;
-    this.#place = place;
-  }
-
-  /**
-   * Feeds one piece of the body; returns the chunks it completed, in order. A `transient` piece
-   * will be overwritten after the call: nothing returned is a view of it.
-   */
-  push(piece: Uint8Array, transient = false): Array<{ hash: ChunkHash; bytes: Uint8Array }> {
-    const out: Array<{ hash: ChunkHash; bytes: Uint8Array }> = [];
-    let off = 0;
-    while (off < piece.length) {
-      if (this.#body) {
-        // Continues the record being assembled.
-        const n = Math.min(piece.length - off, this.#body.length - this.#bodyHave);
-        const part = piece.subarray(off, off + n);
-        this.#body.set(part, this.#bodyHave);
-        this.#hash!.update(part);
-        this.#bodyHave += n;
-        off += n;
-        if (this.#bodyHave === this.#body.length) out.push(this.#done(this.#body, this.#hash!));
-        continue;
-      }
-      const c = this.#want[this.#next];
-      if (!c) throw new ShareError("hash-mismatch", { text: "A chunk download returned more than was asked for" });
-      const n = Math.min(piece.length - off, RECORD_HEADER_BYTES - this.#headerHave);
-      this.#header.set(piece.subarray(off, off + n), this.#headerHave);
-      this.#headerHave += n;
-      off += n;
-      if (this.#headerHave < RECORD_HEADER_BYTES) continue;
-      if (this.#header.toString("hex", 0, HASH_BYTES) !== c.hash || this.#header.readUInt32BE(HASH_BYTES) !== c.size) throw this.#damaged();
-      const dest = this.#place?.(c.hash, c.size);
-      if (dest && dest.length !== c.size) throw new Error(`place() gave ${dest.length} bytes for a chunk of ${c.size}`);
-      if (!dest && !transient && piece.length - off >= c.size) {
-        // The whole record is in this piece: a view of it, no copy.
-        const bytes = piece.subarray(off, off + c.size);
-        out.push(this.#done(bytes, createHash("sha256").update(bytes)));
-        off += c.size;
-      } else {
-        this.#body = dest ?? Buffer.allocUnsafe(c.size);
-        this.#bodyHave = 0;
-        this.#hash = createHash("sha256");
-        if (c.size === 0) out.push(this.#done(this.#body, this.#hash));
-      }
-    }
-    return out;
-  }
-
-  /** The body has ended: throws unless every chunk asked for arrived whole. */
-  end(): void {
-    if (this.#next < this.#want.length) throw this.#damaged();
-  }
-
-  #done(bytes: Uint8Array, hash: Hash): { hash: ChunkHash; bytes: Uint8Array } {
-    const c = this.#want[this.#next]!;
-    if (hash.digest("hex") !== c.hash) throw this.#damaged();
-    this.#next++;
-    this.#headerHave = 0;
-    this.#body = undefined;
-    this.#hash = undefined;
-    return { hash: c.hash, bytes };
-  }
-
-  #damaged(): ShareError {
-    const c = this.#want[this.#next]!;
-    return new ShareError("hash-mismatch", { text: `Chunk ${c.hash} arrived damaged or incomplete` });
-  }
 }

@@ -10,9 +10,7 @@
 import type http from "node:http";
 import type { Logger } from "pino";
 import type { BareJid } from "../protocol/ids.ts";
-import ltxParse from "ltx/lib/parse.js";
-import LtxParser from "ltx/lib/Parser.js";
-import type { Element } from "../protocol/xml.ts";
+import { type Element, parseXml } from "../protocol/xml.ts";
 import type { Router } from "./router.ts";
 
 export interface IqBridgeDeps {
@@ -40,25 +38,6 @@ async function readBody(req: http.IncomingMessage, max: number): Promise<string 
   return Buffer.concat(parts).toString("utf8");
 }
 
-/**
- * `parseXml` (protocol/xml.ts: ltx's `parse`), with one difference that changes nothing in the
- * result: the tokenizer function of the last parser is kept referenced. ltx creates that
- * function anew for every document, and V8 shares the optimised code of such functions only
- * while one of them is alive; a body of 2,000 chunk references is long enough to get it
- * optimised, and with the full collections that streaming gigabytes brings about, that code
- * was otherwise thrown away and compiled again (tens of ms of CPU) every few requests.
- */
-let kept: unknown;
-class KeepingParser extends LtxParser {
-  constructor() {
-    super();
-    kept = (this as unknown as { parser: { write: unknown } }).parser.write;
-  }
-}
-function parseBody(text: string): Element {
-  return ltxParse(text, KeepingParser) as Element;
-}
-
 let counter = 0;
 
 export function createIqBridge(deps: IqBridgeDeps) {
@@ -79,7 +58,7 @@ export function createIqBridge(deps: IqBridgeDeps) {
       }
       let iq: Element;
       try {
-        iq = parseBody(text);
+        iq = parseXml(text);
       } catch {
         return answer(res, 400, "Body is not well-formed XML\n");
       }

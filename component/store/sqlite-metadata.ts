@@ -23,7 +23,7 @@
  */
 import Database from "better-sqlite3";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
-import type { ChunkRef, EntryKind, FileVersion } from "../../protocol/file.ts";
+import type { EntryKind, FileVersion } from "../../protocol/file.ts";
 import type { BareJid, ChunkHash, GroupId, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import type { Group } from "../../protocol/stanzas/groups.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";

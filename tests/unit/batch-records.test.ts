@@ -1,11 +1,11 @@
 /**
- * The streamed download path of client/remote.ts: batch download records decoded as they
+ * Batch download records (protocol/batch.ts) decoded as they
  * arrive (RecordReader), at any piece boundaries.
  */
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RecordReader } from "../../client/remote.ts";
+import { RecordReader } from "../../protocol/batch.ts";
 import { encodeBatch } from "../../protocol/batch.ts";
 import type { ChunkRef } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
