@@ -29,12 +29,20 @@
  * result does not depend on how the input is split into push() calls; `hash` is SHA-256 of the
  * chunk's bytes in lowercase hex.
  *
- * Speed (bench/protocol.bench.ts): the first minSize - 1 bytes of a chunk are never looked at by
- * the gear loop, the loop is unrolled four times, works on one monomorphic Uint8Array type, and
- * every chunk is hashed from a subarray of the caller's buffer (no copies; a chunk spanning two
- * push() calls is hashed incrementally). Pure: no I/O, clock or randomness.
+ * Speed (bench/protocol.bench.ts): the gear loop runs in WebAssembly (protocol/gear.wat, embedded
+ * as protocol/gear-wasm.ts), unrolled eight times; cutPoints() runs about twice as fast as with
+ * the loop in JS (3.3 vs 1.6 GB/s on one AMD Zen 4 core). The module has one small fixed memory
+ * holding the gear table and a 256 KiB scratch window. The caller's bytes are copied into the
+ * window from the first byte the loop needs on and scanned there (the copy costs about a fifth of
+ * the scan); one window serves every chunk that lies in it. The first minSize - 1 bytes of a chunk
+ * are never scanned, nor copied unless a window loaded for an earlier chunk already holds them.
+ * Every chunk is hashed with node:crypto from a subarray of the caller's buffer (no copies; a
+ * chunk spanning two push() calls is hashed incrementally). Pure: no I/O, clock or randomness;
+ * the window is module state that lives only within one push() or cutPoints() call, so calls on
+ * different chunkers may interleave freely.
  */
 import { createHash, type Hash } from "node:crypto";
+import { GEAR_WASM } from "./gear-wasm.ts";
 import type { ChunkHash } from "./ids.ts";
 
 export interface ChunkerOptions {
@@ -66,6 +74,38 @@ const GEAR: Int32Array = (() => {
   for (let i = 0; i < 256; i++) g[i] = createHash("sha256").update(Uint8Array.of(i)).digest().readInt32BE(0);
   return g;
 })();
+
+/** The exports of protocol/gear.wat. */
+interface GearModule {
+  readonly memory: WebAssembly.Memory;
+  readonly scratch: WebAssembly.Global;
+  readonly scratchSize: WebAssembly.Global;
+  readonly hash: WebAssembly.Global;
+  readonly gear: (p: number, stop: number, m: number, h: number) => number;
+}
+
+/**
+ * The hot loop in WebAssembly, instantiated once per thread at load (synchronously: the module is
+ * a few hundred bytes). Its memory has a fixed size, so `mem` never detaches; the table goes in once.
+ */
+const WASM = new WebAssembly.Instance(new WebAssembly.Module(GEAR_WASM)).exports as unknown as GearModule;
+const mem = new Uint8Array(WASM.memory.buffer);
+const SCRATCH = WASM.scratch.value as number;
+const WINDOW = WASM.scratchSize.value as number;
+{
+  const view = new DataView(WASM.memory.buffer);
+  GEAR.forEach((g, i) => view.setInt32(4 * i, g, true));
+}
+
+/**
+ * Which caller bytes the scratch window holds: src[start, end). Shared by all scanners, so it is
+ * valid only within one push() or cutPoints() call (the caller may change its buffers between
+ * calls); `releaseWindow()` ends it and drops the reference to the caller's buffer.
+ */
+const win = { src: null as Uint8Array | null, start: 0, end: 0 };
+function releaseWindow(): void {
+  win.src = null;
+}
 
 /** A copy of the gear table as unsigned 32-bit values (for the spec and its tests). */
 export function gearTable(): Uint32Array {
@@ -149,31 +189,32 @@ class Scanner {
     return -1;
   }
 
-  /** The hot loop: absorbs b[i, stop); returns the index after the cut byte, or -1 (h saved). */
+  /**
+   * Absorbs b[i, stop) under mask m, in WebAssembly; returns the index after the cut byte, or -1
+   * (h saved). Bytes are copied into the scratch window in runs of up to WINDOW bytes, from the
+   * first byte needed on: a window serves the following chunks too, and the bytes that min-size
+   * skipping passes over are copied only if they lie inside a window loaded anyway.
+   */
   private gear(b: Uint8Array, i: number, stop: number, m: number, h: number): number {
-    const stop4 = stop - 3;
-    while (i < stop4) {
-      h = ((h << 1) + GEAR[b[i]!]!) | 0;
-      if ((h & m) === 0) return i + 1;
-      h = ((h << 1) + GEAR[b[i + 1]!]!) | 0;
-      if ((h & m) === 0) return i + 2;
-      h = ((h << 1) + GEAR[b[i + 2]!]!) | 0;
-      if ((h & m) === 0) return i + 3;
-      h = ((h << 1) + GEAR[b[i + 3]!]!) | 0;
-      if ((h & m) === 0) return i + 4;
-      i += 4;
-    }
     while (i < stop) {
-      h = ((h << 1) + GEAR[b[i]!]!) | 0;
-      i++;
-      if ((h & m) === 0) return i;
+      if (b !== win.src || i < win.start || i >= win.end) {
+        win.src = b;
+        win.start = i;
+        win.end = Math.min(b.length, i + WINDOW);
+        mem.set(b.subarray(i, win.end), SCRATCH);
+      }
+      const s = Math.min(stop, win.end);
+      const at = WASM.gear(SCRATCH + (i - win.start), SCRATCH + (s - win.start), m, h);
+      if (at !== 0) return win.start + (at - SCRATCH);
+      h = WASM.hash.value as number;
+      i = s;
     }
     this.h = h;
     return -1;
   }
 }
 
-/** Views a Buffer (or other Uint8Array subclass) as a plain Uint8Array: keeps the loop monomorphic. */
+/** Views a Buffer (or other Uint8Array subclass) as a plain Uint8Array: keeps the call sites monomorphic. */
 function plain(data: Uint8Array): Uint8Array {
   return data.constructor === Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -199,18 +240,22 @@ export class Chunker {
     const b = plain(data);
     const out: Chunk[] = [];
     let off = 0;
-    while (off < b.length) {
-      const cut = this.scanner.next(b, off, b.length);
-      if (cut < 0) {
-        this.pending ??= createHash("sha256");
-        this.pending.update(b.subarray(off));
-        this.pendingSize += b.length - off;
-        break;
+    try {
+      while (off < b.length) {
+        const cut = this.scanner.next(b, off, b.length);
+        if (cut < 0) {
+          this.pending ??= createHash("sha256");
+          this.pending.update(b.subarray(off));
+          this.pendingSize += b.length - off;
+          break;
+        }
+        const piece = b.subarray(off, cut);
+        const hash = (this.pending ?? createHash("sha256")).update(piece).digest("hex") as ChunkHash;
+        this.emit(out, this.pendingSize + piece.length, hash);
+        off = cut;
       }
-      const piece = b.subarray(off, cut);
-      const hash = (this.pending ?? createHash("sha256")).update(piece).digest("hex") as ChunkHash;
-      this.emit(out, this.pendingSize + piece.length, hash);
-      off = cut;
+    } finally {
+      releaseWindow();
     }
     return out;
   }
@@ -245,12 +290,16 @@ export function cutPoints(data: Uint8Array, opts: ChunkerOptions = DEFAULT_CHUNK
   const b = plain(data);
   const out: number[] = [];
   let off = 0;
-  while (off < b.length) {
-    const cut = s.next(b, off, b.length);
-    if (cut < 0) break;
-    out.push(cut);
-    s.reset();
-    off = cut;
+  try {
+    while (off < b.length) {
+      const cut = s.next(b, off, b.length);
+      if (cut < 0) break;
+      out.push(cut);
+      s.reset();
+      off = cut;
+    }
+  } finally {
+    releaseWindow();
   }
   if (off < b.length) out.push(b.length);
   return out;
