@@ -7,19 +7,27 @@
  * byte for byte. For comparison, 64 MiB of other data through the per-chunk PUT path and 64 MiB
  * through per-chunk GETs.
  *
- * The server runs in a child process with PackBlobStore (the component's default) in a temp
- * dir, so that its peak RSS is the component's own. Goals: >= 300 MB/s each way (MB = 10^6
- * bytes), server peak RSS <= 200 MB. The temp dir is under the repository's `.tmp/` (on the
- * real disk, not a tmpfs). A probe first times creating one chunk-sized file there: the kernel
- * cost that bounds a one-file-per-chunk store (FsBlobStore), which PackBlobStore avoids.
+ * The server runs in a child process wired as component/app.ts wires it: PackBlobStore (the
+ * component's default) and SqliteMetadataStore in a temp dir, uploaded chunks recorded through
+ * component/record-chunks.ts (lookup, sync, one metadata transaction per group), with the node
+ * flags of bin/xshare-component.js, so that its peak RSS and CPU are the component's own. Its
+ * CPU time (user and sys from process.cpuUsage() in the child, and its main thread's share from
+ * /proc) is printed per GiB for the batch upload and the batch download: with two cores shared
+ * by client and component, the component's CPU bounds a push. CPU-seconds vary less than wall
+ * time when other work shares the machine; sys time still varies (page cache, writeback).
+ * Goals: >= 300 MB/s each way (MB = 10^6 bytes), server peak RSS <= 200 MB. The temp dir is
+ * under the repository's `.tmp/` (on the real disk, not a tmpfs). A probe first times creating
+ * one chunk-sized file there: the kernel cost that bounds a one-file-per-chunk store
+ * (FsBlobStore), which PackBlobStore avoids.
  *
  * Run: npm run bench:component, or npx tsx bench/chunks-http.bench.ts with BENCH_MIB=256 for a
  * quicker run, BENCH_DIR=/dev/shm to take the disk out, BENCH_PROF=<dir> to CPU-profile the
- * server. Prints plain text; always exits 0.
+ * server, BENCH_PHASES=upload,download to run only some of upload, put, download, get (the
+ * default; the batch upload always runs, the others need it). Prints plain text; always exits 0.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import { join } from "node:path";
@@ -28,10 +36,14 @@ import pino from "pino";
 import { parseBatch } from "../component/batch.ts";
 import { encodeBatch, encodeHashList } from "../protocol/batch.ts";
 import { closeChunkServer, createChunkServer } from "../component/http.ts";
+import { Mutex } from "../component/modules/gc.ts";
+import { chunkRecorder } from "../component/record-chunks.ts";
 import { PackBlobStore } from "../component/store/pack-blobs.ts";
+import { SqliteMetadataStore } from "../component/store/sqlite-metadata.ts";
 import { TokenRegistry } from "../component/tokens.ts";
 import { DEFAULT_CHUNKING, chunkBuffer, type Chunk } from "../protocol/chunker.ts";
 import type { BareJid, ChunkHash, SpaceId } from "../protocol/ids.ts";
+import { shebangFlags } from "../tests/harness/node-flags.ts";
 
 const MiB = 1024 * 1024;
 const SERVER_FLAG = "--chunks-http-server";
@@ -42,17 +54,30 @@ const GOAL_RSS_MB = 200;
 type Direction = "upload" | "download";
 type Ask = { op: "issue"; direction: Direction; hashes: string[] } | { op: "sync"; hashes: string[] } | { op: "stats" } | { op: "stop" };
 type ToChild = Ask & { id: number };
-type FromChild = { id: number; token?: string; maxRssBytes?: number; cpuMicros?: number; ms?: number } | { ready: number };
+type FromChild = { id: number; token?: string; maxRssBytes?: number; cpu?: NodeJS.CpuUsage; mainThreadS?: number; ms?: number } | { ready: number };
+
+/** CPU seconds (user + sys) of this process's main thread, from /proc (NaN where there is none). */
+function mainThreadSeconds(): number {
+  try {
+    // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+    const f = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // clock ticks, USER_HZ = 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
 
 // --- server side (child process) ---------------------------------------------------------------
 
 async function serveInChild(dir: string): Promise<void> {
-  const blobs = await PackBlobStore.open(dir);
+  const blobs = await PackBlobStore.open(join(dir, "chunks"));
+  const store = SqliteMetadataStore.open(join(dir, "metadata.sqlite"));
+  const addChunks = chunkRecorder({ blobs, store, lock: new Mutex() });
   const tokens = new TokenRegistry({ now: Date.now, random: () => randomBytes(24).toString("base64url"), ttlMs: 3_600_000 });
   const server = createChunkServer({
     blobs,
     tokens,
-    metadata: { addChunks: async () => undefined },
+    metadata: { addChunks },
     log: pino({ level: "silent" }),
     limits: { maxChunkBytes: MAX_CHUNK },
     now: Date.now,
@@ -68,11 +93,11 @@ async function serveInChild(dir: string): Promise<void> {
         await blobs.sync(m.hashes as ChunkHash[]);
         process.send!({ id: m.id, ms: performance.now() - t0 });
       } else if (m.op === "stats") {
-        const cpu = process.cpuUsage();
-        process.send!({ id: m.id, maxRssBytes: process.resourceUsage().maxRSS * 1024, cpuMicros: cpu.user + cpu.system });
+        process.send!({ id: m.id, maxRssBytes: process.resourceUsage().maxRSS * 1024, cpu: process.cpuUsage(), mainThreadS: mainThreadSeconds() });
       } else {
         await closeChunkServer(server, { graceMs: 1000 });
         await blobs.close();
+        await store.close();
         process.send!({ id: m.id }, () => process.exit(0));
       }
     })();
@@ -89,7 +114,9 @@ class Child {
 
   constructor(dir: string) {
     const tsx = import.meta.resolve("tsx");
-    this.#proc = fork(fileURLToPath(import.meta.url), [SERVER_FLAG, dir], { execArgv: ["--import", tsx, ...(process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir=" + process.env.BENCH_PROF] : [])], stdio: "inherit" });
+    const prof = process.env.BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir=" + process.env.BENCH_PROF] : [];
+    const execArgv = [...shebangFlags("bin/xshare-component.js"), "--import", tsx, ...prof];
+    this.#proc = fork(fileURLToPath(import.meta.url), [SERVER_FLAG, dir], { execArgv, stdio: "inherit" });
     this.port = new Promise((resolve) => {
       this.#proc.on("message", (m: FromChild) => {
         if ("ready" in m) return resolve(m.ready);
@@ -184,6 +211,9 @@ export interface ChunksHttpResult {
   putMBps: number;
   downloadMBps: number;
   serverMaxRssMB: number;
+  /** Server CPU-seconds (user + sys) per GiB of the batch upload (sync included) and download. */
+  uploadServerCpuPerGiB: number;
+  downloadServerCpuPerGiB: number;
 }
 
 export async function runChunksHttpBench(totalMiB = Number(process.env.BENCH_MIB ?? 1024)): Promise<ChunksHttpResult> {
@@ -208,17 +238,28 @@ export async function runChunksHttpBench(totalMiB = Number(process.env.BENCH_MIB
     const createUs = probeCreate(base, total / chunks.length);
     console.log(`filesystem probe: creating + writing one chunk-sized file costs ${createUs.toFixed(0)} us here (one core: at most ${((total / chunks.length) / createUs).toFixed(0)} MB/s for one file per chunk; packs append instead)`);
 
-    /** Runs one timed phase; returns MB/s and the CPU both processes spent (in % of one core). */
+    /**
+     * Runs one timed phase; returns MB/s, the CPU both processes spent (in % of one core) and
+     * the server's CPU seconds (user, sys) per GiB moved.
+     */
     const phase = async (bytes: number, fn: () => Promise<void>) => {
-      const server0 = (await child.ask({ op: "stats" })).cpuMicros!;
+      const s0 = await child.ask({ op: "stats" });
+      const server0 = s0.cpu!;
       const client0 = process.cpuUsage();
       const t0 = performance.now();
       await fn();
       const ms = performance.now() - t0;
       const c = process.cpuUsage(client0);
-      const serverCpu = ((await child.ask({ op: "stats" })).cpuMicros! - server0) / 10 / ms;
-      return { mbps: mb(bytes, ms), ms, serverCpu, clientCpu: (c.user + c.system) / 10 / ms };
+      const s1 = await child.ask({ op: "stats" });
+      const server1 = s1.cpu!;
+      const user = (server1.user - server0.user) / 1e6;
+      const sys = (server1.system - server0.system) / 1e6;
+      const perGiB = (1024 * MiB) / bytes;
+      const mainPerGiB = (s1.mainThreadS! - s0.mainThreadS!) * perGiB;
+      return { mbps: mb(bytes, ms), ms, serverCpu: ((user + sys) * 1e5) / ms, clientCpu: (c.user + c.system) / 10 / ms, serverUserPerGiB: user * perGiB, serverSysPerGiB: sys * perGiB, mainPerGiB };
     };
+    const phases = new Set((process.env.BENCH_PHASES ?? "upload,put,download,get").split(","));
+    const skipped = { mbps: NaN, ms: NaN, serverCpu: NaN, clientCpu: NaN, serverUserPerGiB: NaN, serverSysPerGiB: NaN, mainPerGiB: NaN };
 
     // Upload: ~8 MiB batches, 3 requests in flight, then sync (the commit's durability point).
     const batches = await Promise.all(groups(chunks, 8 * MiB).map(async (g) => ({ g, t: await token("upload", g) })));
@@ -238,7 +279,7 @@ export async function runChunksHttpBench(totalMiB = Number(process.env.BENCH_MIB
     // Per-chunk PUT of other data, 8 in flight, plus sync.
     const putTokens = await Promise.all(groups(putChunks, 2000 * 72 * 1024).map(async (g) => ({ g, t: await token("upload", g) })));
     const putJobs = putTokens.flatMap(({ g, t }) => g.map((c) => ({ c, t })));
-    const put = await phase(putTotal, async () => {
+    const put = !phases.has("put") ? skipped : await phase(putTotal, async () => {
       await parallel(putJobs, 8, async ({ c, t }) => {
         const body = [putData.subarray(c.offset, c.offset + c.size)];
         const r = await request(agent, port, "PUT", `/chunks/${c.hash}`, { ...auth(t), "content-length": c.size }, body);
@@ -251,7 +292,7 @@ export async function runChunksHttpBench(totalMiB = Number(process.env.BENCH_MIB
     let mismatches = 0;
     const offsets = new Map(chunks.map((c) => [c.hash, c] as const));
     const getBatches = await Promise.all(groups(chunks, 8 * MiB).map(async (g) => ({ g, t: await token("download", g) })));
-    const download = await phase(total, async () => {
+    const download = !phases.has("download") ? skipped : await phase(total, async () => {
       await parallel(getBatches, 4, async ({ g, t }) => {
         const body = encodeHashList(g.map((c) => c.hash));
         const res = await respond(agent, port, "POST", "/chunks/batch-get", { ...auth(t), "content-length": body.length }, body);
@@ -279,7 +320,7 @@ export async function runChunksHttpBench(totalMiB = Number(process.env.BENCH_MIB
     const getBytes = getChunks.reduce((n, c) => n + c.size, 0);
     const getTokens = await Promise.all(groups(getChunks, 2000 * 72 * 1024).map(async (g) => ({ g, t: await token("download", g) })));
     const getJobs = getTokens.flatMap(({ g, t }) => g.map((c) => ({ c, t })));
-    const perChunk = await phase(getBytes, async () => {
+    const perChunk = !phases.has("get") ? skipped : await phase(getBytes, async () => {
       await parallel(getJobs, 16, async ({ c, t }) => {
         const r = await request(agent, port, "GET", `/chunks/${c.hash}`, auth(t));
         if (r.status !== 200) throw new Error(`GET: HTTP ${r.status}`);
@@ -293,7 +334,10 @@ export async function runChunksHttpBench(totalMiB = Number(process.env.BENCH_MIB
     });
     const maxRss = (await child.ask({ op: "stats" })).maxRssBytes!;
 
-    const result = { uploadMBps: upload.mbps, putMBps: put.mbps, downloadMBps: download.mbps, serverMaxRssMB: maxRss / 1e6 };
+    const result = { uploadMBps: upload.mbps, putMBps: put.mbps, downloadMBps: download.mbps, serverMaxRssMB: maxRss / 1e6,
+      uploadServerCpuPerGiB: upload.serverUserPerGiB + upload.serverSysPerGiB,
+      downloadServerCpuPerGiB: download.serverUserPerGiB + download.serverSysPerGiB,
+    };
     const row = (label: string, value: string, goal?: boolean) =>
       console.log(`${label.padEnd(40)} ${value.padEnd(56)} ${goal === undefined ? "" : goal ? "goal met" : "GOAL MISSED"}`);
     const cpu = (p: { serverCpu: number; clientCpu: number }) => `CPU server ${p.serverCpu.toFixed(0)}%, client ${p.clientCpu.toFixed(0)}%`;
@@ -301,6 +345,10 @@ export async function runChunksHttpBench(totalMiB = Number(process.env.BENCH_MIB
     row(`upload, PUT per chunk x8, ${putTotal / MiB} MiB`, `${put.mbps.toFixed(0)} MB/s  ${putChunks.length} requests, ${cpu(put)}`);
     row(`download, 8 MiB batch-get x4`, `${download.mbps.toFixed(0)} MB/s  ${(download.ms / 1000).toFixed(2)} s, ${cpu(download)}`, download.mbps >= GOAL_MBPS);
     row(`download, GET per chunk x16, ${(getBytes / MiB).toFixed(0)} MiB`, `${perChunk.mbps.toFixed(0)} MB/s  ${getChunks.length} requests, ${cpu(perChunk)}`);
+    const serverCpu = (p: { serverUserPerGiB: number; serverSysPerGiB: number; mainPerGiB: number }) =>
+      `${(p.serverUserPerGiB + p.serverSysPerGiB).toFixed(2)} CPU-s (user ${p.serverUserPerGiB.toFixed(2)} + sys ${p.serverSysPerGiB.toFixed(2)}; main thread ${p.mainPerGiB.toFixed(2)})`;
+    row(`server CPU per GiB, batch upload`, serverCpu(upload));
+    row(`server CPU per GiB, batch download`, serverCpu(download));
     row(`server peak RSS`, `${result.serverMaxRssMB.toFixed(0)} MB (${(rssAfterUpload / 1e6).toFixed(0)} MB by the end of the batch upload)`, result.serverMaxRssMB <= GOAL_RSS_MB);
     row(`downloaded bytes equal uploaded`, mismatches === 0 ? "yes" : `NO (${mismatches} chunks differ)`);
     return result;

@@ -7,16 +7,15 @@
  * The encodings themselves are in protocol/batch.ts (clients use them too); this module reads
  * and stores bodies as they stream in.
  *
- * `parseBatch` reads such a body incrementally: it holds at most one record (≤ maxRecordBytes)
- * plus one 36-byte header, never the whole body. `storeBatch` stores records with bounded
- * concurrency; when one is refused it stops reading, waits for the records already started,
- * and reports how many were stored (they were verified, so they stay). Pure of HTTP: the
- * caller (component/http.ts) supplies authorization and storage.
+ * `BatchParser` (and `parseBatch` over it) reads such a body incrementally: it holds at most one
+ * record (≤ maxRecordBytes) plus one 36-byte header, never the whole body. `storeBatch` reads a
+ * body and stores its records with bounded concurrency; when one is refused it stops reading,
+ * waits for the records already started, and reports how many were stored (they were verified,
+ * so they stay). Pure of HTTP: the caller (component/http.ts) supplies authorization and storage.
  */
 import { badRequest, ShareError } from "../protocol/errors.ts";
 import { RECORD_HEADER_BYTES } from "../protocol/batch.ts";
 import type { ChunkHash } from "../protocol/ids.ts";
-
 
 export interface BatchRecord {
   readonly hash: ChunkHash;
@@ -41,41 +40,90 @@ export class BatchError extends Error {
   }
 }
 
-/** Yields records as soon as each is complete; rejects on a truncated body or an oversized record. */
-export async function* parseBatch(body: AsyncIterable<Uint8Array>, maxRecordBytes: number): AsyncGenerator<BatchRecord> {
-  const head = Buffer.alloc(RECORD_HEADER_BYTES);
-  let headLen = 0;
-  let rec: { hash: ChunkHash; size: number; pieces: Buffer[]; need: number } | undefined;
-  for await (const chunk of body) {
-    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+/**
+ * Cuts a batch body into records as its pieces arrive, synchronously: each record's bytes are
+ * views into the pieces pushed (nothing is copied but the 36-byte headers), so the pieces must
+ * not be reused while a record is in use. At most one record (≤ maxRecordBytes) is pending.
+ */
+export class BatchParser {
+  readonly #max: number;
+  readonly #head = Buffer.alloc(RECORD_HEADER_BYTES);
+  #headLen = 0;
+  #rec: { hash: ChunkHash; size: number; pieces: Buffer[]; need: number } | undefined;
+  /** An oversized record seen: the body goes no further. */
+  #error: ShareError | undefined;
+
+  constructor(maxRecordBytes: number) {
+    this.#max = maxRecordBytes;
+  }
+
+  /**
+   * Appends to `out` the records `piece` completes, in order. At an oversized record's header
+   * it stops: the records before it are appended, and `check`, `push` and `end` throw from
+   * then on (too-large), so that the caller can store those first and name the right record.
+   */
+  push(piece: Uint8Array, out: BatchRecord[]): void {
+    this.check();
+    const buf = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    const head = this.#head;
     let off = 0;
     while (off < buf.length) {
+      let rec = this.#rec;
       if (!rec) {
-        const n = Math.min(RECORD_HEADER_BYTES - headLen, buf.length - off);
-        buf.copy(head, headLen, off, off + n);
-        headLen += n;
+        const n = Math.min(RECORD_HEADER_BYTES - this.#headLen, buf.length - off);
+        // A whole header inside the piece is read in place; one cut by a piece boundary is gathered.
+        const whole = this.#headLen === 0 && n === RECORD_HEADER_BYTES;
+        if (!whole) buf.copy(head, this.#headLen, off, off + n);
+        const h = whole ? buf : head;
+        const at = whole ? off : 0;
         off += n;
-        if (headLen < RECORD_HEADER_BYTES) break;
-        headLen = 0;
-        const size = head.readUInt32BE(32);
-        if (size > maxRecordBytes) throw new ShareError("too-large", { text: `Record of ${size} bytes, limit ${maxRecordBytes}` });
-        rec = { hash: head.toString("hex", 0, 32) as ChunkHash, size, pieces: [], need: size };
+        if (!whole && (this.#headLen += n) < RECORD_HEADER_BYTES) break;
+        this.#headLen = 0;
+        const size = h.readUInt32BE(at + 32);
+        if (size > this.#max) {
+          this.#error = new ShareError("too-large", { text: `Record of ${size} bytes, limit ${this.#max}` });
+          return;
+        }
+        rec = this.#rec = { hash: h.toString("hex", at, at + 32) as ChunkHash, size, pieces: [], need: size };
       }
       const n = Math.min(rec.need, buf.length - off);
       if (n > 0) rec.pieces.push(buf.subarray(off, off + n));
       off += n;
       rec.need -= n;
       if (rec.need === 0) {
-        const { hash, size, pieces } = rec;
-        rec = undefined;
-        yield { hash, size, pieces };
+        this.#rec = undefined;
+        out.push({ hash: rec.hash, size: rec.size, pieces: rec.pieces });
       }
     }
   }
-  if (rec || headLen > 0) throw badRequest("Batch body ends inside a record");
+
+  /** Throws when an oversized record was met. */
+  check(): void {
+    if (this.#error) throw this.#error;
+  }
+
+  /** Throws when the body ended inside a record (or an oversized record was met). */
+  end(): void {
+    this.check();
+    if (this.#rec || this.#headLen > 0) throw badRequest("Batch body ends inside a record");
+  }
+}
+
+/** Yields records as soon as each is complete; rejects on a truncated body or an oversized record. */
+export async function* parseBatch(body: AsyncIterable<Uint8Array>, maxRecordBytes: number): AsyncGenerator<BatchRecord> {
+  const parser = new BatchParser(maxRecordBytes);
+  const out: BatchRecord[] = [];
+  for await (const piece of body) {
+    parser.push(piece, out);
+    yield* out.splice(0);
+    parser.check();
+  }
+  parser.end();
 }
 
 export interface StoreBatchOptions {
+  /** Records larger than this are refused (`too-large`) as soon as their header arrives. */
+  readonly maxRecordBytes: number;
   /** Records stored at the same time (each holds one record in memory). */
   readonly concurrency: number;
   /**
@@ -91,7 +139,13 @@ export interface StoreBatchOptions {
   readonly store: (rec: BatchRecord) => Promise<boolean>;
 }
 
-export async function storeBatch(records: AsyncIterable<BatchRecord>, opts: StoreBatchOptions): Promise<BatchResult> {
+/**
+ * Reads a batch body (its pieces must not be reused: records are views into them) and stores
+ * its records as they complete, with bounded concurrency. Records are cut out synchronously
+ * (BatchParser): the only awaits are one per piece read and one whenever the limits are
+ * reached, not one per record.
+ */
+export async function storeBatch(body: AsyncIterable<Uint8Array>, opts: StoreBatchOptions): Promise<BatchResult> {
   let stored = 0;
   let created = 0;
   let index = 0;
@@ -110,27 +164,38 @@ export async function storeBatch(records: AsyncIterable<BatchRecord>, opts: Stor
     w?.();
   };
   const oneFinishes = () => new Promise<void>((resolve) => (wake = resolve));
+  const start = (rec: BatchRecord) => {
+    opts.admit(rec.hash);
+    if (index >= opts.maxRecords) throw new ShareError("too-large", { text: `More than ${opts.maxRecords} records` });
+    const i = index++;
+    running++;
+    runningBytes += rec.size;
+    void opts.store(rec).then(
+      (isNew) => {
+        stored++;
+        if (isNew) created++;
+        finished(rec.size);
+      },
+      (reason: unknown) => {
+        failure ??= { reason, index: i };
+        finished(rec.size);
+      },
+    );
+  };
+  const parser = new BatchParser(opts.maxRecordBytes);
+  const records: BatchRecord[] = [];
   try {
-    for await (const rec of records) {
-      opts.admit(rec.hash);
-      if (index >= opts.maxRecords) throw new ShareError("too-large", { text: `More than ${opts.maxRecords} records` });
-      const i = index++;
-      running++;
-      runningBytes += rec.size;
-      void opts.store(rec).then(
-        (isNew) => {
-          stored++;
-          if (isNew) created++;
-          finished(rec.size);
-        },
-        (reason: unknown) => {
-          failure ??= { reason, index: i };
-          finished(rec.size);
-        },
-      );
-      while (running >= opts.concurrency || (running > 0 && runningBytes >= maxBytes)) await oneFinishes();
-      if (failure) break;
+    reading: for await (const piece of body) {
+      parser.push(piece, records);
+      for (let r = 0; r < records.length; r++) {
+        start(records[r]!);
+        while (running >= opts.concurrency || (running > 0 && runningBytes >= maxBytes)) await oneFinishes();
+        if (failure) break reading;
+      }
+      records.length = 0;
+      parser.check(); // an oversized record: refused once the ones before it are started
     }
+    if (!failure) parser.end();
   } catch (reason) {
     // Refused before it was started (or unparsable): the record at `index`.
     failure ??= { reason, index };

@@ -34,7 +34,8 @@ import { ShareError } from "../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../protocol/ids.ts";
 import type { Direction } from "../protocol/stanzas/slots.ts";
 import { HASH_BYTES, parseHashList, recordHeader } from "../protocol/batch.ts";
-import { BatchError, parseBatch, storeBatch } from "./batch.ts";
+import { BatchError, storeBatch } from "./batch.ts";
+import { Body, expectsContinue } from "./http-body.ts";
 import type { BlobStore, ByteRange } from "./store/blobs.ts";
 import type { MetadataStore } from "./store/metadata.ts";
 import type { Grant, TokenRegistry } from "./tokens.ts";
@@ -79,28 +80,6 @@ class HttpError extends Error {
 
 type Req = http.IncomingMessage;
 type Res = http.ServerResponse;
-
-/**
- * The request body, read at most once, without destroying the request when reading stops early.
- * Its pieces are the socket's reads, never reused by Node: stores may keep them (`stablePieces`).
- */
-class Body implements AsyncIterable<Buffer> {
-  read = 0;
-  started = false;
-  constructor(
-    readonly req: Req,
-    readonly res: Res,
-  ) {}
-  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
-    if (this.started) throw new Error("request body read twice");
-    this.started = true;
-    if (expectsContinue(this.req)) this.res.writeContinue();
-    for await (const chunk of this.req.iterator({ destroyOnReturn: false })) {
-      this.read += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-  }
-}
 
 export function createChunkServer(deps: ChunkServerDeps): http.Server {
   const tasks = new Set<Promise<void>>();
@@ -264,20 +243,23 @@ async function postBatch(deps: ChunkServerDeps, req: Req, res: Res, body: Body):
   // Recorded all at once (one metadata transaction), also when the batch stops midway.
   const stored: { hash: ChunkHash; size: number }[] = [];
   const record = () => (stored.length > 0 ? deps.metadata.addChunks(stored, grant.member, deps.now()) : undefined);
+  const putOptions = { maxBytes: max, stablePieces: true };
   try {
-    const result = await storeBatch(parseBatch(body, max), {
+    const result = await storeBatch(body, {
+      maxRecordBytes: max,
       concurrency: BATCH_CONCURRENCY,
       maxInflightBytes: BATCH_INFLIGHT_BYTES,
       maxRecords: grant.hashes.size,
       admit: (hash) => {
         if (!grant.hashes.has(hash)) throw new HttpError(403, `Token does not cover chunk ${hash}`);
       },
-      store: async (rec) => {
-        const r = await deps.blobs.put(rec.hash, piecesOf(rec.pieces), { maxBytes: max, stablePieces: true });
-        if (!r.complete) throw new Error("whole-blob put returned a partial result");
-        stored.push({ hash: rec.hash, size: r.size });
-        return r.created;
-      },
+      // The pieces are all here (an array): the store reads them without an await per piece.
+      store: (rec) =>
+        deps.blobs.put(rec.hash, rec.pieces, putOptions).then((r) => {
+          if (!r.complete) throw new Error("whole-blob put returned a partial result");
+          stored.push({ hash: rec.hash, size: r.size });
+          return r.created;
+        }),
     });
     await record();
     respond(req, res, body, 200, JSON.stringify(result), { "Content-Type": "application/json" });
@@ -466,10 +448,6 @@ function drained(res: Res): Promise<void> {
   });
 }
 
-async function* piecesOf(pieces: readonly Buffer[]): AsyncGenerator<Buffer> {
-  yield* pieces;
-}
-
 /** The live grant of the request's bearer token, covering `direction` and `hash` when given. */
 function authorize(deps: ChunkServerDeps, req: Req, direction: Direction | undefined, hash: ChunkHash | undefined): Grant {
   const m = /^Bearer +([^\s]+) *$/i.exec(req.headers.authorization ?? "");
@@ -534,10 +512,6 @@ function respond(req: Req, res: Res, body: Body, status: number, text: string, h
 
 function gone(req: Req, res: Res): boolean {
   return res.destroyed || req.socket.destroyed;
-}
-
-function expectsContinue(req: Req): boolean {
-  return /^100-continue$/i.test(req.headers.expect ?? "");
 }
 
 function contentLength(req: Req): number | undefined {

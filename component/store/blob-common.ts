@@ -10,7 +10,7 @@ import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
-import type { ByteRange, PutOptions } from "./blobs.ts";
+import type { BlobSource, ByteRange, PutOptions } from "./blobs.ts";
 
 export interface Resumable {
   readonly offset: number;
@@ -45,7 +45,7 @@ export const offsetMismatch = (have: number) =>
   new ShareError("bad-request", { text: `Part must start at offset ${have}`, attrs: { offset: String(have) } });
 
 /** Reads a source to its end, counting (and, with `hash`, verifying) without storing. */
-export async function consume(hash: ChunkHash | undefined, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number> {
+export async function consume(hash: ChunkHash | undefined, source: BlobSource, maxBytes: number): Promise<number> {
   const hasher = hash ? createHash("sha256") : undefined;
   let n = 0;
   for await (const piece of source) {

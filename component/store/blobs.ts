@@ -13,6 +13,12 @@
 import type { Readable } from "node:stream";
 import type { ChunkHash } from "../../protocol/ids.ts";
 
+/**
+ * The bytes of a put: a stream of pieces, or an array of pieces that are all here already
+ * (a batch record), which a store may read without an async iteration per piece.
+ */
+export type BlobSource = AsyncIterable<Uint8Array> | readonly Uint8Array[];
+
 export interface PutOptions {
   /** Refuse (with `too-large`) as soon as more than this many bytes arrive in total. */
   readonly maxBytes: number;
@@ -59,7 +65,7 @@ export interface BlobStore {
    * Streams bytes in. Rejects with ShareError `hash-mismatch` when the complete content does
    * not hash to `hash` (and discards it), `too-large` beyond `maxBytes`.
    */
-  put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult>;
+  put(hash: ChunkHash, source: BlobSource, opts: PutOptions): Promise<PutResult>;
   /** Bytes already received for a partial upload (0 when none). */
   received(hash: ChunkHash, key: string): Promise<number>;
   /** A stream of the blob (or of an inclusive byte range of it); undefined when absent. */

@@ -26,7 +26,7 @@ import type { Readable } from "node:stream";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
 import { checkRange, consume, mismatch, resumableOf, tooLarge } from "./blob-common.ts";
-import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
+import type { BlobSource, BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
 import { PartialUploads } from "./partials.ts";
 
 /** Pieces are gathered (copied) into one write up to this size; larger ones are written as is. */
@@ -71,7 +71,7 @@ export class FsBlobStore implements BlobStore {
     return Promise.all(hashes.map((h) => this.size(h)));
   }
 
-  async put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult> {
+  async put(hash: ChunkHash, source: BlobSource, opts: PutOptions): Promise<PutResult> {
     this.#check(hash);
     const part = resumableOf(opts);
     if (!part) return this.#putWhole(hash, source, opts.maxBytes);
@@ -135,7 +135,7 @@ export class FsBlobStore implements BlobStore {
 
   // ---------------------------------------------------------------------------------------
 
-  async #putWhole(hash: ChunkHash, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<PutResult> {
+  async #putWhole(hash: ChunkHash, source: BlobSource, maxBytes: number): Promise<PutResult> {
     const final = this.#path(hash);
     if (await statOrUndefined(final)) {
       // Already stored: read and check the bytes anyway (the caller must not get "ok" for
@@ -174,7 +174,7 @@ export class FsBlobStore implements BlobStore {
    * operation); only pieces larger than the buffer are written as they are, before the next
    * pull. So nothing the source yielded is held across a pull and a source may reuse buffers.
    */
-  async #write(fd: number, source: AsyncIterable<Uint8Array>, onPiece: (p: Uint8Array, n: number) => void): Promise<number> {
+  async #write(fd: number, source: BlobSource, onPiece: (p: Uint8Array, n: number) => void): Promise<number> {
     const stage = this.#stages.pop() ?? Buffer.allocUnsafeSlow(STAGE_BYTES);
     let staged = 0;
     let n = 0;

@@ -12,7 +12,7 @@ import { Readable } from "node:stream";
 import { createHash } from "node:crypto";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
-import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
+import type { BlobSource, BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
 import { checkRange, consume, mismatch, offsetMismatch, pastTotal, resumableOf, tooLarge, KeyedLocks } from "./blob-common.ts";
 
 interface Partial {
@@ -48,7 +48,7 @@ export class MemoryBlobStore implements BlobStore {
     return hashes.map((h) => this.#blobs.get(h)?.byteLength);
   }
 
-  async put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult> {
+  async put(hash: ChunkHash, source: BlobSource, opts: PutOptions): Promise<PutResult> {
     this.#check(hash);
     const part = resumableOf(opts);
     if (!part) {
@@ -158,7 +158,7 @@ export class MemoryBlobStore implements BlobStore {
 }
 
 /** Hands every piece, with the byte count so far, to `onPiece` (which may throw to stop). */
-async function collect(source: AsyncIterable<Uint8Array>, onPiece: (n: number, piece: Uint8Array) => void): Promise<void> {
+async function collect(source: BlobSource, onPiece: (n: number, piece: Uint8Array) => void): Promise<void> {
   let n = 0;
   for await (const piece of source) {
     n += piece.byteLength;

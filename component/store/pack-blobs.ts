@@ -14,8 +14,9 @@
  * caller says they are `stablePieces`), never more than `maxBytes`, and only verified bytes
  * are queued. One writer (`#serial`) drains the queue:
  * every chunk queued meanwhile goes out in one positional `writev` at the pack's committed
- * length, then their index rows and the pack's new committed length go in one transaction,
- * and only then do the puts resolve. Whether a chunk is already stored is looked up once per
+ * length, then their index rows and the pack's new committed length are recorded (in memory
+ * until the index's next transaction, at the latest the next `sync`: see pack-index.ts), and
+ * only then do the puts resolve. Whether a chunk is already stored is looked up once per
  * turn for all its chunks (only the writer adds rows, so the answer holds until its commit);
  * a put whose source may reuse its buffers looks up first, to avoid copying known bytes.
  * A pack is rotated before it would exceed `packBytes`.
@@ -41,14 +42,17 @@
  *   its committed length, so new writes start at a clean end. A pack file without an index row
  *   (a rotation or compaction cut short) is unlinked; a row cannot point into it, because
  *   WAL commits are ordered and the pack's row came first.
- * - With synchronous=NORMAL the index may lose its last transactions on power loss (those rows
- *   vanish with the bytes after them: harmless) or keep rows whose bytes never reached the
- *   disk. The latter can only lie at or after the pack's recorded synced length (it is raised
- *   only after an fdatasync), so open() re-hashes exactly those rows and drops any that no
- *   longer match. A clean close() syncs everything, so a normal restart re-hashes nothing.
- * - `sync(hashes)` fdatasyncs the packs holding those hashes, then commits the new synced
- *   lengths with synchronous=FULL, which makes the WAL (all earlier rows included) durable:
- *   once it resolves, a crash loses none of those chunks.
+ * - With synchronous=NORMAL the index may lose its last transactions on power loss, and any
+ *   crash loses the rows appended since its last transaction (those rows vanish with the
+ *   bytes after them: harmless, none of them was synced); or it may keep rows whose bytes
+ *   never reached the disk. The latter can only lie at or after the pack's recorded synced
+ *   length (it is raised only after an fdatasync), so open() re-hashes exactly those rows and
+ *   drops any that no longer match. A clean close() syncs everything, so a normal restart
+ *   re-hashes nothing.
+ * - `sync(hashes)` fdatasyncs every pack with unsynced bytes (a superset of those holding
+ *   the hashes, found without a lookup per hash), then commits the new synced lengths with
+ *   synchronous=FULL, which makes the WAL (all earlier rows included) durable: once it
+ *   resolves, a crash loses none of those chunks.
  * - `compact` makes the copies durable (fdatasync, then one FULL transaction that moves the
  *   rows and drops the old pack's row) before it unlinks the old pack, so a crash at any
  *   point leaves every live chunk in at least one pack that the durable index points to.
@@ -61,7 +65,7 @@ import { Readable } from "node:stream";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
 import { isChunkHash, type ChunkHash } from "../../protocol/ids.ts";
 import { checkRange, consume, mismatch, resumableOf, tooLarge } from "./blob-common.ts";
-import type { BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
+import type { BlobSource, BlobStore, ByteRange, PutOptions, PutResult } from "./blobs.ts";
 import { PartialUploads } from "./partials.ts";
 import { PackIndex, type PackRow } from "./pack-index.ts";
 import { PackFds, PackReader, io, isNotFound } from "./pack-io.ts";
@@ -73,8 +77,9 @@ const WRITE_BEHIND_BYTES = 32 * MiB;
 /**
  * At most this many queued bytes go out in one writev: small enough that puts resolve (and
  * their batch request reads on) every couple of MiB, so that parsing, hashing and writing
- * overlap; large enough that the index transaction per write stays cheap. (Measured with
- * bench/chunks-http.bench.ts: 2 MiB beat 1 MiB slightly and 16 MiB by about 15%.)
+ * overlap; large enough that the work per write stays cheap. (Measured with
+ * bench/chunks-http.bench.ts, when each write also committed an index transaction: 2 MiB
+ * beat 1 MiB slightly and 16 MiB by about 15%.)
  */
 const FLUSH_BYTES = 2 * MiB;
 /** At most this many chunks in one vectored read (IOV_MAX is 1024 on Linux). */
@@ -167,14 +172,19 @@ export class PackBlobStore implements BlobStore {
     return this.#index.sizesMany(hashes);
   }
 
-  async put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<PutResult> {
-    this.#check(hash);
-    const part = resumableOf(opts);
-    if (!part) return this.#putWhole(hash, source, opts.maxBytes, opts.stablePieces === true);
-    return this.#partials.put(hash, source, opts.maxBytes, part, {
-      stored: async () => this.#index.size(hash),
-      adopt: (_file, bytes) => this.#append(hash, [bytes], bytes.length),
-    });
+  put(hash: ChunkHash, source: BlobSource, opts: PutOptions): Promise<PutResult> {
+    try {
+      this.#check(hash);
+      const part = resumableOf(opts);
+      if (!part && opts.stablePieces === true && Array.isArray(source)) return this.#putPieces(hash, source as readonly Uint8Array[], opts.maxBytes);
+      if (!part) return this.#putWhole(hash, source, opts.maxBytes, opts.stablePieces === true);
+      return this.#partials.put(hash, source, opts.maxBytes, part, {
+        stored: async () => this.#index.size(hash),
+        adopt: (_file, bytes) => this.#append(hash, [bytes], bytes.length),
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async received(hash: ChunkHash, key: string): Promise<number> {
@@ -256,10 +266,18 @@ export class PackBlobStore implements BlobStore {
 
   async sync(hashes: readonly ChunkHash[]): Promise<void> {
     this.#open();
-    const ids = new Set<number>();
-    for (const loc of this.#index.locateMany(hashes.filter((h) => isChunkHash(h))).values()) ids.add(loc.pack);
-    const packs = [...ids].map((id) => this.#packs.get(id)).filter((p): p is Pack => p !== undefined);
-    if (packs.length === 0) return;
+    if (hashes.length === 0) return;
+    // Rather than looking up the pack of every hash: every pack with bytes not yet on disk
+    // (usually the current one alone) and the current pack (so that the commit below writes,
+    // and thereby makes the WAL durable, even when nothing is left to flush). Only when an
+    // fdatasync failed are the hashes looked up: a chunk in that pack cannot be made durable.
+    const packs = [...this.#packs.values()].filter((p) => p === this.#current || (p.flushed < p.committed && !p.failed));
+    if ([...this.#packs.values()].some((p) => p.failed)) {
+      for (const loc of this.#index.locateMany(hashes.filter((h) => isChunkHash(h))).values()) {
+        const failed = this.#packs.get(loc.pack)?.failed;
+        if (failed) throw failed;
+      }
+    }
     await Promise.all(packs.map((p) => this.#flush(p)));
     if (this.#closed) return this.#closing; // close() makes everything durable
     this.#index.durably(() => {
@@ -313,7 +331,7 @@ export class PackBlobStore implements BlobStore {
 
   // --- writing -----------------------------------------------------------------------------
 
-  async #putWhole(hash: ChunkHash, source: AsyncIterable<Uint8Array>, maxBytes: number, stable: boolean): Promise<PutResult> {
+  async #putWhole(hash: ChunkHash, source: BlobSource, maxBytes: number, stable: boolean): Promise<PutResult> {
     // Already stored: read and check the bytes anyway (the caller must not get "ok" for wrong
     // content), but do not write them again. Stable pieces cost nothing to hold, so for them
     // the writer's check (one lookup per turn, not one per chunk) is enough.
@@ -334,6 +352,26 @@ export class PackBlobStore implements BlobStore {
     if (hasher.digest("hex") !== hash) throw mismatch();
     const created = await this.#append(hash, pieces, size);
     return { complete: true, size, created };
+  }
+
+  /**
+   * `#putWhole` of stable pieces that are all here (batch records): hashed at once, kept as
+   * they are, and queued with no await in between (one promise per chunk, besides the
+   * caller's). Throws (put turns it into a rejection) when refused.
+   */
+  #putPieces(hash: ChunkHash, source: readonly Uint8Array[], maxBytes: number): Promise<PutResult> {
+    const hasher = createHash("sha256");
+    let size = 0;
+    let buffers = true;
+    for (const piece of source) {
+      size += piece.byteLength;
+      if (size > maxBytes) throw tooLarge(maxBytes);
+      hasher.update(piece);
+      buffers &&= Buffer.isBuffer(piece);
+    }
+    if (hasher.digest("hex") !== hash) throw mismatch();
+    const pieces = buffers ? (source as readonly Buffer[]) : source.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    return this.#append(hash, pieces, size).then((created) => ({ complete: true, size, created }));
   }
 
   /** Queues verified bytes for the writer; resolves once indexed (false: it already was). */

@@ -11,7 +11,7 @@ import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { KeyedLocks, consume, mismatch, offsetMismatch, pastTotal, prunePartialFiles, tooLarge, type Resumable } from "./blob-common.ts";
-import type { PutResult } from "./blobs.ts";
+import type { BlobSource, PutResult } from "./blobs.ts";
 
 export interface PartialHooks {
   /** The size of the blob when the store holds it already (the part is then drained). */
@@ -46,12 +46,12 @@ export class PartialUploads {
     return (await stat(this.#path(hash, key)).catch(() => undefined))?.size ?? 0;
   }
 
-  put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, maxBytes: number, part: Resumable, hooks: PartialHooks): Promise<PutResult> {
+  put(hash: ChunkHash, source: BlobSource, maxBytes: number, part: Resumable, hooks: PartialHooks): Promise<PutResult> {
     const file = this.#path(hash, part.key);
     return this.#locks.run(file, () => this.#put(hash, source, maxBytes, part, file, hooks));
   }
 
-  async #put(hash: ChunkHash, source: AsyncIterable<Uint8Array>, maxBytes: number, { offset, total }: Resumable, file: string, hooks: PartialHooks): Promise<PutResult> {
+  async #put(hash: ChunkHash, source: BlobSource, maxBytes: number, { offset, total }: Resumable, file: string, hooks: PartialHooks): Promise<PutResult> {
     const existing = await hooks.stored();
     if (existing !== undefined) {
       await consume(undefined, source, maxBytes);

@@ -9,7 +9,8 @@
  * - `entries` holds the current version of each path; `seq` is unique per space and ≤ head.
  * - `chunk_refs` lists exactly the chunks of current, non-deleted versions, per space and path.
  * - `uploader_bytes(uploader)` = the sum of `chunks.size` over that uploader's rows, kept by
- *   triggers on `chunks` (migration 2), so `uploadedBytes` is one row, not a scan.
+ *   `addChunks` (one upsert per call for the rows it inserted, migration 3) and by triggers on
+ *   deletes and updates of `chunks` (migration 2), so `uploadedBytes` is one row, not a scan.
  * - `orphans(space, hash, seq)`: the chunk lost its last reference in that space at `seq`;
  *   removed when the space references it again or is deleted (ON DELETE CASCADE).
  * - `commit` is one IMMEDIATE transaction (read → check → write): a throw rolls everything back
@@ -83,6 +84,10 @@ export const MIGRATIONS: readonly string[] = [
      INSERT INTO uploader_bytes VALUES (new.uploader, new.size)
        ON CONFLICT (uploader) DO UPDATE SET bytes = bytes + excluded.bytes;
    END;`,
+  // 3: inserts are counted by `addChunks`, which adds up the rows it inserted and updates the
+  // uploader's row once per call, instead of a trigger program running per chunk (it is the
+  // only statement that inserts into chunks). Deletes and updates keep their triggers.
+  `DROP TRIGGER chunks_added;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -150,10 +155,12 @@ function toSpace(r: SpaceRow, members: readonly BareJid[]): SpaceRecord {
 const notFound = (id: string) => new ShareError("not-found", { text: `No space ${id}` });
 
 type CommitFn = (space: SpaceId, versions: readonly FileVersion[], check: (ctx: CommitContext) => void) => number;
+type AddChunksFn = (chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number) => void;
 
 export class SqliteMetadataStore implements MetadataStore {
   private readonly q;
   private readonly commitTx: Database.Transaction<CommitFn>;
+  private readonly addChunksTx: Database.Transaction<AddChunksFn>;
 
   /** Opens (creating if needed) and migrates a database file; `":memory:"` for a private one. */
   static open(file: string): SqliteMetadataStore {
@@ -210,6 +217,8 @@ export class SqliteMetadataStore implements MetadataStore {
       acks: p("SELECT member, replica, seq FROM acks WHERE space_id = ? ORDER BY member, replica"),
       forgetMember: p("DELETE FROM acks WHERE space_id = ? AND member = ?"),
       addChunk: p("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)"),
+      addUploaderBytes: p(`INSERT INTO uploader_bytes VALUES (?, ?)
+        ON CONFLICT (uploader) DO UPDATE SET bytes = bytes + excluded.bytes`),
       uploadedBytes: p("SELECT bytes FROM uploader_bytes WHERE uploader = ?").pluck(),
       reclaimable: p(`SELECT hash FROM chunks c WHERE ${RECLAIMABLE} ORDER BY hash LIMIT @limit`).pluck(),
       isReclaimable: p(`SELECT 1 FROM chunks c WHERE hash = @hash AND ${RECLAIMABLE}`).pluck(),
@@ -217,6 +226,17 @@ export class SqliteMetadataStore implements MetadataStore {
       dropOrphans: p("DELETE FROM orphans WHERE hash = ?"),
     };
     this.commitTx = db.transaction<CommitFn>((space, versions, check) => this.applyCommit(space, versions, check));
+    this.addChunksTx = db.transaction<AddChunksFn>((chunks, uploader, nowMs) => {
+      // A chunk already recorded keeps its first uploader: only inserted rows count.
+      let inserted = 0;
+      let bytes = 0;
+      for (const c of chunks) {
+        if (this.q.addChunk.run(c.hash, c.size, uploader, nowMs).changes === 0) continue;
+        inserted++;
+        bytes += c.size;
+      }
+      if (inserted > 0) this.q.addUploaderBytes.run(uploader, bytes);
+    });
   }
 
   /** For diagnostics and tests: the value of one connection pragma. */
@@ -365,9 +385,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void> {
     if (chunks.length === 0) return;
     // One transaction: one fsync for a whole batch upload instead of one per chunk.
-    this.db.transaction(() => {
-      for (const c of chunks) this.q.addChunk.run(c.hash, c.size, uploader, nowMs);
-    }).immediate();
+    this.addChunksTx.immediate(chunks, uploader, nowMs);
   }
   async hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>> {
     // One read transaction for the lot: one snapshot, one round of WAL locks, not one per hash.

@@ -5,7 +5,7 @@
  * What every store must do: only verified bytes become visible; too-large stops pulling the
  * source at once; the same blob twice is harmless; resumable parts are accepted only at the
  * exact offset, kept per uploader, rolled back when refused for their size and kept when their
- * source fails midway; empty blobs work.
+ * source fails midway; empty blobs work; an array of pieces is a source like a stream.
  */
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
@@ -86,6 +86,21 @@ export function runBlobStoreContract(name: string, open: () => Promise<BlobStore
       expect(await store.has(h)).toBe(true);
       expect(await store.size(h)).toBe(10_000);
       expect((await readAll(await store.get(h)))!.equals(data)).toBe(true);
+    });
+
+    it("takes an array of pieces (stable or not) like a stream: verified, size-checked, stored once", async () => {
+      const data = bytes(9000, 5);
+      const h = sha(data);
+      const pieces = [data.subarray(0, 100), new Uint8Array(data.subarray(100, 5000)), data.subarray(5000)];
+      await expectCode(store.put(h, pieces, { maxBytes: 8999, stablePieces: true }), "too-large");
+      await expectCode(store.put(h, [bytes(9000, 6)], { maxBytes: MAX, stablePieces: true }), "hash-mismatch");
+      await expectAbsent(h);
+      expect(await store.put(h, pieces, { maxBytes: MAX, stablePieces: true })).toEqual({ complete: true, size: 9000, created: true });
+      expect(await store.put(h, pieces, { maxBytes: MAX })).toEqual({ complete: true, size: 9000, created: false });
+      expect((await readAll(await store.get(h)))!.equals(data)).toBe(true);
+      const other = bytes(100, 7);
+      expect(await store.put(sha(other), [other], { maxBytes: MAX })).toMatchObject({ complete: true, created: true });
+      expect((await readAll(await store.get(sha(other))))!.equals(other)).toBe(true);
     });
 
     it("serves byte ranges: first byte, middle, last byte, whole", async () => {

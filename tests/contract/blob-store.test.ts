@@ -4,15 +4,19 @@
  * for the pack store rotation, compaction and torn appends.
  */
 import Database from "better-sqlite3";
+import { spawn } from "node:child_process";
 import { appendFile, mkdtemp, open, readdir, rm, stat, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FsBlobStore } from "../../component/store/fs-blobs.ts";
 import { MemoryBlobStore } from "../../component/store/memory-blobs.ts";
 import { PackBlobStore } from "../../component/store/pack-blobs.ts";
+import { MIGRATIONS as PACK_INDEX_MIGRATIONS } from "../../component/store/pack-index.ts";
 import { bytes, expectCode, failing, readAll, runBlobStoreContract, sha, source } from "./blob-store.contract.ts";
 
+const CRASH_CHILD = fileURLToPath(new URL("./fixtures/pack-crash-child.ts", import.meta.url));
 const roots: string[] = [];
 async function tempDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), "xshare-blobs-"));
@@ -217,7 +221,7 @@ describe("PackBlobStore on disk", () => {
     await store.close();
     // As if the index had reached the disk but the pack's last two chunks had not.
     const db = new Database(join(dir, "index.sqlite"));
-    const rows = db.prepare("SELECT hash, pack, pos FROM chunks ORDER BY pack, pos").all() as { hash: string; pack: number; pos: number }[];
+    const rows = db.prepare("SELECT lower(hex(hash)) AS hash, pack, pos FROM chunks ORDER BY pack, pos").all() as { hash: string; pack: number; pos: number }[];
     const lost = rows.slice(-2);
     db.prepare("UPDATE packs SET synced = ? WHERE id = ?").run(lost[0]!.pos, lost[0]!.pack);
     db.close();
@@ -231,6 +235,66 @@ describe("PackBlobStore on disk", () => {
     // Uploaded again, they are stored anew.
     for (const b of blobs.filter((x) => gone.has(sha(x)))) expect(await store.put(sha(b), source([b]), { maxBytes: MAX })).toMatchObject({ created: true });
     await expectAll(store, blobs);
+  });
+
+  it("opens a store whose index has the version-1 schema (hex TEXT hashes) and upgrades it", async () => {
+    await store.close();
+    const old = await tempDir();
+    const blobs = [bytes(1000, 1), bytes(2500, 2), bytes(10, 3), bytes(0, 4)];
+    // A version-1 store written by hand: one pack, its chunks back to back, all synced.
+    await mkdir(join(old, "packs"));
+    await writeFile(join(old, "packs", "1.pack"), Buffer.concat(blobs));
+    const raw = new Database(join(old, "index.sqlite"));
+    raw.exec(PACK_INDEX_MIGRATIONS[0]!);
+    raw.pragma("user_version = 1");
+    const total = blobs.reduce((n, b) => n + b.length, 0);
+    raw.prepare("INSERT INTO packs VALUES (1, ?, ?, ?, 0)").run(total, total, total);
+    let pos = 0;
+    for (const b of blobs) {
+      raw.prepare("INSERT INTO chunks VALUES (?, 1, ?, ?)").run(sha(b), pos, b.length);
+      pos += b.length;
+    }
+    raw.close();
+    store = await PackBlobStore.open(old, { packBytes: PACK });
+    await expectAll(store, blobs);
+    expect(await store.sizes(blobs.map((b) => sha(b)))).toEqual(blobs.map((b) => b.length));
+    const more = await putMany(3, 1500, 50);
+    await store.delete(sha(blobs[0]!));
+    await store.close();
+    const db = new Database(join(old, "index.sqlite"), { readonly: true });
+    expect(db.pragma("user_version", { simple: true })).toBe(PACK_INDEX_MIGRATIONS.length);
+    expect(db.prepare("SELECT DISTINCT typeof(hash) FROM chunks").pluck().all()).toEqual(["blob"]);
+    expect(db.prepare("SELECT count(*) FROM chunks").pluck().get()).toBe(blobs.length - 1 + more.length);
+    db.close();
+    store = await PackBlobStore.open(old, { packBytes: PACK });
+    expect(await store.has(sha(blobs[0]!))).toBe(false);
+    await expectAll(store, [...blobs.slice(1), ...more]);
+  });
+
+  it("a crash of the process keeps every synced chunk; unsynced ones vanish with their bytes", async () => {
+    await store.close();
+    const synced = [3000, 1, 5000, 0, 2000];
+    const unsynced = [4000, 700, 2500];
+    const child = spawn(process.execPath, ["--import", "tsx", CRASH_CHILD, dir, JSON.stringify({ synced, unsynced })], { stdio: ["ignore", "pipe", "inherit"] });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+      child.once("exit", (code) => reject(new Error(`child exited with ${code}`)));
+    });
+    child.kill("SIGKILL");
+    await exited;
+    store = await PackBlobStore.open(dir, { packBytes: PACK });
+    const kept = synced.map((n, i) => bytes(n, i));
+    const lost = unsynced.map((n, i) => bytes(n, 1000 + i));
+    await expectAll(store, kept);
+    // Appended after the last index transaction: their rows were in memory only, and the
+    // pack is cut back to the length the index knows.
+    for (const b of lost) expect(await store.has(sha(b))).toBe(false);
+    let total = 0;
+    for (const n of await packs()) total += (await stat(join(dir, "packs", n))).size;
+    expect(total).toBe(synced.reduce((a, b) => a + b, 0));
+    for (const b of lost) expect(await store.put(sha(b), [b], { maxBytes: MAX, stablePieces: true })).toMatchObject({ created: true });
+    await expectAll(store, [...kept, ...lost]);
   });
 
   it("a pack file the index does not know is removed on open", async () => {

@@ -104,6 +104,37 @@ describe("SqliteMetadataStore on a file", () => {
     await s.close();
   });
 
+  it("migrates a version-2 database: the insert trigger gives way to addChunks' own count", async () => {
+    const raw = new Database(file);
+    raw.exec(MIGRATIONS[0]!);
+    raw.exec(MIGRATIONS[1]!);
+    raw.pragma("user_version = 2");
+    const add = raw.prepare("INSERT INTO chunks VALUES (?, ?, ?, ?)");
+    add.run("01".repeat(32), 100, alice, 1);
+    add.run("02".repeat(32), 20, "bob@example.org", 1);
+    raw.close();
+    const s = SqliteMetadataStore.open(file);
+    expect(s.pragma("user_version")).toBe(SCHEMA_VERSION);
+    expect(await s.uploadedBytes(alice)).toBe(100);
+    // Counted once per chunk inserted: not for one already recorded (by anyone), nor twice in one call.
+    const c = (n: string, size: number) => ({ hash: n.repeat(32) as ChunkHash, size });
+    await s.addChunks([c("01", 100), c("03", 7), c("03", 7), c("02", 20), c("04", 0)], alice, 2);
+    expect(await s.uploadedBytes(alice)).toBe(107);
+    expect(await s.uploadedBytes("bob@example.org" as BareJid)).toBe(20);
+    await s.addChunks([c("05", 30)], "carol@example.org" as BareJid, 3);
+    expect(await s.uploadedBytes("carol@example.org" as BareJid)).toBe(30);
+    expect(await s.dropChunk("03".repeat(32) as ChunkHash, 10)).toBe(true);
+    expect(await s.uploadedBytes(alice)).toBe(100);
+    await s.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").pluck().all()).toEqual(["chunks_changed", "chunks_dropped"]);
+    // The count is the sum over the rows, as the trigger kept it.
+    expect(check.prepare("SELECT uploader, bytes FROM uploader_bytes ORDER BY uploader").all()).toEqual(
+      check.prepare("SELECT uploader, sum(size) AS bytes FROM chunks GROUP BY uploader ORDER BY uploader").all(),
+    );
+    check.close();
+  });
+
   it("refuses a database written by a newer schema", () => {
     const raw = new Database(file);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);

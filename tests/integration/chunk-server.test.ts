@@ -492,8 +492,9 @@ describe("batch body parsing", () => {
 });
 
 describe("storing a batch (storeBatch)", () => {
-  const recs = (sizes: number[]): BatchRecord[] => sizes.map((size, i) => ({ hash: sha(bytes(8, i)), size, pieces: [] }));
-  const from = (rs: BatchRecord[]) => (async function* () { yield* rs; })();
+  const recs = (sizes: number[]) => sizes.map((size, i) => ({ hash: sha(bytes(8, i)), bytes: new Uint8Array(size) }));
+  /** A body of those records, a header or a record's bytes per piece (the store does not verify here). */
+  const from = (rs: { hash: ChunkHash; bytes: Uint8Array }[]) => (async function* () { yield* encodeBatch(rs); })();
   /** A store whose calls finish in a shuffled order; records the most running at once. */
   const store = (fail?: number) => {
     const s = { running: 0, most: 0, bytes: 0, mostBytes: 0, seen: [] as number[] };
@@ -517,7 +518,7 @@ describe("storing a batch (storeBatch)", () => {
   it("stores every record, at most `concurrency` (and about maxInflightBytes) at a time", async () => {
     const sizes = Array.from({ length: 50 }, (_, i) => 10 + i);
     const s = store();
-    const r = await storeBatch(from(recs(sizes)), { concurrency: 4, maxInflightBytes: 100, maxRecords: 50, admit: () => undefined, store: s.fn });
+    const r = await storeBatch(from(recs(sizes)), { maxRecordBytes: MAX, concurrency: 4, maxInflightBytes: 100, maxRecords: 50, admit: () => undefined, store: s.fn });
     expect(r).toEqual({ stored: 50, created: sizes.filter((x) => x % 2 === 0).length });
     expect(s.seen.sort((a, b) => a - b)).toEqual(sizes);
     expect(s.most).toBeLessThanOrEqual(4);
@@ -527,12 +528,13 @@ describe("storing a batch (storeBatch)", () => {
 
   it("a refused record stops the batch after the ones started; a refusal before starting names its index", async () => {
     const s = store(3);
-    const err = await storeBatch(from(recs(Array.from({ length: 20 }, () => 5))), { concurrency: 2, maxRecords: 20, admit: () => undefined, store: s.fn }).catch((e: unknown) => e);
+    const err = await storeBatch(from(recs(Array.from({ length: 20 }, () => 5))), { maxRecordBytes: MAX, concurrency: 2, maxRecords: 20, admit: () => undefined, store: s.fn }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BatchError);
     expect((err as BatchError).result.failed).toBe(3);
     expect(s.running).toBe(0); // nothing still running once it rejects
     expect((err as BatchError).result.stored).toBe(s.seen.length - 1);
     const admitted = (await storeBatch(from(recs([1, 2, 3])), {
+      maxRecordBytes: MAX,
       concurrency: 2,
       maxRecords: 3,
       admit: (h) => {
@@ -541,7 +543,22 @@ describe("storing a batch (storeBatch)", () => {
       store: store().fn,
     }).catch((e: unknown) => e)) as BatchError;
     expect(admitted.result).toEqual({ stored: 2, created: 1, failed: 2 });
-    const tooMany = (await storeBatch(from(recs([1, 2, 3])), { concurrency: 2, maxRecords: 2, admit: () => undefined, store: store().fn }).catch((e: unknown) => e)) as BatchError;
+    const tooMany = (await storeBatch(from(recs([1, 2, 3])), { maxRecordBytes: MAX, concurrency: 2, maxRecords: 2, admit: () => undefined, store: store().fn }).catch((e: unknown) => e)) as BatchError;
     expect(tooMany.result.failed).toBe(2);
+  });
+
+  it("reads the body piece by piece: a body cut inside a record, or an oversized record, fails at that record", async () => {
+    const body = Buffer.concat(encodeBatch(recs([10, 20, 30])));
+    const pieces = (cuts: number[]) => (async function* () { for (let i = 0; i < cuts.length - 1; i++) yield body.subarray(cuts[i], cuts[i + 1]); })();
+    // Headers and records split across pieces every which way, several records in one piece.
+    const s = store();
+    expect(await storeBatch(pieces([0, 1, 37, 40, 70, body.length]), { maxRecordBytes: MAX, concurrency: 2, maxRecords: 3, admit: () => undefined, store: s.fn })).toEqual({ stored: 3, created: 3 });
+    expect(s.seen.sort((a, b) => a - b)).toEqual([10, 20, 30]);
+    const cut = (await storeBatch(pieces([0, 50, body.length - 1]), { maxRecordBytes: MAX, concurrency: 2, maxRecords: 3, admit: () => undefined, store: store().fn }).catch((e: unknown) => e)) as BatchError;
+    expect(cut.result).toEqual({ stored: 2, created: 2, failed: 2 });
+    expect(cut.message).toMatch(/ends inside/);
+    const big = (await storeBatch(pieces([0, body.length]), { maxRecordBytes: 25, concurrency: 2, maxRecords: 3, admit: () => undefined, store: store().fn }).catch((e: unknown) => e)) as BatchError;
+    expect(big.result).toEqual({ stored: 2, created: 2, failed: 2 });
+    expect(big.message).toMatch(/limit 25/);
   });
 });
