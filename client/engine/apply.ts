@@ -31,7 +31,7 @@ async function mapLimited<T, R>(items: readonly T[], width: number, fn: (item: T
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
   return out;
 }
-const PREFETCH_BYTES = 32 * 1024 * 1024;
+const PREFETCH_BYTES = 16 * 1024 * 1024;
 
 /** A temp file this old was left by a write that never finished (a crash, a kill). */
 const STALE_TEMP_MS = 10 * 60 * 1000;
