@@ -105,6 +105,27 @@ Typical use:
     });
 
   program
+    .command("run")
+    .description("keep every space of this device in sync until stopped (Ctrl-C, SIGTERM): watches the folders, tells the other members' clients about changes, and hears about theirs")
+    .option("--delay <ms>", "wait this long after a local change before syncing, so that changes made together go together", "200")
+    .option("--keepalive <seconds>", "repeat this device's presence to the sharing manager this often", "60")
+    .addOption(new Option("--show <state>", "presence to show; with dnd or xa, changes made elsewhere are fetched only when you are back").choices(["away", "chat", "dnd", "xa"]))
+    .option("--quiet", "print nothing but errors")
+    .action(async (o: { delay: string; keepalive: string; show?: "away" | "chat" | "dnd" | "xa"; quiet?: boolean }) => {
+      const delayMs = Number(o.delay);
+      const keepaliveS = Number(o.keepalive);
+      if (!Number.isFinite(delayMs) || delayMs < 0 || delayMs > 60_000) throw new UsageError(`--delay must be a number of milliseconds between 0 and 60000, got ${JSON.stringify(o.delay)}`);
+      if (!Number.isFinite(keepaliveS) || keepaliveS < 1 || keepaliveS > 86_400) throw new UsageError(`--keepalive must be a number of seconds between 1 and 86400, got ${JSON.stringify(o.keepalive)}`);
+      const log = o.quiet ? undefined : (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+      await C.run(home(), { delayMs, keepaliveMs: keepaliveS * 1000, ...(o.show ? { show: o.show } : {}), ...(log ? { log } : {}) });
+    });
+
+  program
+    .command("presence <state>")
+    .description("what your running `xshare run` shows: available, away, chat, dnd or xa; with dnd or xa it still sends your changes but fetches other people's only when you are back")
+    .action(async (state: string) => print(await C.presence(home(), state)));
+
+  program
     .command("status")
     .description("per space: kind, members, folder, in sync or not, changes pending each way, conflicts")
     .option("--json", "machine-readable output")

@@ -5,13 +5,15 @@
  */
 import { hostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { mkdir, rename, stat } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { ShareError } from "../protocol/errors.ts";
 import type { BareJid, SpaceId } from "../protocol/ids.ts";
 import { parseBareJid } from "../protocol/jid.ts";
 import { checkPath } from "../protocol/paths.ts";
 import type { Space } from "../protocol/stanzas/spaces.ts";
 import { type ClientConfig, UsageError, deviceOk, newReplicaId, readConfig, writeConfig } from "./config.ts";
+import type { Show } from "../protocol/stanzas/sync-signals.ts";
+import { Daemon, type DaemonOptions } from "./daemon.ts";
 import { type Device, connect, discoverComponent, openDevice, splitJid } from "./device.ts";
 import { syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
@@ -92,6 +94,37 @@ async function folderFor(path: string): Promise<string> {
   return abs;
 }
 
+/** The running daemon's pid file (`xshare run`), in the state directory. */
+const daemonPidFile = (home: Home) => join(home.stateDir, "daemon.pid");
+/** The presence the user asked for (`xshare presence`), read by the daemon. */
+const showFile = (home: Home) => join(home.stateDir, "presence");
+const SHOW_VALUES = ["available", "away", "chat", "dnd", "xa"] as const;
+
+async function readShow(home: Home): Promise<Show | undefined> {
+  const v = (await readFile(showFile(home), "utf8").catch(() => "")).trim();
+  return v === "away" || v === "chat" || v === "dnd" || v === "xa" ? v : undefined;
+}
+
+/** `xshare presence <state>`: what the running daemon shows (and whether it fetches, see run). */
+export async function presence(home: Home, value: string): Promise<string[]> {
+  if (!(SHOW_VALUES as readonly string[]).includes(value)) throw new UsageError(`presence must be one of ${SHOW_VALUES.join(", ")}, got ${JSON.stringify(value)}`);
+  await mkdir(home.stateDir, { recursive: true, mode: 0o700 });
+  await writeFile(showFile(home), `${value}\n`, { mode: 0o600 });
+  await nudgeDaemon(home);
+  return [`presence ${value}${value === "dnd" || value === "xa" ? ": changes made elsewhere are fetched when you are back" : ""}`];
+}
+
+/** Tells a running `xshare run` of this home that its spaces changed (SIGHUP); no-op without one. */
+async function nudgeDaemon(home: Home): Promise<void> {
+  const pid = Number((await readFile(daemonPidFile(home), "utf8").catch(() => "")).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return;
+  try {
+    process.kill(pid, "SIGHUP");
+  } catch {
+    // Not running any more.
+  }
+}
+
 async function bind(state: ClientState, space: Space, folder: string): Promise<void> {
   const fs = new RealFs(folder);
   const marker = await checkMarker(fs, space.id);
@@ -116,6 +149,7 @@ export async function share(home: Home, folder: string, opts: { with?: string; g
       space = await d.remote.createSpace({ kind: "group", name, group: group.id });
     }
     await bind(d.state, space, abs);
+    await nudgeDaemon(home);
     return [space.id];
   });
 }
@@ -143,6 +177,7 @@ export async function accept(home: Home, id: string, folder?: string): Promise<s
     });
     const target = folder ? resolve(folder) : layoutFolder(home, parseBareJid(d.config.jid), space);
     await bind(d.state, space, await folderFor(target));
+    await nudgeDaemon(home);
     return [`${space.id} → ${target}`];
   });
 }
@@ -177,6 +212,7 @@ export async function leave(home: Home, id: string): Promise<string[]> {
     await d.remote.leave(id as SpaceId);
     const folder = d.state.space(id as SpaceId)?.folder;
     d.state.removeSpace(id as SpaceId);
+    await nudgeDaemon(home);
     return [`left ${id}${folder ? `; ${folder} and its files stay on this device` : ""}`];
   });
 }
@@ -207,6 +243,40 @@ async function syncLocked(home: Home, opts: { space?: string; progress?: Progres
     }
     opts.progress?.done();
     return reports;
+  });
+}
+
+/**
+ * `xshare run`: the daemon (daemon.ts) until SIGINT or SIGTERM. It holds the device's sync
+ * lock for its whole life, so `xshare sync` meanwhile says that the daemon is syncing.
+ */
+export async function run(home: Home, opts: DaemonOptions): Promise<void> {
+  const config = await loadConfig(home);
+  await withLock(join(home.stateDir, "sync.lock"), async () => {
+    if (opts.show) await writeFile(showFile(home), `${opts.show}\n`, { mode: 0o600 });
+    const show = opts.show ?? (await readShow(home));
+    const daemon = new Daemon(home, config, { ...opts, ...(show ? { show } : {}) });
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const onSignal = () => stop();
+    // `xshare accept`, `share` and `leave` send SIGHUP: the daemon looks at its spaces again.
+    const onHup = () => void readShow(home).then((s) => daemon.setShow(s)).then(() => daemon.refresh());
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    process.on("SIGHUP", onHup);
+    try {
+      await daemon.start();
+      await writeFile(daemonPidFile(home), `${process.pid}\n`, { mode: 0o600 });
+      await stopped;
+      opts.log?.("stopping");
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      process.off("SIGHUP", onHup);
+      await rm(daemonPidFile(home), { force: true });
+      await daemon.stop();
+    }
+    opts.log?.("stopped");
   });
 }
 

@@ -3,6 +3,7 @@
  * manager reached through it, and the local state. Also the login-time checks that turn
  * failures into one clear sentence each.
  */
+import { randomBytes } from "node:crypto";
 import "./scram.ts";
 import { NS } from "../protocol/ns.ts";
 import { parseDiscoInfo, supportsSharing } from "../protocol/stanzas/disco.ts";
@@ -27,11 +28,32 @@ export function splitJid(jid: string): { local: string; domain: string } {
   return { local: m[1]!, domain: m[2]!.toLowerCase() };
 }
 
-/** Logs in; rejects with a one-line UsageError that says what went wrong. */
-export async function connect(opts: { jid: string; password: string; service?: string; device: string }): Promise<ClientConnection> {
+export interface ConnectOptions {
+  jid: string;
+  password: string;
+  service?: string;
+  device: string;
+  /** The daemon (`xshare run`): the device's own resource, kept up with reconnects. */
+  daemon?: boolean;
+  reconnectDelayMs?: number;
+}
+
+/**
+ * Logs in; rejects with a one-line UsageError that says what went wrong.
+ *
+ * Resources: the daemon is `xshare-<device>`, where other members send SNMs. A one-shot
+ * command (sync, status, share…) logs in as `xshare-<device>-<random>`, so that it never
+ * takes the daemon's resource (the server would close the daemon's session); it sends no
+ * presence, so nobody sees it come and go.
+ */
+export async function connect(opts: ConnectOptions): Promise<ClientConnection> {
   const { local, domain } = splitJid(opts.jid);
   const service = opts.service ?? `xmpp://${domain}:5222`;
-  const conn = new ClientConnection({ service, domain, username: local, password: opts.password, resource: `xshare-${opts.device}`, timeoutMs: 10_000 });
+  const resource = opts.daemon ? `xshare-${opts.device}` : `xshare-${opts.device}-${randomBytes(3).toString("hex")}`;
+  const conn = new ClientConnection({
+    service, domain, username: local, password: opts.password, resource, timeoutMs: 10_000,
+    ...(opts.daemon ? { reconnect: true, reconnectDelayMs: opts.reconnectDelayMs ?? 1000 } : {}),
+  });
   try {
     await conn.start();
   } catch (err) {

@@ -177,7 +177,15 @@ export class Remote {
       const session = await this.#session_();
       const iq = new Element("iq", { type, id: `h${this.stats.requests}` });
       iq.cnode(payload);
-      const res = await this.#http(session.url, "POST", { authorization: `Bearer ${session.token}`, "content-type": "application/xml" }, iq.toString());
+      let res: { status: number; body: Buffer };
+      try {
+        res = await this.#http(session.url, "POST", { authorization: `Bearer ${session.token}`, "content-type": "application/xml" }, iq.toString());
+      } catch (err) {
+        // The sharing manager restarted (perhaps on another port): ask it for a new session once.
+        if (attempt > 0 || !isConnectionError(err)) throw err;
+        this.#session = undefined;
+        continue;
+      }
       if (res.status === 401 && attempt === 0) {
         this.#session = undefined;
         continue;
@@ -424,6 +432,12 @@ export class ChunkUploader {
     const tracked = p.finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
   }
+}
+
+const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function isConnectionError(err: unknown): boolean {
+  return CONNECTION_ERRORS.has(String((err as NodeJS.ErrnoException)?.code ?? ""));
 }
 
 function groupBySize<T extends { size: number }>(items: readonly T[], max: number): T[][] {

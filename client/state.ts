@@ -4,6 +4,12 @@
  * version*: the version that disk and sharing manager last agreed on, with the local file's
  * size, mtime and inode at that moment (so the scanner can tell an untouched file without
  * reading it). Conflicts that were kept as copies are listed until the user resolves them.
+ *
+ * Per space also the merge of every vector this device has taken in: the versions it recorded
+ * and the index entries it has read up to `pulled` (including those it does not write, such as
+ * ignored paths). Once the device holds everything up to the component's head, this is the
+ * merge of everything ever committed to the space, which is what the component's digest is of
+ * (XEP-draft.md § 5.12): equal digests mean nothing to exchange.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -12,7 +18,7 @@ import { packChunks, unpackChunks } from "../protocol/chunk-list.ts";
 import type { EntryKind, FileVersion } from "../protocol/file.ts";
 import type { BareJid, GroupId, ReplicaId, SpaceId } from "../protocol/ids.ts";
 import type { Space, SpaceKind } from "../protocol/stanzas/spaces.ts";
-import { decode, encode } from "../protocol/vv.ts";
+import { EMPTY, decode, encode, mergeAll, type VersionVector } from "../protocol/vv.ts";
 
 /** A space as the component described it, plus where and how far it lives on this device. */
 export interface LocalSpace extends Pick<Space, "id" | "kind" | "name" | "owner" | "group" | "members"> {
@@ -45,7 +51,7 @@ export interface ConflictRecord {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS spaces (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, grp TEXT,
-  members TEXT NOT NULL, folder TEXT, pulled INTEGER NOT NULL DEFAULT 0
+  members TEXT NOT NULL, folder TEXT, pulled INTEGER NOT NULL DEFAULT 0, vector BLOB
 );
 CREATE TABLE IF NOT EXISTS entries (
   space TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, deleted INTEGER NOT NULL,
@@ -85,6 +91,7 @@ interface SpaceRow {
   members: string;
   folder: string | null;
   pulled: number;
+  vector: Buffer | null;
 }
 
 function toSpace(r: SpaceRow): LocalSpace {
@@ -126,6 +133,9 @@ export class ClientState {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.exec(SCHEMA);
+    // Homes made before spaces had a vector: NULL means "merge of the recorded versions".
+    const cols = db.prepare("PRAGMA table_info(spaces)").all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === "vector")) db.exec("ALTER TABLE spaces ADD COLUMN vector BLOB");
     return new ClientState(db);
   }
 
@@ -171,15 +181,29 @@ export class ClientState {
     return new Map(rows.map((r) => [r.path, toSynced(r)]));
   }
 
-  /** Stores synced versions and, in the same transaction, the new applied sequence number. */
-  commit(space: SpaceId, synced: readonly Synced[], pulled?: number): void {
+  /**
+   * Stores synced versions and, in the same transaction, the new applied sequence number, and
+   * merges their vectors and `seen` (the vectors of the index entries read up to `pulled`) into
+   * the space's vector.
+   */
+  commit(space: SpaceId, synced: readonly Synced[], pulled?: number, seen: VersionVector = EMPTY): void {
     this.#db.transaction(() => {
-      for (const { version: v, local } of synced) {
-        this.#put.run(space, v.path, v.kind, v.deleted ? 1 : 0, v.hash, v.size, v.mtimeMs, v.mode, v.replica,
-          encode(v.vector), packChunks(v.chunks), local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null);
+      for (const { version, local } of synced) {
+        this.#put.run(space, version.path, version.kind, version.deleted ? 1 : 0, version.hash, version.size, version.mtimeMs, version.mode, version.replica,
+          encode(version.vector), packChunks(version.chunks), local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null);
       }
+      const v = mergeAll([this.vector(space), seen, ...synced.map((s) => s.version.vector)]);
+      this.#db.prepare("UPDATE spaces SET vector = ? WHERE id = ?").run(encode(v), space);
       if (pulled !== undefined) this.#db.prepare("UPDATE spaces SET pulled = MAX(pulled, ?) WHERE id = ?").run(pulled, space);
     })();
+  }
+
+  /** The merge of every vector this device has taken in for the space (see the header). */
+  vector(space: SpaceId): VersionVector {
+    const r = this.#db.prepare("SELECT vector FROM spaces WHERE id = ?").get(space) as { vector: Buffer | null } | undefined;
+    if (r?.vector) return decode(r.vector);
+    const rows = this.#db.prepare("SELECT vector FROM entries WHERE space = ?").all(space) as Array<{ vector: Buffer }>;
+    return mergeAll(rows.map((r) => decode(r.vector)));
   }
 
   conflicts(space?: SpaceId): ConflictRecord[] {

@@ -16,14 +16,13 @@ import type { Deps } from "./deps.ts";
 import { closeChunkServer, createChunkServer } from "./http.ts";
 import { ComponentLink } from "./link.ts";
 import { Mutex, collectGarbage, type GcResult } from "./modules/gc.ts";
-import { SpaceDigests } from "./modules/digests.ts";
-import { OnlineClients } from "./modules/presence.ts";
+import type { SharingPresence } from "./modules/sharing-presence.ts";
 import { PackBlobStore } from "./store/pack-blobs.ts";
 import { SqliteMetadataStore } from "./store/sqlite-metadata.ts";
 import { SessionRegistry, TokenRegistry } from "./tokens.ts";
 import { createIqBridge } from "./iq-bridge.ts";
 import { chunkRecorder } from "./record-chunks.ts";
-import { buildRouter } from "./service.ts";
+import { buildService } from "./service.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -51,7 +50,7 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   const now = () => Date.now();
   const tokens = new TokenRegistry({ now, random: () => randomBytes(24).toString("base64url"), ttlMs: config.tokenTtlMs });
   const sessions = new SessionRegistry({ now, random: () => randomBytes(24).toString("base64url"), ttlMs: config.sessionTtlMs });
-  const online = new OnlineClients();
+  let presence: SharingPresence | undefined;
   let router: Router | undefined;
   let bridge: ReturnType<typeof createIqBridge> | undefined;
   const gcLock = new Mutex();
@@ -97,12 +96,17 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     now,
     newId,
     toSharingClients: (member: BareJid, build: (fullJid: string) => Element) => {
-      for (const jid of online.clients(member)) void link?.send(build(jid));
+      for (const jid of presence?.clients(member) ?? []) void link?.send(build(jid));
     },
   };
 
-  router = buildRouter(deps);
-  const digests = new SpaceDigests(deps);
+  const service = buildService(deps, {
+    send: (el) => void link?.send(el),
+    request: (iq) => (link ? link.request(iq) : Promise.reject(new Error("not connected"))),
+  });
+  const sharing = service.presence;
+  presence = sharing;
+  router = service.router;
   bridge = createIqBridge({
     router,
     lookup: (token) => sessions.lookup(token),
@@ -115,16 +119,12 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   const current = link;
   current.on("stanza", (stanza: Element) => {
     if (stanza.name === "presence") {
-      online.onPresence(stanza);
-      void digests.answer(stanza).then(
-        (reply) => reply && current.send(reply),
-        (err: unknown) => log.warn({ err }, "digest answer failed"),
-      );
+      sharing.onPresence(stanza).catch((err: unknown) => log.warn({ err }, "presence handling failed"));
       return;
     }
     void router?.handle(stanza).then((reply) => reply && current.send(reply));
   });
-  current.on("offline", () => online.clear());
+  current.on("offline", () => sharing.clear());
 
   let gcRunning: Promise<GcResult> | undefined;
   const gc = () => (gcRunning ??= collectGarbage(deps, gcLock).finally(() => (gcRunning = undefined)));

@@ -23,7 +23,13 @@ export interface LinkOptions {
   readonly maxDelayMs?: number;
 }
 
-/** Events: `stanza` (Element), `online`, `offline`, `fatal` (Error). */
+/** How long `request` waits for the answer to an IQ the component sent. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Events: `stanza` (Element; answers to our own `request`s are not emitted), `online`,
+ * `offline`, `fatal` (Error).
+ */
 export class ComponentLink extends EventEmitter {
   readonly #opts: LinkOptions;
   readonly #entity: InstanceType<typeof Component>;
@@ -32,6 +38,9 @@ export class ComponentLink extends EventEmitter {
   #timer: NodeJS.Timeout | undefined;
   #online = false;
   #fatal: Error | undefined;
+  /** IQs we sent, by id, waiting for their result or error. */
+  readonly #pending = new Map<string, { resolve: (el: Element) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  #nextId = 0;
 
   constructor(opts: LinkOptions) {
     super();
@@ -55,7 +64,19 @@ export class ComponentLink extends EventEmitter {
       }
       if (!this.#stopped && !this.#fatal) this.#schedule();
     });
-    entity.on("stanza", (el: Element) => this.emit("stanza", el));
+    entity.on("stanza", (el: Element) => {
+      if (el.name === "iq" && (el.attrs.type === "result" || el.attrs.type === "error")) {
+        const p = this.#pending.get(String(el.attrs.id ?? ""));
+        if (p) {
+          this.#pending.delete(String(el.attrs.id));
+          clearTimeout(p.timer);
+          if (el.attrs.type === "result") p.resolve(el);
+          else p.reject(new Error(`${String(el.attrs.from ?? "")} answered with an error: ${el.getChild("error")?.toString() ?? ""}`));
+          return;
+        }
+      }
+      this.emit("stanza", el);
+    });
     entity.on("error", (err: Error) => this.#onError(err));
   }
 
@@ -131,8 +152,32 @@ export class ComponentLink extends EventEmitter {
     }
   }
 
+  /**
+   * Sends an IQ get/set and resolves with its result (rejects on an error answer, after
+   * REQUEST_TIMEOUT_MS, or when offline). The id is ours.
+   */
+  request(iq: Element): Promise<Element> {
+    if (!this.#online) return Promise.reject(new Error("the component is not connected"));
+    const id = `c${++this.#nextId}`;
+    iq.attrs.id = id;
+    return new Promise<Element>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`no answer from ${String(iq.attrs.to ?? "")} within ${REQUEST_TIMEOUT_MS} ms`));
+      }, REQUEST_TIMEOUT_MS);
+      timer.unref();
+      this.#pending.set(id, { resolve, reject, timer });
+      void this.send(iq);
+    });
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new Error("the component is stopping"));
+    }
+    this.#pending.clear();
     clearTimeout(this.#timer);
     try {
       await this.#entity.stop();

@@ -12,6 +12,9 @@ import { registerGroups } from "./modules/groups.ts";
 import { registerIndex } from "./modules/index-exchange.ts";
 import { registerSession } from "./modules/session.ts";
 import { registerSlots } from "./modules/slots.ts";
+import { SpaceDigests } from "./modules/digests.ts";
+import { SharingPresence } from "./modules/sharing-presence.ts";
+import { deliverSnms, registerSnm, type SnmLinks } from "./modules/snm.ts";
 import { registerSpaces } from "./modules/spaces.ts";
 import { Router } from "./router.ts";
 
@@ -28,7 +31,27 @@ function registerDisco(router: Router, domain: string): void {
   router.get("query", () => new Element("query", { xmlns: NS.discoItems }), NS.discoItems);
 }
 
-export function buildRouter(deps: Deps): Router {
+/** How the component reaches XMPP: fire-and-forget stanzas, and IQs it waits for. */
+export interface Outbound {
+  send(el: Element): void;
+  request(iq: Element): Promise<Element>;
+}
+
+/**
+ * The router and the presence handling, wired together: who is online (sharing-presence.ts)
+ * decides where SNMs are kept (snm.ts), and a client coming online gets what was kept for it.
+ */
+export function buildService(deps: Deps, out: Outbound): { router: Router; presence: SharingPresence } {
+  const presence = new SharingPresence(deps, new SpaceDigests(deps), (el) => out.send(el));
+  const links: SnmLinks = { online: (member, except) => presence.online(member, except), request: (iq) => out.request(iq) };
+  presence.onArrival = (member, jid) => {
+    deliverSnms(deps, links, member, jid).catch((err: unknown) => deps.log.warn({ err }, "SNM delivery failed"));
+  };
+  return { router: buildRouter(deps, links), presence };
+}
+
+/** Every IQ handler; `links` tells the SNM handler who is online (modules/sharing-presence.ts). */
+export function buildRouter(deps: Deps, links: SnmLinks): Router {
   const router = new Router(deps.log.child({ part: "router" }));
   registerDisco(router, deps.config.domain);
   registerGroups(router, deps);
@@ -36,5 +59,6 @@ export function buildRouter(deps: Deps): Router {
   registerIndex(router, deps);
   registerSlots(router, deps);
   registerSession(router, deps);
+  registerSnm(router, deps, links);
   return router;
 }

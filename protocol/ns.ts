@@ -7,6 +7,7 @@ export const NS = {
   stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
   discoInfo: "http://jabber.org/protocol/disco#info",
   discoItems: "http://jabber.org/protocol/disco#items",
+  caps: "http://jabber.org/protocol/caps",
   rsm: "http://jabber.org/protocol/rsm",
   hashes: "urn:xmpp:hashes:2",
 } as const;

@@ -99,6 +99,13 @@ export function merge(a: VersionVector, b: VersionVector): VersionVector {
   return freeze([...out].sort(byReplica));
 }
 
+/** `merge` of many vectors at once: one map of maxima, one vector built at the end. */
+export function mergeAll(vectors: Iterable<VersionVector>): VersionVector {
+  const out = new Map<ReplicaId, number>();
+  for (const v of vectors) for (const [r, n] of v.entries) if (n > (out.get(r) ?? 0)) out.set(r, n);
+  return out.size === 0 ? EMPTY : freeze([...out].sort(byReplica));
+}
+
 /** A new vector whose entry for `replica` is `max(previous + 1, nowMs)`. */
 export function bump(v: VersionVector, replica: ReplicaId, nowMs: number): VersionVector {
   replicaId(replica);

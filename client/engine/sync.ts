@@ -11,6 +11,7 @@ import { ShareError } from "../../protocol/errors.ts";
 import type { ChunkRef } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { manifestOf, withChunks } from "../../protocol/manifest.ts";
+import { mergeAll, type VersionVector } from "../../protocol/vv.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import { checkMarker, type MarkerState } from "../marker.ts";
 import type { ChunkUploader } from "../remote.ts";
@@ -43,6 +44,8 @@ const ROUNDS = 6;
 interface Survey {
   /** The space's head as read with the remote changes. */
   readonly head: number;
+  /** The merge of the vectors of the index entries read (up to `head`). */
+  readonly seen: VersionVector;
   readonly synced: Map<string, Synced>;
   readonly scanned: ScanResult;
   readonly disk: Map<string, Disk>;
@@ -84,6 +87,8 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
     for (const e of page.entries) remoteChanges.set(e.path, e);
     head = Math.max(head, page.head);
   }
+  // Each path's latest entry dominates its earlier ones, so these are all the merge needs.
+  const seen = mergeAll([...remoteChanges.values()].map((e) => e.vector));
   const synced = state.entries(space.id);
   await expandRemote(ctx, remoteChanges, synced);
   let seeded = false;
@@ -105,7 +110,7 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, toDisk(e)]));
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
-  return { head, synced, scanned, disk, actions };
+  return { head, seen, synced, scanned, disk, actions };
 }
 
 export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
@@ -121,7 +126,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   const uploader = readOnly ? undefined : remote.uploader(space.id, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
 
   for (let round = 0; round < ROUNDS; round++) {
-    const { head, synced, scanned, disk, actions } = await survey(ctx, pulledSeq, uploader);
+    const { head, seen, synced, scanned, disk, actions } = await survey(ctx, pulledSeq, uploader);
     if (uploader) {
       report.bytesUp += uploader.sent;
       uploader.sent = 0;
@@ -138,7 +143,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     }
     if (settled) {
       pulledSeq = head;
-      state.commit(space.id, [], head);
+      state.commit(space.id, [], head, seen);
     }
     const pushed = await push(ctx, actions, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report);
     if (pushed.kind === "conflict") {
@@ -158,6 +163,27 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     report.head = head;
   }
   return { ...report, status: "incomplete", reason: "the space kept changing while syncing; run sync again" };
+}
+
+/**
+ * Whether the folder differs from what was last synced, looking at the disk only (no request):
+ * the daemon's start-up check, so that a space with neither local nor remote changes costs no
+ * sync session (XEP-draft.md § 5.12). A touched file with the same content counts as a change
+ * (its sync is short).
+ */
+export async function hasLocalChanges(ctx: Pick<SyncContext, "fs" | "state" | "space">): Promise<boolean> {
+  if ((await checkMarker(ctx.fs, ctx.space.id)) !== "ok") return false;
+  const synced = ctx.state.entries(ctx.space.id);
+  const scanned = await scan(ctx.fs, known(synced));
+  const covered = coveredBySkip(scanned.skipped);
+  const seen = new Set<string>();
+  for (const e of scanned.entries) {
+    seen.add(e.path);
+    const s = synced.get(e.path);
+    if (!s || s.version.deleted || e.changed) return true;
+  }
+  for (const [path, s] of synced) if (!s.version.deleted && !seen.has(path) && !covered(path)) return true;
+  return false;
 }
 
 export interface SpaceStatus {

@@ -19,7 +19,8 @@ import { isChunkHash, type BareJid, type ChunkHash, type GroupId, type ReplicaId
 import type { Group } from "../../protocol/stanzas/groups.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import { decode, encode } from "../../protocol/vv.ts";
-import type { AckRecord, CommitContext, MetadataStore, SpaceRecord } from "./metadata.ts";
+import { nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type SpaceRecord } from "./metadata.ts";
+import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 interface ChunkRow {
@@ -92,6 +93,8 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly chunks = new Map<ChunkHash, ChunkRow>();
   private readonly refs = new Map<ChunkHash, Map<SpaceId, Set<string>>>();
   private readonly orphans = new Map<ChunkHash, Map<SpaceId, number>>();
+  /** Pending SNMs by `${member}\u0000${space}`. */
+  private readonly snms = new Map<string, { member: BareJid; space: SpaceId } & PendingSnm>();
 
   private open(): void {
     if (this.closed) throw new ShareError("unavailable", { text: "The metadata store is closed" });
@@ -155,6 +158,7 @@ export class MemoryMetadataStore implements MetadataStore {
     this.spaces.delete(id);
     this.entries.delete(id);
     this.ackRows.delete(id);
+    for (const [k, p] of this.snms) if (p.space === id) this.snms.delete(k);
   }
 
   async commit(space: SpaceId, versions: readonly FileVersion[], check: (ctx: CommitContext) => void): Promise<number> {
@@ -232,6 +236,22 @@ export class MemoryMetadataStore implements MetadataStore {
     this.open();
     const rows = this.ackRows.get(space);
     for (const [k, a] of rows ?? []) if (a.member === member) rows?.delete(k);
+  }
+
+  async putSnm(p: { readonly member: BareJid; readonly space: SpaceId; readonly snm: Snm; readonly nowMs: number }): Promise<void> {
+    this.open();
+    if (!this.spaces.has(p.space)) throw new ShareError("not-found", { text: `No space ${p.space}` });
+    const key = `${p.member}\u0000${p.space}`;
+    this.snms.set(key, { member: p.member, space: p.space, ...nextPendingSnm(this.snms.get(key), p.snm, p.nowMs) });
+  }
+  async snmsFor(member: BareJid): Promise<PendingSnm[]> {
+    this.open();
+    return [...this.snms.values()].filter((p) => p.member === member).sort((a, b) => cmp(a.space, b.space)).map((p) => ({ snm: p.snm, storedMs: p.storedMs }));
+  }
+  async dropSnm(member: BareJid, space: SpaceId, storedMs: number): Promise<void> {
+    this.open();
+    const key = `${member}\u0000${space}`;
+    if (this.snms.get(key)?.storedMs === storedMs) this.snms.delete(key);
   }
 
   async addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void> {

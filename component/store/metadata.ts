@@ -14,6 +14,8 @@ import type { BareJid, ChunkHash, GroupId, ReplicaId, SpaceId } from "../../prot
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { Group } from "../../protocol/stanzas/groups.ts";
 import type { Space } from "../../protocol/stanzas/spaces.ts";
+import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
+import { merge } from "../../protocol/vv.ts";
 
 /** A space as stored. Members of a `group` space are the group's members, not stored here. */
 export interface SpaceRecord extends Omit<Space, "members"> {
@@ -36,6 +38,24 @@ export interface AckRecord {
   readonly member: BareJid;
   readonly replica: ReplicaId;
   readonly seq: number;
+}
+
+/** An SNM kept for a member whose sharing clients were offline (XEP-draft.md § 5.13). */
+export interface PendingSnm {
+  readonly snm: Snm;
+  /** When it was stored or last merged; `dropSnm` removes it only if it is still this one. */
+  readonly storedMs: number;
+}
+
+/**
+ * What `putSnm` keeps when `prev` is kept already: the vectors merged when both have one
+ * (an SNM that says "at least this" loses nothing by merging), else the newer one; stored at a
+ * time after `prev`'s, so that `dropSnm` for `prev` leaves it alone.
+ */
+export function nextPendingSnm(prev: PendingSnm | undefined, snm: Snm, nowMs: number): PendingSnm {
+  const storedMs = prev ? Math.max(nowMs, prev.storedMs + 1) : nowMs;
+  if (prev && "vector" in prev.snm && "vector" in snm) return { snm: { ...snm, vector: merge(prev.snm.vector, snm.vector) }, storedMs };
+  return { snm, storedMs };
 }
 
 export interface MetadataStore {
@@ -84,6 +104,18 @@ export interface MetadataStore {
   acks(space: SpaceId): Promise<AckRecord[]>;
   /** Forgets a member's replicas of a space (the member left or was removed). */
   forgetMember(space: SpaceId, member: BareJid): Promise<void>;
+
+  // Pending SNMs (store and forward) ---------------------------------------------------------
+  /**
+   * Keeps an SNM for `member`: one per (member, space). When one is kept already and both carry
+   * vectors, the vectors are merged (the sender named is the latest); otherwise the new one
+   * replaces it. Deleting the space deletes its pending SNMs.
+   */
+  putSnm(p: { readonly member: BareJid; readonly space: SpaceId; readonly snm: Snm; readonly nowMs: number }): Promise<void>;
+  /** A member's pending SNMs, ordered by space id. */
+  snmsFor(member: BareJid): Promise<PendingSnm[]>;
+  /** Removes a pending SNM if it is still the one stored at `storedMs` (not replaced since). */
+  dropSnm(member: BareJid, space: SpaceId, storedMs: number): Promise<void>;
 
   // Chunks -------------------------------------------------------------------------------
   /**

@@ -15,7 +15,8 @@
  *   removed when the space references it again or is deleted (ON DELETE CASCADE).
  * - `commit` is one IMMEDIATE transaction (read → check → write): a throw rolls everything back
  *   and rejects with the very same error object.
- * - Deleting a space cascades to its members, entries, acks, refs and orphans: chunks only it
+ * - `pending_snms(member, space)`: at most one SNM kept per member and space (migration 4).
+ * - Deleting a space cascades to its members, entries, acks, refs, orphans and pending SNMs: chunks only it
  *   used then have neither refs nor orphans and fall under GC rule (b), the upload-time grace.
  * Validation helpers are shared with MemoryMetadataStore (imported from it) so that both
  * refuse exactly the same inputs.
@@ -31,7 +32,8 @@ import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { SpaceKind } from "../../protocol/stanzas/spaces.ts";
 import { decode, encode } from "../../protocol/vv.ts";
 import { packChunks, unpackChunks } from "../../protocol/chunk-list.ts";
-import type { AckRecord, CommitContext, MetadataStore, SpaceRecord } from "./metadata.ts";
+import { nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type SpaceRecord } from "./metadata.ts";
+import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
 import { checkMembers, checkSpaceShape, liveChunks, normalizeVersions } from "./memory-metadata.ts";
 
 /** Append-only: never edit an applied migration, add one. */
@@ -88,6 +90,12 @@ export const MIGRATIONS: readonly string[] = [
   // uploader's row once per call, instead of a trigger program running per chunk (it is the
   // only statement that inserts into chunks). Deletes and updates keep their triggers.
   `DROP TRIGGER chunks_added;`,
+  // 4: SNMs kept for members whose sharing clients are offline (XEP-draft.md § 5.13): one per
+  // (member, space); `vector` (encoded) or `digest`, whichever the SNM carried.
+  `CREATE TABLE pending_snms (member TEXT NOT NULL, space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+     replica TEXT NOT NULL, vector BLOB, digest TEXT, stored INTEGER NOT NULL,
+     PRIMARY KEY (member, space_id)) WITHOUT ROWID;
+   CREATE INDEX pending_snms_space ON pending_snms(space_id);`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -103,6 +111,20 @@ const RECLAIMABLE = `NOT EXISTS (SELECT 1 FROM chunk_refs r WHERE r.hash = c.has
 
 const MY_SPACES = `SELECT space_id FROM space_members WHERE jid = @jid
   UNION SELECT s.id FROM group_members g JOIN spaces s ON s.group_id = g.group_id WHERE g.jid = @jid`;
+
+interface SnmRow {
+  member: BareJid;
+  space_id: SpaceId;
+  replica: ReplicaId;
+  vector: Buffer | null;
+  digest: string | null;
+  stored: number;
+}
+
+function toPendingSnm(r: SnmRow): PendingSnm {
+  const base = { space: r.space_id, replica: r.replica };
+  return { snm: r.vector ? { ...base, vector: decode(r.vector) } : { ...base, digest: r.digest ?? "" }, storedMs: r.stored };
+}
 
 interface SpaceRow {
   id: SpaceId;
@@ -216,6 +238,10 @@ export class SqliteMetadataStore implements MetadataStore {
         DO UPDATE SET seq = max(seq, excluded.seq)`),
       acks: p("SELECT member, replica, seq FROM acks WHERE space_id = ? ORDER BY member, replica"),
       forgetMember: p("DELETE FROM acks WHERE space_id = ? AND member = ?"),
+      getSnm: p("SELECT * FROM pending_snms WHERE member = ? AND space_id = ?"),
+      putSnm: p("INSERT OR REPLACE INTO pending_snms VALUES (?, ?, ?, ?, ?, ?)"),
+      snmsFor: p("SELECT * FROM pending_snms WHERE member = ? ORDER BY space_id"),
+      dropSnm: p("DELETE FROM pending_snms WHERE member = ? AND space_id = ? AND stored = ?"),
       addChunk: p("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)"),
       addUploaderBytes: p(`INSERT INTO uploader_bytes VALUES (?, ?)
         ON CONFLICT (uploader) DO UPDATE SET bytes = bytes + excluded.bytes`),
@@ -378,6 +404,22 @@ export class SqliteMetadataStore implements MetadataStore {
   async acks(space: SpaceId): Promise<AckRecord[]> {
     return this.q.acks.all(space) as AckRecord[];
   }
+  async putSnm(p: { readonly member: BareJid; readonly space: SpaceId; readonly snm: Snm; readonly nowMs: number }): Promise<void> {
+    this.db.transaction(() => {
+      if (!this.q.getSpace.get(p.space)) throw notFound(p.space);
+      const row = this.q.getSnm.get(p.member, p.space) as SnmRow | undefined;
+      const next = nextPendingSnm(row ? toPendingSnm(row) : undefined, p.snm, p.nowMs);
+      const s = next.snm;
+      this.q.putSnm.run(p.member, p.space, s.replica, "vector" in s ? encode(s.vector) : null, "digest" in s ? s.digest : null, next.storedMs);
+    }).immediate();
+  }
+  async snmsFor(member: BareJid): Promise<PendingSnm[]> {
+    return (this.q.snmsFor.all(member) as SnmRow[]).map(toPendingSnm);
+  }
+  async dropSnm(member: BareJid, space: SpaceId, storedMs: number): Promise<void> {
+    this.q.dropSnm.run(member, space, storedMs);
+  }
+
   async forgetMember(space: SpaceId, member: BareJid): Promise<void> {
     this.q.forgetMember.run(space, member);
   }

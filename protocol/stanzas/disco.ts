@@ -2,6 +2,7 @@
  * XEP-0030 disco#info as used by this protocol (XEP-draft.md § "Namespaces and discovery"):
  * the component and every sharing-client resource advertise the feature `urn:xmpp:share:0`.
  */
+import { createHash } from "node:crypto";
 import { badRequest } from "../errors.ts";
 import { NS } from "../ns.ts";
 import { Element, childrenNamed, expectElement, optionalAttr, requiredAttr } from "../xml.ts";
@@ -22,6 +23,30 @@ export const COMPONENT_DISCO: DiscoInfo = {
   identities: [{ category: "store", type: "file", name: "Shared folders" }],
   features: [NS.discoInfo, NS.discoItems, NS.share],
 };
+
+/** What a sharing client's resource answers: an ordinary client that also shares folders. */
+export const CLIENT_DISCO: DiscoInfo = {
+  identities: [{ category: "client", type: "pc", name: "xshare" }],
+  features: [NS.caps, NS.discoInfo, NS.share],
+};
+
+/** The XEP-0115 `node` of xshare's capabilities. */
+export const CAPS_NODE = "https://github.com/xmpp-share/xmpp-share";
+
+/**
+ * XEP-0115 § 5.1 verification string (SHA-1, base64) of a disco#info without data forms:
+ * identities sorted by category/type/lang/name, then features sorted, each followed by `<`.
+ */
+export function capsVer(info: DiscoInfo): string {
+  const ids = info.identities.map((i) => `${i.category}/${i.type}//${i.name ?? ""}`).sort(octets);
+  const features = [...info.features].sort(octets);
+  return createHash("sha1").update([...ids, ...features].map((x) => `${x}<`).join(""), "utf8").digest("base64");
+}
+
+/** "i;octet" collation (RFC 4790), as XEP-0115 sorts. */
+function octets(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
 
 export function buildDiscoInfo(info: DiscoInfo, node?: string): Element {
   const el = new Element("query", node ? { xmlns: NS.discoInfo, node } : { xmlns: NS.discoInfo });

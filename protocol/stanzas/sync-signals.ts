@@ -10,12 +10,17 @@
  *     <space id='s-4mKq' digest='base64 SHA-256'/>
  *   </digests>
  *
+ * The component's `<space/>` also lists the other members' sharing clients that are online
+ * (`<peer jid replica digest? show?/>`): where a client sends its SNMs directly, and the digest
+ * that peer last announced for the space, so that it is not told what it already has.
+ *
  * SNM (FIG. 10): an IQ set with one space and the sender's vector (or only its digest).
  *
  *   <snm xmlns='urn:xmpp:share:0' space='s-4mKq' replica='laptop-7f3a'><vector>…</vector></snm>
  */
 import { badRequest } from "../errors.ts";
 import { spaceId, type ReplicaId, type SpaceId } from "../ids.ts";
+import { parseBareJid } from "../jid.ts";
 import { NS } from "../ns.ts";
 import { replicaId, type VersionVector } from "../vv.ts";
 import { Element, childrenNamed, expectElement, optionalAttr, optionalChild, requiredAttr } from "../xml.ts";
@@ -29,9 +34,25 @@ function checkDigest(s: string, where: string): string {
   return s;
 }
 
+/** Presence `<show/>` values (RFC 6121 § 4.7.2.1); absent means available. */
+export const SHOWS = ["away", "chat", "dnd", "xa"] as const;
+export type Show = (typeof SHOWS)[number];
+
+/** Another member's sharing client that is online, as the component lists it. */
+export interface Peer {
+  /** Its full JID (`user@host/resource`): where SNMs for it go. */
+  readonly jid: string;
+  readonly replica: ReplicaId;
+  /** The digest it last announced for this space, if it holds the space. */
+  readonly digest?: string;
+  readonly show?: Show;
+}
+
 export interface SpaceDigest {
   readonly space: SpaceId;
   readonly digest: string;
+  /** Only from the component: the other members' sharing clients online now. */
+  readonly peers?: readonly Peer[];
 }
 
 export interface Digests {
@@ -42,8 +63,35 @@ export interface Digests {
 
 export function buildDigests(d: Digests): Element {
   const el = new Element("digests", { xmlns: NS.share, replica: d.replica });
-  for (const s of d.spaces) el.c("space", { id: s.space, digest: s.digest });
+  for (const s of d.spaces) {
+    const sp = el.c("space", { id: s.space, digest: s.digest });
+    for (const p of s.peers ?? []) {
+      sp.c("peer", { jid: p.jid, replica: p.replica, ...(p.digest !== undefined ? { digest: p.digest } : {}), ...(p.show !== undefined ? { show: p.show } : {}) });
+    }
+  }
   return el;
+}
+
+/** A full JID: a bare JID as parseBareJid accepts it, a slash and a non-empty resource. */
+function fullJid(raw: string): string {
+  const slash = raw.indexOf("/");
+  const resource = raw.slice(slash + 1);
+  if (slash < 0 || resource.length === 0 || resource.length > 1023 || /[\u0000-\u001f\u007f]/.test(resource)) {
+    throw badRequest(`<peer jid/> is not a full JID: ${JSON.stringify(raw)}`);
+  }
+  return `${parseBareJid(raw.slice(0, slash))}/${resource}`;
+}
+
+function parsePeer(p: Element): Peer {
+  const digest = optionalAttr(p, "digest");
+  const show = optionalAttr(p, "show");
+  if (show !== undefined && !(SHOWS as readonly string[]).includes(show)) throw badRequest(`<peer show/> must be one of ${SHOWS.join(", ")}`);
+  return {
+    jid: fullJid(requiredAttr(p, "jid")),
+    replica: replicaId(requiredAttr(p, "replica")),
+    ...(digest !== undefined ? { digest: checkDigest(digest, "<peer digest/>") } : {}),
+    ...(show !== undefined ? { show: show as Show } : {}),
+  };
 }
 
 export function parseDigests(el: Element): Digests {
@@ -54,7 +102,8 @@ export function parseDigests(el: Element): Digests {
     const space = spaceId(requiredAttr(s, "id"));
     if (seen.has(space)) throw badRequest(`<digests/> names space ${space} twice`);
     seen.add(space);
-    return { space, digest: checkDigest(requiredAttr(s, "digest"), "<space digest/>") };
+    const peers = childrenNamed(s, "peer").map(parsePeer);
+    return { space, digest: checkDigest(requiredAttr(s, "digest"), "<space digest/>"), ...(peers.length ? { peers } : {}) };
   });
   return { replica, spaces };
 }

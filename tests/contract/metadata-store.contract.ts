@@ -11,7 +11,7 @@ import { ShareError } from "../../protocol/errors.ts";
 import type { FileVersion } from "../../protocol/file.ts";
 import type { BareJid, ChunkHash, GroupId, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import type { Group } from "../../protocol/stanzas/groups.ts";
-import { fromEntries } from "../../protocol/vv.ts";
+import { EMPTY_DIGEST, fromEntries } from "../../protocol/vv.ts";
 import type { MetadataStore, SpaceRecord } from "../../component/store/metadata.ts";
 
 const J = (s: string) => `${s}@example.org` as BareJid;
@@ -326,6 +326,38 @@ export function runMetadataStoreContract(name: string, open: () => Promise<Metad
         await store.ack(S("s1"), alice, R("a1"), 2);
         await store.forgetMember(S("s1"), bob);
         expect(await store.acks(S("s1"))).toEqual([{ member: alice, replica: "a1", seq: 2 }]);
+      });
+    });
+
+    describe("pending SNMs", () => {
+      const snm = (space: string, replica: string, v: Array<[string, number]>) => ({ space: S(space), replica: R(replica), vector: fromEntries(v) });
+      beforeEach(async () => {
+        await store.createSpace(pair("s1"));
+        await store.createSpace(pair("s2"));
+      });
+
+      it("keeps one per member and space, merging vectors, and lists a member's by space", async () => {
+        await store.putSnm({ member: bob, space: S("s2"), snm: snm("s2", "a1", [["a1", 1]]), nowMs: 10 });
+        await store.putSnm({ member: bob, space: S("s1"), snm: snm("s1", "a1", [["a1", 5]]), nowMs: 10 });
+        await store.putSnm({ member: bob, space: S("s1"), snm: snm("s1", "a2", [["a1", 3], ["a2", 7]]), nowMs: 10 });
+        const kept = await store.snmsFor(bob);
+        expect(kept.map((p) => p.snm)).toEqual([snm("s1", "a2", [["a1", 5], ["a2", 7]]), snm("s2", "a1", [["a1", 1]])]);
+        // The merged one was stored after the first: a drop meant for the first leaves it.
+        expect(kept[0]!.storedMs).toBe(11);
+        await store.dropSnm(bob, S("s1"), 10);
+        expect(await store.snmsFor(bob)).toHaveLength(2);
+        await store.dropSnm(bob, S("s1"), 11);
+        expect((await store.snmsFor(bob)).map((p) => p.snm.space)).toEqual(["s2"]);
+        expect(await store.snmsFor(alice)).toEqual([]);
+      });
+
+      it("replaces a digest-only SNM, refuses unknown spaces, and goes with its space", async () => {
+        await store.putSnm({ member: bob, space: S("s1"), snm: { space: S("s1"), replica: R("a1"), digest: EMPTY_DIGEST }, nowMs: 5 });
+        await store.putSnm({ member: bob, space: S("s1"), snm: snm("s1", "a1", [["a1", 2]]), nowMs: 6 });
+        expect((await store.snmsFor(bob)).map((p) => p.snm)).toEqual([snm("s1", "a1", [["a1", 2]])]);
+        await expect(store.putSnm({ member: bob, space: S("nope"), snm: snm("nope", "a1", []), nowMs: 7 })).rejects.toMatchObject({ code: "not-found" });
+        await store.deleteSpace(S("s1"));
+        expect(await store.snmsFor(bob)).toEqual([]);
       });
     });
 

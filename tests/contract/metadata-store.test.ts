@@ -48,6 +48,7 @@ describe("SqliteMetadataStore on a file", () => {
     await a.addChunks([{ hash, size: 7 }], alice, 1000);
     await a.commit(space, [version], () => {});
     await a.ack(space, alice, "r1" as ReplicaId, 1);
+    await a.putSnm({ member: alice, space, snm: { space, replica: "r2" as ReplicaId, vector: fromEntries([["r2", 9]]) }, nowMs: 50 });
     await a.close();
 
     const b = SqliteMetadataStore.open(file);
@@ -57,6 +58,8 @@ describe("SqliteMetadataStore on a file", () => {
     expect(await b.acks(space)).toEqual([{ member: alice, replica: "r1", seq: 1 }]);
     expect(await b.hasChunks([hash])).toEqual(new Set([hash]));
     expect(await b.uploadedBytes(alice)).toBe(7);
+    // An SNM kept for an offline member survives a restart (XEP-draft.md § 5.13).
+    expect(await b.snmsFor(alice)).toEqual([{ snm: { space, replica: "r2", vector: fromEntries([["r2", 9]]) }, storedMs: 50 }]);
     await b.close();
   });
 

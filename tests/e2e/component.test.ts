@@ -147,7 +147,9 @@ describe("the sharing manager on a real Prosody", () => {
       if (st.name === "message") seenByChat.push(st.toString());
     });
     // Bob's sharing client announces itself to the component with directed presence (§ 5.12).
-    await clients.bob!.send(new Element("presence", { to: C }));
+    const announce = new Element("presence", { to: C });
+    announce.cnode(buildDigests({ replica: phone, spaces: [] }));
+    await clients.bob!.send(announce);
     await new Promise((r) => setTimeout(r, 300));
     const invited = new Promise<S.Space>((resolve) => {
       clients.bob!.on("stanza", (st: Element) => {

@@ -14,6 +14,8 @@ import { EMPTY, bump, fromEntries, merge, type VersionVector } from "../../proto
 import { Element, parseXml } from "../../protocol/xml.ts";
 import { manifestOf, withChunks } from "../../protocol/manifest.ts";
 import { parseStanza } from "../../protocol/stanzas/registry.ts";
+import * as Sig from "../../protocol/stanzas/sync-signals.ts";
+import { EMPTY_DIGEST, digest } from "../../protocol/vv.ts";
 import { makeComponent } from "./fixtures/component.ts";
 
 const alice = "alice@example.org" as BareJid;
@@ -106,8 +108,13 @@ describe("spaces", () => {
   });
 
   it("an online sharing client of a new member is told at once", async () => {
-    c.online.onPresence(parseXml(`<presence from='${B}' to='share.example.org'/>`));
-    c.online.onPresence(parseXml(`<presence from='${C}' to='share.example.org' type='unavailable'/>`));
+    const hello = (from: string, replica: string) => parseXml(`<presence from='${from}' to='share.example.org'><digests xmlns='urn:xmpp:share:0' replica='${replica}'/></presence>`);
+    await c.presence.onPresence(hello(B, "phone"));
+    await c.presence.onPresence(hello(C, "desk"));
+    await c.presence.onPresence(parseXml(`<presence from='${C}' to='share.example.org' type='unavailable'/>`));
+    // Presence without <digests/> is not a sharing client's.
+    await c.presence.onPresence(parseXml(`<presence from='${A}' to='share.example.org'/>`));
+    c.sent.length = 0;
     const pair = await pairSpace();
     expect(c.sent.map((m) => m.attrs.to)).toEqual([B]);
     expect(S.parseInvited(c.sent[0]!.getChild("invited")!)).toEqual(pair);
@@ -347,30 +354,130 @@ describe("replies too large for XMPP", () => {
 });
 
 describe("digests in presence (FIG. 9)", () => {
-  it("answers a sharing client's digests with the authoritative digest of each of its spaces", async () => {
-    const { SpaceDigests, componentReplica } = await import("../../component/modules/digests.ts");
-    const { buildDigests, parseDigests } = await import("../../protocol/stanzas/sync-signals.ts");
-    const { digest, EMPTY_DIGEST } = await import("../../protocol/vv.ts");
-    const d = new SpaceDigests(c.deps);
+  const hello = (from: string, replica: string, spaces: Array<{ space: SpaceId; digest: string }>, show?: string) =>
+    parseXml(`<presence from='${from}' to='share.example.org'>${show ? `<show>${show}</show>` : ""}${Sig.buildDigests({ replica: replica as ReplicaId, spaces })}</presence>`);
+  /** The `<digests/>` of the presence stanzas sent to `to` since the last call. */
+  let seen = 0;
+  const toldTo = (to: string) => {
+    const out = c.sent.slice(seen).filter((s) => s.name === "presence" && s.attrs.to === to).map((s) => Sig.parseDigests(s.getChild("digests")!));
+    return out;
+  };
+  const mark = () => {
+    seen = c.sent.length;
+  };
+
+  it("answers a sharing client's digests with the authoritative digest of each of its spaces, once per change", async () => {
+    const { componentReplica } = await import("../../component/modules/digests.ts");
     const { id: space } = await pairSpace();
-    const hello = (from: string) =>
-      parseXml(`<presence from='${from}' to='share.example.org'>${buildDigests({ replica: phone, spaces: [{ space, digest: EMPTY_DIGEST }] })}</presence>`);
-    const first = await d.answer(hello(B));
-    expect(first?.attrs.to).toBe(B);
-    expect(parseDigests(first!.getChild("digests")!)).toEqual({ replica: componentReplica("share.example.org"), spaces: [{ space, digest: EMPTY_DIGEST }] });
+    mark();
+    await c.presence.onPresence(hello(B, "phone", [{ space, digest: EMPTY_DIGEST }]));
+    expect(toldTo(B)).toEqual([{ replica: componentReplica("share.example.org"), spaces: [{ space, digest: EMPTY_DIGEST }] }]);
+    // The same presence again (a keepalive): nothing new to say, nothing sent.
+    mark();
+    await c.presence.onPresence(hello(B, "phone", [{ space, digest: EMPTY_DIGEST }]));
+    expect(toldTo(B)).toEqual([]);
     const chunk = await c.upload("x", alice);
     const v1 = version("a.txt", "x", bump(EMPTY, laptop, 10), laptop, chunk);
     const v2 = version("b.txt", "x", bump(EMPTY, phone, 20), phone, chunk);
     await c.ok(A, "set", I.buildCommit({ space, changes: [{ version: v1, base: EMPTY }, { version: v2, base: EMPTY }] }));
-    const second = parseDigests((await d.answer(hello(B)))!.getChild("digests")!);
-    expect(second.spaces).toEqual([{ space, digest: digest(merge(v1.vector, v2.vector)) }]);
-    // Non-members learn nothing; malformed or unavailable presence gets no answer.
-    expect(parseDigests((await d.answer(hello(M)))!.getChild("digests")!).spaces).toEqual([]);
-    expect(await d.answer(parseXml(`<presence from='${B}' type='unavailable'/>`))).toBeUndefined();
-    expect(await d.answer(parseXml(`<presence from='${B}'><digests xmlns='urn:xmpp:share:0'/></presence>`))).toBeUndefined();
+    mark();
+    await c.presence.onPresence(hello(B, "phone", [{ space, digest: EMPTY_DIGEST }]));
+    expect(toldTo(B).map((d) => d.spaces)).toEqual([[{ space, digest: digest(merge(v1.vector, v2.vector)) }]]);
+    // Non-members learn nothing; malformed presence, or presence without digests, gets no answer.
+    mark();
+    await c.presence.onPresence(hello(M, "evil", [{ space, digest: EMPTY_DIGEST }]));
+    expect(toldTo(M).map((d) => d.spaces)).toEqual([[]]);
+    await c.presence.onPresence(parseXml(`<presence from='${C}'><digests xmlns='urn:xmpp:share:0'/></presence>`));
+    await c.presence.onPresence(parseXml(`<presence from='${C}'/>`));
+    await c.presence.onPresence(parseXml(`<presence from='carol@example.org'><digests xmlns='urn:xmpp:share:0' replica='desk'/></presence>`));
+    expect(c.sent.slice(seen).filter((s) => s.attrs.to !== M)).toEqual([]);
+    expect(c.presence.online(carol)).toBe(false);
+  });
+
+  it("lists the other members' sharing clients online, with their digests and show, and only to members", async () => {
+    const { id: space } = await pairSpace();
+    const other = await c.ok<S.Space>(B, "set", S.buildCreateSpace({ kind: "pair", name: "Bob and Mallory", members: [mallory] }));
+    const dB = digest(bump(EMPTY, phone, 5));
+    await c.presence.onPresence(hello(B, "phone", [{ space, digest: dB }]));
+    await c.presence.onPresence(hello(M, "evil", []));
+    mark();
+    await c.presence.onPresence(hello(A, "laptop", [{ space, digest: EMPTY_DIGEST }], "dnd"));
+    // Alice sees Bob in their shared space, never Mallory (who shares nothing with her).
+    const [toA] = toldTo(A);
+    expect(toA!.spaces).toEqual([{ space, digest: EMPTY_DIGEST, peers: [{ jid: B, replica: phone, digest: dB }] }]);
+    // Bob is told that Alice came (with her show); Mallory, who shares a space with Bob only, is not.
+    const [toB] = toldTo(B);
+    expect(toB!.spaces.find((x) => x.space === space)).toEqual({ space, digest: EMPTY_DIGEST, peers: [{ jid: A, replica: laptop, digest: EMPTY_DIGEST, show: "dnd" }] });
+    expect(toB!.spaces.find((x) => x.space === other.id)).toEqual({ space: other.id, digest: EMPTY_DIGEST, peers: [{ jid: M, replica: "evil" }] });
+    expect(toldTo(M)).toEqual([]);
+    expect(JSON.stringify(c.sent.filter((x) => x.attrs.to === M).map(String))).not.toContain(space);
+    // Alice goes: Bob's list loses her.
+    mark();
+    await c.presence.onPresence(parseXml(`<presence from='${A}' to='share.example.org' type='unavailable'/>`));
+    expect(toldTo(B)[0]!.spaces.find((x) => x.space === space)).toEqual({ space, digest: EMPTY_DIGEST });
+    expect(c.presence.online(alice)).toBe(false);
+    expect(c.presence.clients(bob)).toEqual([B]);
   });
 });
 
+describe("SNM store and forward (FIG. 10)", () => {
+  const snm = (space: SpaceId, replica: ReplicaId, vector: VersionVector) => Sig.buildSnm({ space, replica, vector });
+  const online = (from: string, replica: string) =>
+    c.presence.onPresence(parseXml(`<presence from='${from}' to='share.example.org'>${Sig.buildDigests({ replica: replica as ReplicaId, spaces: [] })}</presence>`));
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+
+  it("keeps an SNM for a member who is offline and delivers it when their sharing client comes online", async () => {
+    const { id: space } = await pairSpace();
+    const v1 = bump(EMPTY, laptop, 10);
+    const v2 = bump(EMPTY, "desk" as ReplicaId, 20);
+    await c.ok(A, "set", snm(space, laptop, v1));
+    await c.ok(A, "set", snm(space, "desk" as ReplicaId, v2));
+    // One kept for Bob, the vectors merged; none for Alice (no other replica of hers is known).
+    expect((await c.store.snmsFor(bob)).map((p) => p.snm)).toEqual([{ space, replica: "desk", vector: merge(v1, v2) }]);
+    expect(await c.store.snmsFor(alice)).toEqual([]);
+    await online(B, "phone");
+    await settle();
+    expect(c.requests.map((r) => r.attrs.to)).toEqual([B]);
+    expect(Sig.parseSnm(c.requests[0]!.getChild("snm")!)).toEqual({ space, replica: "desk", vector: merge(v1, v2) });
+    expect(await c.store.snmsFor(bob)).toEqual([]);
+  });
+
+  it("keeps the SNM when the client does not answer, and stores nothing for members who are online", async () => {
+    const { id: space } = await pairSpace();
+    c.answerWith(async () => {
+      throw new Error("timeout");
+    });
+    await c.ok(A, "set", snm(space, laptop, bump(EMPTY, laptop, 1)));
+    await online(B, "phone");
+    await settle();
+    expect(c.requests).toHaveLength(1);
+    expect(await c.store.snmsFor(bob)).toHaveLength(1);
+    // Bob online: an SNM now goes straight to him (the client does that), nothing is kept anew.
+    await c.store.dropSnm(bob, space, (await c.store.snmsFor(bob))[0]!.storedMs);
+    await c.ok(A, "set", snm(space, laptop, bump(EMPTY, laptop, 2)));
+    expect(await c.store.snmsFor(bob)).toEqual([]);
+  });
+
+  it("keeps one for the sender's own other devices only when the component knows one", async () => {
+    const { id: space } = await pairSpace();
+    await c.ok(A, "set", I.buildAck({ space, replica: "desk" as ReplicaId, seq: 0 }));
+    await c.ok(A, "set", snm(space, laptop, bump(EMPTY, laptop, 1)));
+    expect((await c.store.snmsFor(alice)).map((p) => p.snm.replica)).toEqual([laptop]);
+  });
+
+  it("refuses SNMs from non-members as if the space did not exist, and drops kept ones for members who left", async () => {
+    const { id: space } = await pairSpace();
+    expect((await c.fails(M, "set", snm(space, "evil" as ReplicaId, bump(EMPTY, "evil" as ReplicaId, 1)))).code).toBe("not-found");
+    expect((await c.fails(M, "set", snm("s-nope" as SpaceId, "evil" as ReplicaId, EMPTY))).code).toBe("not-found");
+    expect((await c.fails(A, "set", "<snm xmlns='urn:xmpp:share:0' space='s1' replica='r1'/>")).code).toBe("bad-request");
+    await c.ok(A, "set", snm(space, laptop, bump(EMPTY, laptop, 1)));
+    await c.ok(B, "set", S.buildLeaveSpace(space));
+    await online(B, "phone");
+    await settle();
+    expect(c.requests).toEqual([]);
+    expect(await c.store.snmsFor(bob)).toEqual([]);
+  });
+});
 
 describe("recording uploaded chunks (record-chunks.ts)", () => {
   const setup = async () => {

@@ -38,6 +38,17 @@ const cases: Array<[string, unknown, (v: never) => Element, (el: Element) => unk
   ["committed", { space: F.space, head: 59 }, I.buildCommitted as never, I.parseCommitted],
   ["ack", { space: F.space, replica: F.laptop, seq: 59 }, I.buildAck as never, I.parseAck],
   ["digests", { replica: F.laptop, spaces: [{ space: F.space, digest: F.vectorDigest }] }, P.buildDigests as never, P.parseDigests],
+  [
+    "digests with peers",
+    {
+      replica: F.laptop,
+      spaces: [
+        { space: F.space, digest: F.vectorDigest, peers: [{ jid: "bob@example.org/xshare-phone", replica: F.laptop, digest: F.vectorDigest, show: "dnd" }, { jid: "café@example.org/a b", replica: F.laptop }] },
+      ],
+    },
+    P.buildDigests as never,
+    P.parseDigests,
+  ],
   ["snm with vector", { space: F.space, replica: F.laptop, vector: F.vector }, P.buildSnm as never, P.parseSnm],
   ["snm with digest", { space: F.space, replica: F.laptop, digest: F.vectorDigest }, P.buildSnm as never, P.parseSnm],
   ["slot request", { space: F.space, direction: "upload", chunks: F.file.chunks }, SL.buildSlotRequest as never, SL.parseSlotRequest],
@@ -119,6 +130,11 @@ const malformed: Array<[string, string, string]> = [
   ["snm with bad digest", "<snm xmlns='urn:xmpp:share:0' space='s1' replica='r1' digest='abc'/>", "bad-request"],
   ["snm with bad space id", "<snm xmlns='urn:xmpp:share:0' space='../x' replica='r1' digest='abc'/>", "bad-request"],
   ["snm in another namespace", "<snm xmlns='urn:xmpp:other' space='s1' replica='r1'/>", "bad-request"],
+  ["peer without resource", `<digests xmlns='urn:xmpp:share:0' replica='r1'><space id='s1' digest='${F.vectorDigest}'><peer jid='bob@example.org' replica='r2'/></space></digests>`, "bad-request"],
+  ["peer with empty resource", `<digests xmlns='urn:xmpp:share:0' replica='r1'><space id='s1' digest='${F.vectorDigest}'><peer jid='bob@example.org/' replica='r2'/></space></digests>`, "bad-request"],
+  ["peer without localpart", `<digests xmlns='urn:xmpp:share:0' replica='r1'><space id='s1' digest='${F.vectorDigest}'><peer jid='example.org/x' replica='r2'/></space></digests>`, "bad-request"],
+  ["peer with unknown show", `<digests xmlns='urn:xmpp:share:0' replica='r1'><space id='s1' digest='${F.vectorDigest}'><peer jid='bob@example.org/x' replica='r2' show='busy'/></space></digests>`, "bad-request"],
+  ["peer with bad digest", `<digests xmlns='urn:xmpp:share:0' replica='r1'><space id='s1' digest='${F.vectorDigest}'><peer jid='bob@example.org/x' replica='r2' digest='x'/></space></digests>`, "bad-request"],
   ["digests naming a space twice", `<digests xmlns='urn:xmpp:share:0' replica='r1'><space id='s1' digest='${F.vectorDigest}'/><space id='s1' digest='${F.vectorDigest}'/></digests>`, "bad-request"],
   ["index query with max 0", "<index xmlns='urn:xmpp:share:0' space='s1'><set xmlns='http://jabber.org/protocol/rsm'><max>0</max></set></index>", "bad-request"],
   ["index query with bad after", "<index xmlns='urn:xmpp:share:0' space='s1'><set xmlns='http://jabber.org/protocol/rsm'><after>x</after></set></index>", "bad-request"],
@@ -259,5 +275,21 @@ describe("errors on the wire", () => {
     expect(back.type).toBe("cancel");
     expect(back.attrs.path).toBe(F.file.path);
     expect(I.parseVersionConflictChildren(back.children)).toEqual(F.file);
+  });
+});
+
+describe("XEP-0115 capabilities", () => {
+  it("computes the verification string of XEP-0115 § 5.2's simple example", async () => {
+    const { capsVer } = await import("../../protocol/stanzas/disco.ts");
+    const info = {
+      identities: [{ category: "client", type: "pc", name: "Exodus 0.9.1" }],
+      features: ["http://jabber.org/protocol/muc", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#items"],
+    };
+    expect(capsVer(info)).toBe("QgayPKawpkPSDYmwT/WM94uAlu0=");
+  });
+
+  it("advertises sharing in the sharing client's disco#info", async () => {
+    const { CLIENT_DISCO, supportsSharing } = await import("../../protocol/stanzas/disco.ts");
+    expect(supportsSharing(CLIENT_DISCO)).toBe(true);
   });
 });

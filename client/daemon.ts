@@ -1,0 +1,422 @@
+/**
+ * `xshare run`: the sharing client as a daemon, keeping every space of this device in sync
+ * (XEP-draft.md § 5.12 and § 5.13; the patent's FIG. 9 and FIG. 10).
+ *
+ * - Local changes: each space folder is watched (chokidar); the first change starts an
+ *   aggregation delay (`delayMs`), after which the space is synced (push and pull, engine/sync.ts).
+ * - Coming online (FIG. 9): every session starts with directed presence to the sharing manager
+ *   carrying, per space, the digest of this device's vector (state.ts). The manager answers with
+ *   the authoritative digests and the other members' sharing clients online now; only spaces
+ *   whose digests differ are synced. Nothing else is exchanged for the others.
+ * - After a change (FIG. 10): when a sync changed the space's vector, an SNM with the vector goes
+ *   to every peer (another member's sharing client online) that is not known to have it, and one
+ *   to the manager when some member has no client online, for it to keep and deliver later.
+ * - SNMs received: answered at once; a vector this device's does not dominate syncs the space.
+ *   Only members of the space (and the manager) are heard; anyone else gets `item-not-found`,
+ *   as for a space that does not exist.
+ * - Presence: the presence this daemon broadcasts carries priority -1 (chat goes to the user's
+ *   chat clients) and XEP-0115 capabilities naming `urn:xmpp:share:0`; digests go only in
+ *   directed presence to the manager. It is repeated every `keepaliveMs`, so a manager that
+ *   restarted (and forgot who is online) learns of this device again and delivers what it kept.
+ * - dnd and xa (XEP-draft.md § 5.12 "Presence states"): the daemon still learns of changes and
+ *   syncs its own (a push reads what changed remotely first), but a space that only changed
+ *   remotely waits until it is available again (`setShow`): no bulk downloads meanwhile.
+ * - Trouble: a lost connection is re-established with backoff (ClientConnection); a failed sync
+ *   is retried with backoff; `stop()` stops the watchers, lets the running sync finish its
+ *   current file (writes go through a temporary file and a rename, so none is left half
+ *   written), says unavailable and closes.
+ */
+import { watch, type FSWatcher } from "chokidar";
+import { xml } from "@xmpp/client";
+import type { Element as XmppElement } from "@xmpp/xml";
+import { ShareError } from "../protocol/errors.ts";
+import type { BareJid, SpaceId } from "../protocol/ids.ts";
+import { bareOf, parseBareJid } from "../protocol/jid.ts";
+import { NS } from "../protocol/ns.ts";
+import { STATE_DIR, TEMP_PREFIX } from "../protocol/paths.ts";
+import { CLIENT_DISCO, buildDiscoInfo, capsVer, CAPS_NODE } from "../protocol/stanzas/disco.ts";
+import { buildDigests, buildSnm, parseDigests, parseSnm, type Peer, type Show, type Snm } from "../protocol/stanzas/sync-signals.ts";
+import { compare, digest, type VersionVector } from "../protocol/vv.ts";
+import { Element, parseXml } from "../protocol/xml.ts";
+import type { ClientConfig } from "./config.ts";
+import { connect, type Device } from "./device.ts";
+import { hasLocalChanges, syncSpace, type SyncReport } from "./engine/sync.ts";
+import { RealFs } from "./fs/real.ts";
+import type { Home } from "./home.ts";
+import { Remote } from "./remote.ts";
+import { ClientState, type LocalSpace } from "./state.ts";
+
+export interface DaemonOptions {
+  /** Aggregation delay between a local change and the sync it causes (ms, default 200). */
+  readonly delayMs?: number;
+  /** How often presence is repeated to the sharing manager (ms, default 60 s). */
+  readonly keepaliveMs?: number;
+  /** First retry delay after a failed sync or connection (ms, default 1000; doubles up to 30 s). */
+  readonly retryMs?: number;
+  /** Presence `<show/>` to start with (default: available). */
+  readonly show?: Show;
+  /** One line per event worth telling (default: nothing). */
+  readonly log?: (line: string) => void;
+  /** Called after every sync (tests and the benchmark watch this). */
+  readonly onSynced?: (report: SyncReport) => void;
+}
+
+/** Which stanza errors mean "the sharing manager is not there right now". */
+function unreachable(err: unknown): boolean {
+  if (err instanceof ShareError) return err.code === "unavailable";
+  const msg = String((err as Error)?.message ?? err);
+  return /not online|timeout|ECONNREFUSED|ECONNRESET|socket hang up|service-unavailable|remote-server-not-found/i.test(msg);
+}
+
+/** ltx elements (protocol/) as @xmpp/xml elements, for xmpp.js's iq callee. */
+function toXmpp(el: Element): XmppElement {
+  const children = el.children.map((c) => (typeof c === "string" ? c : toXmpp(c)));
+  return xml(el.name, el.attrs as Record<string, string>, ...children);
+}
+
+export class Daemon {
+  readonly #home: Home;
+  readonly #config: ClientConfig;
+  readonly #opts: Required<Omit<DaemonOptions, "show" | "onSynced">> & Pick<DaemonOptions, "onSynced">;
+  readonly #me: BareJid;
+  #show: Show | undefined;
+  #device: Device | undefined;
+  readonly #watchers = new Map<SpaceId, FSWatcher>();
+  /** Per space: the other members' sharing clients online, as the manager last listed them. */
+  readonly #peers = new Map<SpaceId, readonly Peer[]>();
+  /** Per `${peer full JID} ${space}`: the digest of the last vector seen from that replica. */
+  readonly #peerHas = new Map<string, string>();
+  /** Spaces to sync, and their aggregation timers. */
+  readonly #wanted = new Set<SpaceId>();
+  readonly #timers = new Map<SpaceId, NodeJS.Timeout>();
+  /** Spaces with downloads waiting for the end of dnd/xa. */
+  readonly #deferred = new Set<SpaceId>();
+  #pumping: Promise<void> | undefined;
+  #retryMs: number;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #keepalive: NodeJS.Timeout | undefined;
+  #announced = "";
+  #stopping = false;
+
+  constructor(home: Home, config: ClientConfig, opts: DaemonOptions = {}) {
+    this.#home = home;
+    this.#config = config;
+    this.#opts = { delayMs: opts.delayMs ?? 200, keepaliveMs: opts.keepaliveMs ?? 60_000, retryMs: opts.retryMs ?? 1000, log: opts.log ?? (() => undefined), ...(opts.onSynced ? { onSynced: opts.onSynced } : {}) };
+    this.#retryMs = this.#opts.retryMs;
+    this.#me = parseBareJid(config.jid);
+    this.#show = opts.show;
+  }
+
+  get state(): ClientState {
+    if (!this.#device) throw new Error("the daemon is not started");
+    return this.#device.state;
+  }
+
+  /** Logs in (rejects with a UsageError when that fails), then runs until stop(). */
+  async start(): Promise<void> {
+    const conn = await connect({ ...this.#config, daemon: true, reconnectDelayMs: this.#opts.retryMs });
+    const remote = new Remote((iq) => conn.request(iq), this.#config.component);
+    const state = ClientState.open(this.#home.stateDb);
+    this.#device = {
+      config: this.#config,
+      conn,
+      remote,
+      state,
+      close: async () => {
+        remote.close();
+        state.close();
+        await conn.close();
+      },
+    };
+    conn.xmpp.iqCallee.set(NS.share, "snm", (ctx: { stanza: XmppElement; element: XmppElement }) => this.#onSnm(ctx.stanza));
+    conn.xmpp.iqCallee.get(NS.discoInfo, "query", () => toXmpp(buildDiscoInfo(CLIENT_DISCO)));
+    conn.xmpp.on("stanza", (stanza: XmppElement) => {
+      if (stanza.is("presence")) this.#onPresence(stanza);
+    });
+    conn.on("online", () => void this.#online());
+    conn.on("disconnect", (info) => this.#opts.log(`disconnected${info.streamError ? ` (${info.streamError})` : ""}${info.willReconnect ? "; reconnecting" : ""}`));
+    this.#keepalive = setInterval(() => {
+      void this.refresh().then(() => this.#announce(true));
+    }, this.#opts.keepaliveMs);
+    this.#keepalive.unref();
+    await this.#online();
+  }
+
+  /** Changes the presence show; leaving dnd/xa starts the downloads that waited. */
+  async setShow(show: Show | undefined): Promise<void> {
+    if (show === this.#show) return;
+    this.#show = show;
+    this.#opts.log(`presence ${show ?? "available"}`);
+    await this.#broadcastPresence();
+    await this.#announce(true);
+    if (!this.#defersDownloads()) for (const s of this.#deferred) this.#want(s, 0);
+    this.#deferred.clear();
+  }
+
+  /** Stops watching, lets the running sync finish, says unavailable and logs out. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    clearInterval(this.#keepalive);
+    clearTimeout(this.#retryTimer);
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    await Promise.all([...this.#watchers.values()].map((w) => w.close()));
+    this.#watchers.clear();
+    await this.#pumping;
+    const d = this.#device;
+    if (d) {
+      if (d.conn.online) await d.conn.send(new Element("presence", { type: "unavailable" })).catch(() => undefined);
+      await d.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- sessions and presence
+
+  async #online(): Promise<void> {
+    const d = this.#device!;
+    if (this.#stopping || !d.conn.online) return;
+    try {
+      const list = await d.remote.spaces();
+      for (const s of list) if (d.state.space(s.id)) d.state.putSpace(s);
+      for (const s of d.state.spaces()) if (s.folder && !list.some((r) => r.id === s.id)) this.#unwatch(s.id);
+      await this.#broadcastPresence();
+      this.#announced = "";
+      await this.#announce(true);
+      for (const s of this.#spaces()) this.#watchSpace(s);
+      this.#opts.log(`online as ${d.conn.xmpp.jid?.toString() ?? this.#config.jid}; ${this.#spaces().length} space(s)`);
+    } catch (err) {
+      this.#opts.log(`cannot reach the sharing manager: ${(err as Error).message}; retrying`);
+      this.#retryLater(() => this.#online());
+    }
+  }
+
+  #spaces(): LocalSpace[] {
+    return this.#device!.state.spaces().filter((s) => s.folder);
+  }
+
+  #defersDownloads(): boolean {
+    return this.#show === "dnd" || this.#show === "xa";
+  }
+
+  /** Broadcast presence: priority -1 and capabilities; nothing about spaces. */
+  async #broadcastPresence(): Promise<void> {
+    const d = this.#device!;
+    if (!d.conn.online) return;
+    const p = new Element("presence");
+    if (this.#show) p.c("show").t(this.#show);
+    p.c("priority").t("-1");
+    p.c("c", { xmlns: NS.caps, hash: "sha-1", node: CAPS_NODE, ver: capsVer(CLIENT_DISCO) });
+    await d.conn.send(p).catch(() => undefined);
+  }
+
+  /** Directed presence to the manager with this device's digests; `force` repeats an unchanged one. */
+  async #announce(force: boolean): Promise<void> {
+    const d = this.#device;
+    if (!d || this.#stopping || !d.conn.online) return;
+    const spaces = this.#spaces().map((s) => ({ space: s.id, digest: digest(d.state.vector(s.id)) }));
+    const payload = buildDigests({ replica: this.#config.replica, spaces });
+    const key = `${this.#show ?? ""} ${payload.toString()}`;
+    if (!force && key === this.#announced) return;
+    this.#announced = key;
+    const p = new Element("presence", { to: this.#config.component });
+    if (this.#show) p.c("show").t(this.#show);
+    p.c("priority").t("-1");
+    p.cnode(payload);
+    await d.conn.send(p).catch(() => undefined);
+  }
+
+  #onPresence(stanza: XmppElement): void {
+    const d = this.#device!;
+    if (this.#stopping || String(stanza.attrs.from ?? "") !== this.#config.component) return;
+    const el = stanza.getChild("digests", NS.share);
+    if (!el) return;
+    let digests;
+    try {
+      digests = parseDigests(parseXml(el.toString()));
+    } catch {
+      return; // presence gets no error replies
+    }
+    for (const s of digests.spaces) {
+      const local = d.state.space(s.space);
+      if (!local?.folder) continue;
+      this.#peers.set(s.space, s.peers ?? []);
+      for (const p of s.peers ?? []) if (p.digest) this.#peerHas.set(`${p.jid} ${s.space}`, p.digest);
+      if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space);
+    }
+  }
+
+  // ---------------------------------------------------------------- SNM
+
+  async #onSnm(stanza: XmppElement): Promise<XmppElement | true> {
+    const d = this.#device!;
+    if (this.#stopping) return toXmpp(new ShareError("unavailable", { text: "Stopping" }).toElement());
+    const from = String(stanza.attrs.from ?? "");
+    let snm: Snm;
+    try {
+      snm = parseSnm(parseXml(stanza.getChild("snm", NS.share)!.toString()));
+    } catch (err) {
+      return toXmpp((err instanceof ShareError ? err : new ShareError("bad-request")).toElement());
+    }
+    const space = d.state.space(snm.space);
+    let member = false;
+    try {
+      member = from === this.#config.component || (from.includes("/") && (space?.members.includes(bareOf(from)) ?? false));
+    } catch {
+      member = false;
+    }
+    // A stranger learns nothing, not even whether the space exists here.
+    if (!space?.folder || !member) return toXmpp(new ShareError("not-found").toElement());
+    const theirs = "vector" in snm ? digest(snm.vector) : snm.digest;
+    if (from !== this.#config.component) this.#peerHas.set(`${from} ${snm.space}`, theirs);
+    const mine = d.state.vector(snm.space);
+    if ("vector" in snm ? !dominatesOrEquals(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space);
+    return true;
+  }
+
+  /** After a sync that moved the space's vector: tell the peers that lack it, and the manager. */
+  async #notify(space: LocalSpace, vector: VersionVector): Promise<void> {
+    const d = this.#device!;
+    const mine = digest(vector);
+    const peers = this.#peers.get(space.id) ?? [];
+    const snm = buildSnm({ space: space.id, replica: this.#config.replica, vector });
+    const sends: Array<Promise<unknown>> = [];
+    for (const p of peers) {
+      if (this.#peerHas.get(`${p.jid} ${space.id}`) === mine) continue;
+      this.#peerHas.set(`${p.jid} ${space.id}`, mine);
+      const iq = new Element("iq", { type: "set", to: p.jid });
+      iq.cnode(snm);
+      sends.push(d.conn.request(iq, 10_000).catch((err: unknown) => this.#opts.log(`SNM to ${p.jid} not delivered: ${(err as Error).message}`)));
+    }
+    const online = new Set(peers.map((p) => bareOf(p.jid)));
+    // Members with no sharing client online (this user's other devices included) hear it from
+    // the manager when they come back.
+    if (space.members.some((m) => !online.has(m))) {
+      const iq = new Element("iq", { type: "set", to: this.#config.component });
+      iq.cnode(snm);
+      sends.push(d.conn.request(iq, 10_000).catch((err: unknown) => this.#opts.log(`SNM to the sharing manager not delivered: ${(err as Error).message}`)));
+    }
+    await Promise.all(sends);
+  }
+
+  // ---------------------------------------------------------------- watching and syncing
+
+  #watchSpace(space: LocalSpace): void {
+    if (this.#watchers.has(space.id) || this.#stopping) return;
+    const folder = space.folder!;
+    const w = watch(folder, {
+      ignoreInitial: true,
+      persistent: true,
+      ignored: (p: string) => {
+        const rel = p.slice(folder.length + 1);
+        const name = rel.slice(rel.lastIndexOf("/") + 1);
+        return rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`) || name.startsWith(TEMP_PREFIX);
+      },
+    });
+    w.on("all", () => this.#want(space.id, this.#opts.delayMs));
+    w.on("error", (err: unknown) => this.#opts.log(`watching ${folder}: ${(err as Error).message}`));
+    this.#watchers.set(space.id, w);
+    // Changes made while the daemon was not running (remote ones come from the digests).
+    const d = this.#device!;
+    hasLocalChanges({ fs: new RealFs(folder), state: d.state, space }).then(
+      (changed) => changed && this.#want(space.id, 0),
+      () => this.#want(space.id, 0),
+    );
+  }
+
+  /** Spaces accepted or left since the daemon started (SIGHUP, and every keepalive). */
+  async refresh(): Promise<void> {
+    const d = this.#device;
+    if (!d || this.#stopping) return;
+    const now = new Set(this.#spaces().map((s) => s.id));
+    for (const id of [...this.#watchers.keys()]) if (!now.has(id)) this.#unwatch(id);
+    for (const s of this.#spaces()) this.#watchSpace(s);
+    await this.#announce(false);
+  }
+
+  #unwatch(id: SpaceId): void {
+    void this.#watchers.get(id)?.close();
+    this.#watchers.delete(id);
+  }
+
+  /** A remote change: synced now, or after dnd/xa. */
+  #remoteChange(id: SpaceId): void {
+    if (!this.#defersDownloads()) return this.#want(id, 0);
+    if (!this.#deferred.has(id)) this.#opts.log(`${id}: changed elsewhere; fetched when you are back (presence ${this.#show})`);
+    this.#deferred.add(id);
+  }
+
+  /** Syncs the space after `delayMs`; changes within the delay join the same sync. */
+  #want(id: SpaceId, delayMs: number): void {
+    if (this.#stopping || this.#timers.has(id)) return;
+    const fire = () => {
+      this.#timers.delete(id);
+      this.#wanted.add(id);
+      this.#pump();
+    };
+    if (delayMs <= 0) return fire();
+    const t = setTimeout(fire, delayMs);
+    this.#timers.set(id, t);
+  }
+
+  #pump(): void {
+    if (this.#pumping || this.#stopping) return;
+    this.#pumping = (async () => {
+      try {
+        while (this.#wanted.size && !this.#stopping && this.#device!.conn.online) {
+          const id = this.#wanted.values().next().value as SpaceId;
+          this.#wanted.delete(id);
+          await this.#syncOne(id);
+        }
+      } finally {
+        this.#pumping = undefined;
+      }
+      if (this.#wanted.size && !this.#stopping && this.#device!.conn.online) this.#pump();
+    })();
+  }
+
+  async #syncOne(id: SpaceId): Promise<void> {
+    const d = this.#device!;
+    const space = d.state.space(id);
+    if (!space?.folder) return;
+    const before = digest(d.state.vector(id));
+    try {
+      const report = await syncSpace({
+        state: d.state,
+        remote: d.remote,
+        fs: new RealFs(space.folder),
+        space,
+        replica: this.#config.replica,
+        me: this.#me,
+        now: () => Date.now(),
+      });
+      this.#retryMs = this.#opts.retryMs;
+      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}`);
+      this.#opts.onSynced?.(report);
+      const vector = d.state.vector(id);
+      if (digest(vector) !== before) {
+        await this.#announce(false);
+        if (report.pushed > 0) await this.#notify(d.state.space(id)!, vector);
+      }
+    } catch (err) {
+      this.#opts.log(`${id}: sync failed: ${(err as Error).message}; retrying`);
+      this.#retryLater(() => {
+        if (unreachable(err)) return this.#online();
+        this.#want(id, 0);
+      });
+    }
+  }
+
+  #retryLater(fn: () => unknown): void {
+    if (this.#stopping) return;
+    clearTimeout(this.#retryTimer);
+    const ms = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, 30_000);
+    this.#retryTimer = setTimeout(() => void fn(), ms);
+  }
+}
+
+function dominatesOrEquals(mine: VersionVector, theirs: VersionVector): boolean {
+  const o = compare(mine, theirs);
+  return o === "equal" || o === "greater";
+}
