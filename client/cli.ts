@@ -107,7 +107,7 @@ Typical use:
   program
     .command("run")
     .description("keep every space of this device in sync until stopped (Ctrl-C, SIGTERM): watches the folders, tells the other members' clients about changes, and hears about theirs")
-    .option("--delay <ms>", "wait this long after a local change before syncing, so that changes made together go together", "200")
+    .option("--delay <ms>", "wait this long after a local change before syncing, so that changes made together go together", "100")
     .option("--keepalive <seconds>", "repeat this device's presence to the sharing manager this often", "60")
     .addOption(new Option("--show <state>", "presence to show; with dnd or xa, changes made elsewhere are fetched only when you are back").choices(["away", "chat", "dnd", "xa"]))
     .option("--quiet", "print nothing but errors")

@@ -40,6 +40,7 @@ import { compare, digest, type VersionVector } from "../protocol/vv.ts";
 import { Element, parseXml } from "../protocol/xml.ts";
 import type { ClientConfig } from "./config.ts";
 import { connect, type Device } from "./device.ts";
+import type { ClientConnection } from "./xmpp-connection.ts";
 import { hasLocalChanges, syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
@@ -47,7 +48,7 @@ import { Remote } from "./remote.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
 
 export interface DaemonOptions {
-  /** Aggregation delay between a local change and the sync it causes (ms, default 200). */
+  /** Aggregation delay between a local change and the sync it causes (ms, default 100). */
   readonly delayMs?: number;
   /** How often presence is repeated to the sharing manager (ms, default 60 s). */
   readonly keepaliveMs?: number;
@@ -59,6 +60,8 @@ export interface DaemonOptions {
   readonly log?: (line: string) => void;
   /** Called after every sync (tests and the benchmark watch this). */
   readonly onSynced?: (report: SyncReport) => void;
+  /** Called once logged in, before anything is sent (the benchmark counts stanzas from here). */
+  readonly onConnection?: (conn: ClientConnection) => void;
 }
 
 /** Which stanza errors mean "the sharing manager is not there right now". */
@@ -77,7 +80,7 @@ function toXmpp(el: Element): XmppElement {
 export class Daemon {
   readonly #home: Home;
   readonly #config: ClientConfig;
-  readonly #opts: Required<Omit<DaemonOptions, "show" | "onSynced">> & Pick<DaemonOptions, "onSynced">;
+  readonly #opts: Required<Omit<DaemonOptions, "show" | "onSynced" | "onConnection">> & Pick<DaemonOptions, "onSynced" | "onConnection">;
   readonly #me: BareJid;
   #show: Show | undefined;
   #device: Device | undefined;
@@ -101,10 +104,19 @@ export class Daemon {
   constructor(home: Home, config: ClientConfig, opts: DaemonOptions = {}) {
     this.#home = home;
     this.#config = config;
-    this.#opts = { delayMs: opts.delayMs ?? 200, keepaliveMs: opts.keepaliveMs ?? 60_000, retryMs: opts.retryMs ?? 1000, log: opts.log ?? (() => undefined), ...(opts.onSynced ? { onSynced: opts.onSynced } : {}) };
+    this.#opts = {
+      delayMs: opts.delayMs ?? 100, keepaliveMs: opts.keepaliveMs ?? 60_000, retryMs: opts.retryMs ?? 1000, log: opts.log ?? (() => undefined),
+      ...(opts.onSynced ? { onSynced: opts.onSynced } : {}),
+      ...(opts.onConnection ? { onConnection: opts.onConnection } : {}),
+    };
     this.#retryMs = this.#opts.retryMs;
     this.#me = parseBareJid(config.jid);
     this.#show = opts.show;
+  }
+
+  /** The logged-in device (connection, remote, state), once started. */
+  get device(): Device | undefined {
+    return this.#device;
   }
 
   get state(): ClientState {
@@ -115,6 +127,7 @@ export class Daemon {
   /** Logs in (rejects with a UsageError when that fails), then runs until stop(). */
   async start(): Promise<void> {
     const conn = await connect({ ...this.#config, daemon: true, reconnectDelayMs: this.#opts.retryMs });
+    this.#opts.onConnection?.(conn);
     const remote = new Remote((iq) => conn.request(iq), this.#config.component);
     const state = ClientState.open(this.#home.stateDb);
     this.#device = {

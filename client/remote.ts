@@ -77,7 +77,7 @@ export class Remote {
   #session: SE.Session | undefined;
   readonly #agent: Agent;
   /** Bytes moved over HTTP in each direction (benchmarks and status read these). */
-  readonly stats = { sent: 0, received: 0, requests: 0 };
+  readonly stats = { sent: 0, received: 0, requests: 0, iqs: {} as Record<string, number> };
 
   constructor(xmpp: XmppRequest, component: string) {
     this.#xmpp = xmpp;
@@ -173,6 +173,7 @@ export class Remote {
 
   /** A protocol IQ over HTTP; returns the payload value or throws the ShareError. */
   async request<T>(type: "get" | "set", payload: Element): Promise<T> {
+    this.stats.iqs[payload.name] = (this.stats.iqs[payload.name] ?? 0) + 1;
     for (let attempt = 0; ; attempt++) {
       const session = await this.#session_();
       const iq = new Element("iq", { type, id: `h${this.stats.requests}` });
