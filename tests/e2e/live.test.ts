@@ -177,6 +177,14 @@ describe("xshare run", () => {
     expect(bad.stderr).toContain("presence must be one of available, away, chat, dnd, xa");
   }, 60_000);
 
+  it("survives the XMPP server going away and coming back", async () => {
+    await prosody.restart();
+    // Both daemons and the component reconnect by themselves; then changes flow again.
+    await daemons.alice!.waitFor(/disconnected[^\n]*reconnecting\n[^]*online as /, 60_000);
+    await writeFile(path.join(folder("alice-trip"), "after-server-restart.txt"), "still here\n");
+    await eventually("Bob receives a change made after the server restart", has(path.join(folder("bob-trip"), "after-server-restart.txt"), "still here\n"), 60_000);
+  }, 120_000);
+
   it("stops cleanly on SIGTERM and SIGINT, leaving no temporary file", async () => {
     expect(await daemons.alice!.stop("SIGTERM")).toBe(0);
     expect(await daemons.bob!.stop("SIGINT")).toBe(0);
