@@ -135,6 +135,10 @@ Typical use:
       if (rows.length === 0) return print(["no shared spaces yet"]);
       for (const r of rows) {
         print([`${r.id}  ${r.kind}  ${r.name}  [${r.members.join(", ")}]`, `  folder: ${r.folder ?? "-"}`, `  ${r.status}${r.reason ? ` (${r.reason})` : ""}: ${r.pendingUp} to send, ${r.pendingDown} to receive, ${r.conflicts} conflict(s)`]);
+        if (r.online) {
+          const who = Object.entries(r.online).map(([m, cs]) => (cs.length ? `${m} (${cs.map((c) => `${c.resource}${c.show ? `, ${c.show}` : ""}`).join("; ")})` : `${m} (no sharing client online: the sharing manager keeps changes for them)`));
+          if (who.length) print([`  members' sharing clients: ${who.join(", ")}`]);
+        }
         if (r.readOnlyLocalChanges) print([`  ${r.readOnlyLocalChanges} local change(s) will not be sent: the space is read-only for you`]);
         for (const s of r.notSynced) print([`  not synced: ${s.path} (${s.reason})`]);
       }

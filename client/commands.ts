@@ -13,7 +13,7 @@ import { checkPath } from "../protocol/paths.ts";
 import type { Space } from "../protocol/stanzas/spaces.ts";
 import { type ClientConfig, UsageError, deviceOk, newReplicaId, readConfig, writeConfig } from "./config.ts";
 import type { Show } from "../protocol/stanzas/sync-signals.ts";
-import { Daemon, type DaemonOptions } from "./daemon.ts";
+import { Daemon, peersFile, type DaemonOptions, type PeersFile } from "./daemon.ts";
 import { type Device, connect, discoverComponent, openDevice, splitJid } from "./device.ts";
 import { syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
@@ -320,6 +320,12 @@ export async function resolveConflict(home: Home, path: string, keep: "local" | 
 }
 
 export interface StatusRow extends SpaceRow {
+  /**
+   * Per other member, their sharing clients online (resource and show) while this device's
+   * `xshare run` is running (it hears of them); undefined without a running daemon. A member
+   * with none is offline or has no sharing client, and is reached through the sharing manager.
+   */
+  online?: Record<string, Array<{ resource: string; show?: string }>>;
   status: string;
   reason?: string;
   pendingUp: number;
@@ -329,14 +335,37 @@ export interface StatusRow extends SpaceRow {
   notSynced: Array<{ path: string; reason: string }>;
 }
 
+/** The running daemon's view of who is online, if a daemon runs. */
+async function runningPeers(home: Home): Promise<PeersFile | undefined> {
+  const text = await readFile(peersFile(home), "utf8").catch(() => undefined);
+  if (!text) return undefined;
+  try {
+    const data = JSON.parse(text) as PeersFile;
+    process.kill(data.pid, 0);
+    return data;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function status(home: Home): Promise<StatusRow[]> {
   const { inspectSpace } = await import("./engine/sync.ts");
+  const peers = await runningPeers(home);
   return withDevice(home, async (d) => {
     const me = parseBareJid(d.config.jid);
     const rows: StatusRow[] = [];
     for (const s of await d.remote.spaces()) {
       const local = d.state.space(s.id);
-      const base: SpaceRow = { id: s.id, kind: s.kind, name: s.name, owner: s.owner, members: [...s.members], folder: local?.folder ?? null };
+      const base: SpaceRow & Pick<StatusRow, "online"> = { id: s.id, kind: s.kind, name: s.name, owner: s.owner, members: [...s.members], folder: local?.folder ?? null };
+      if (peers) {
+        const online: Record<string, Array<{ resource: string; show?: string }>> = {};
+        for (const m of s.members) if (m !== me) online[m] = [];
+        for (const p of peers.spaces[s.id] ?? []) {
+          const slash = p.jid.indexOf("/");
+          (online[p.jid.slice(0, slash)] ??= []).push({ resource: p.jid.slice(slash + 1), ...(p.show ? { show: p.show } : {}) });
+        }
+        base.online = online;
+      }
       if (!local?.folder) {
         rows.push({ ...base, status: "not accepted on this device", pendingUp: 0, pendingDown: 0, conflicts: 0, readOnlyLocalChanges: 0, notSynced: [] });
         continue;

@@ -26,6 +26,8 @@
  *   current file (writes go through a temporary file and a rename, so none is left half
  *   written), says unavailable and closes.
  */
+import { rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { xml } from "@xmpp/client";
 import type { Element as XmppElement } from "@xmpp/xml";
@@ -46,6 +48,15 @@ import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
 import { Remote } from "./remote.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
+
+/** Where the running daemon tells `xshare status` which peers are online (see #writePeers). */
+export const peersFile = (home: Home) => join(home.stateDir, "peers.json");
+
+/** What peersFile holds. */
+export interface PeersFile {
+  readonly pid: number;
+  readonly spaces: Record<string, Array<{ jid: string; show?: Show }>>;
+}
 
 export interface DaemonOptions {
   /** Aggregation delay between a local change and the sync it causes (ms, default 100). */
@@ -178,6 +189,7 @@ export class Daemon {
     this.#watchers.clear();
     await this.#pumping;
     const d = this.#device;
+    await rm(peersFile(this.#home), { force: true });
     if (d) {
       if (d.conn.online) await d.conn.send(new Element("presence", { type: "unavailable" })).catch(() => undefined);
       await d.close();
@@ -257,6 +269,20 @@ export class Daemon {
       for (const p of s.peers ?? []) if (p.digest) this.#peerHas.set(`${p.jid} ${s.space}`, p.digest);
       if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space);
     }
+    this.#writePeers();
+  }
+
+  /**
+   * What `xshare status` shows about the other members while the daemon runs: per space, their
+   * sharing clients online as the manager last said (peersFile). Best effort.
+   */
+  #writePeers(): void {
+    const spaces: Record<string, Array<{ jid: string; show?: Show }>> = {};
+    for (const [id, peers] of this.#peers) spaces[id] = peers.map((p) => ({ jid: p.jid, ...(p.show ? { show: p.show } : {}) }));
+    const file = peersFile(this.#home);
+    void writeFile(`${file}.tmp`, JSON.stringify({ pid: process.pid, spaces }), { mode: 0o600 })
+      .then(() => rename(`${file}.tmp`, file))
+      .catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- SNM

@@ -115,6 +115,9 @@ describe("xshare run", () => {
     await writeFile(path.join(folder("bob-trip"), "plan.txt"), "Day 1: Lisbon\nDay 2: Porto\n");
     await eventually("Alice receives Bob's edit", has(path.join(folder("alice-trip"), "plan.txt"), "Day 1: Lisbon\nDay 2: Porto\n"));
     await eventually("Alice receives Bob's photo", async () => (await readFile(path.join(folder("alice-trip"), "photos", "day1.jpg"))).equals(Buffer.alloc(200_000, 7)));
+    // `status` shows, while the daemon runs, which members' sharing clients are online.
+    const st = JSON.parse(await ok(homes.alice!, ["status", "--json"])) as Array<{ id: string; status: string; online?: Record<string, unknown> }>;
+    expect(st.find((r) => r.id === space)).toMatchObject({ status: "in-sync", online: { [jid("bob")]: [{ resource: "xshare-phone" }] } });
   }, 90_000);
 
   it("Charlene, offline while Alice and Bob change the group folder, gets everything when she comes online after a component restart", async () => {
@@ -135,6 +138,8 @@ describe("xshare run", () => {
     await writeFile(path.join(folder("alice-group"), "c.txt"), "after the restart\n");
     await eventually("Bob receives c.txt after the restart", has(path.join(folder("bob-group"), "c.txt"), "after the restart\n"));
 
+    const st = JSON.parse(await ok(homes.alice!, ["status", "--json"])) as Array<{ id: string; online?: Record<string, unknown[]> }>;
+    expect(st.find((r) => r.id === space)?.online).toEqual({ [jid("bob")]: [{ resource: "xshare-phone" }], [jid("charlene")]: [] });
     // The SNMs for Charlene were kept across the restart (store and forward, FIG. 10)...
     expect(pendingFor(jid("charlene"))).toBe(1);
     daemons.charlene = await startDaemon(homes.charlene!, ["--delay", "100", "--keepalive", "2"]);
