@@ -102,6 +102,12 @@ export class Daemon {
   readonly #peerHas = new Map<string, string>();
   /** Spaces to sync, and their aggregation timers. */
   readonly #wanted = new Set<SpaceId>();
+  /**
+   * Wanted spaces that need a sync session whatever the disk says (a remote change, a retry).
+   * The others were only touched on disk, often by our own writes: the disk is checked first
+   * (hasLocalChanges, no request), and a sync starts only if something really changed.
+   */
+  readonly #mustSync = new Set<SpaceId>();
   readonly #timers = new Map<SpaceId, NodeJS.Timeout>();
   /** Spaces with downloads waiting for the end of dnd/xa. */
   readonly #deferred = new Set<SpaceId>();
@@ -352,7 +358,7 @@ export class Daemon {
         return rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`) || name.startsWith(TEMP_PREFIX);
       },
     });
-    w.on("all", () => this.#want(space.id, this.#opts.delayMs));
+    w.on("all", () => this.#want(space.id, this.#opts.delayMs, false));
     w.on("error", (err: unknown) => this.#opts.log(`watching ${folder}: ${(err as Error).message}`));
     this.#watchers.set(space.id, w);
     // Changes made while the daemon was not running (remote ones come from the digests).
@@ -385,8 +391,12 @@ export class Daemon {
     this.#deferred.add(id);
   }
 
-  /** Syncs the space after `delayMs`; changes within the delay join the same sync. */
-  #want(id: SpaceId, delayMs: number): void {
+  /**
+   * Syncs the space after `delayMs`; changes within the delay join the same sync. Without
+   * `must`, only if the disk shows a change by then (see #mustSync).
+   */
+  #want(id: SpaceId, delayMs: number, must = true): void {
+    if (must) this.#mustSync.add(id);
     if (this.#stopping || this.#timers.has(id)) return;
     const fire = () => {
       this.#timers.delete(id);
@@ -405,13 +415,22 @@ export class Daemon {
         while (this.#wanted.size && !this.#stopping && this.#device!.conn.online) {
           const id = this.#wanted.values().next().value as SpaceId;
           this.#wanted.delete(id);
-          await this.#syncOne(id);
+          const must = this.#mustSync.delete(id);
+          if (must || (await this.#touched(id))) await this.#syncOne(id);
         }
       } finally {
         this.#pumping = undefined;
       }
       if (this.#wanted.size && !this.#stopping && this.#device!.conn.online) this.#pump();
     })();
+  }
+
+  /** Whether a space only touched on disk really changed (a failed check counts as yes). */
+  async #touched(id: SpaceId): Promise<boolean> {
+    const d = this.#device!;
+    const space = d.state.space(id);
+    if (!space?.folder) return false;
+    return hasLocalChanges({ fs: new RealFs(space.folder), state: d.state, space }).catch(() => true);
   }
 
   async #syncOne(id: SpaceId): Promise<void> {
