@@ -117,6 +117,8 @@ export class Daemon {
   #keepalive: NodeJS.Timeout | undefined;
   #announced = "";
   #stopping = false;
+  /** Aborts the running sync between two files when stopping. */
+  readonly #abort = new AbortController();
 
   constructor(home: Home, config: ClientConfig, opts: DaemonOptions = {}) {
     this.#home = home;
@@ -187,6 +189,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#abort.abort();
     clearInterval(this.#keepalive);
     clearTimeout(this.#retryTimer);
     for (const t of this.#timers.values()) clearTimeout(t);
@@ -447,6 +450,7 @@ export class Daemon {
         replica: this.#config.replica,
         me: this.#me,
         now: () => Date.now(),
+        signal: this.#abort.signal,
       });
       this.#retryMs = this.#opts.retryMs;
       this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}`);
@@ -457,6 +461,7 @@ export class Daemon {
         if (report.pushed > 0) await this.#notify(d.state.space(id)!, vector);
       }
     } catch (err) {
+      if (this.#stopping) return this.#opts.log(`${id}: stopped between two files; the next run goes on`);
       this.#opts.log(`${id}: sync failed: ${(err as Error).message}; retrying`);
       this.#retryLater(() => {
         if (unreachable(err)) return this.#online();

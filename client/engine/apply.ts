@@ -106,56 +106,70 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
     }
   }
 
-  // Prefetch the chunks of small files in batches, then write them.
-  const small = writes.filter((w) => w.v.size <= PREFETCH_BYTES);
-  let batch: typeof writes = [];
-  let bytes = 0;
-  const flush = async () => {
-    const need = new Map<ChunkHash, { hash: ChunkHash; size: number }>();
-    for (const w of batch) for (const c of w.v.chunks) if (!supply.local.has(c.hash) && !cache.has(c.hash)) need.set(c.hash, c);
-    if (need.size) await fetch([...need.values()], { put: (hash, bytes) => void cache.set(hash, bytes) });
-    // Small files are written a few at a time; their folders are made durable once per batch.
-    const results = await mapLimited(batch, WRITE_PARALLEL, (w) => writeOne(w, false));
-    allDone = results.every(Boolean) && allDone;
-    for (const dir of new Set(batch.map((w) => parentPath(w.target)))) await fs.fsyncDir(dir);
-    cache.clear();
-    batch = [];
-    bytes = 0;
-  };
-  const writeOne = async (w: (typeof writes)[number], syncDir = true): Promise<boolean> => {
-    try {
-      const st = await writeVersion(supply, w.v, w.target, w.expect, { syncDir });
-      // A conflict copy of remote content is recorded when it is pushed as a path of its own.
-      if (w.v.path === w.target && !copies.has(w.target)) recorded.push({ version: w.v, local: localOf(st) });
-      report.pulled++;
-      return true;
-    } catch (err) {
-      if (err instanceof LocalChanged) return false;
-      throw err;
-    }
-  };
-  for (const w of small) {
-    batch.push(w);
-    bytes += w.v.size;
-    if (bytes >= PREFETCH_BYTES) await flush();
-  }
-  if (batch.length) await flush();
-  for (const w of writes.filter((x) => x.v.size > PREFETCH_BYTES)) allDone = (await writeOne(w)) && allDone;
-
-  // Deletions: files first, then directories from the deepest.
-  removals.sort((a, b) => (a.expect.kind === b.expect.kind ? b.path.length - a.path.length : a.expect.kind === "file" ? -1 : 1));
-  for (const r of removals) {
-    try {
-      if (await removeIfUnchanged(fs, r.path, r.expect)) {
-        recorded.push({ version: r.v });
+  // What was written is recorded even when the rest fails or the sync is stopped (ctx.signal),
+  // once durable: folders whose new entries were not fsynced yet (a batch cut short) are first.
+  const unsynced = new Set<string>();
+  try {
+    // Prefetch the chunks of small files in batches, then write them.
+    const small = writes.filter((w) => w.v.size <= PREFETCH_BYTES);
+    let batch: typeof writes = [];
+    let bytes = 0;
+    const flush = async () => {
+      const need = new Map<ChunkHash, { hash: ChunkHash; size: number }>();
+      for (const w of batch) for (const c of w.v.chunks) if (!supply.local.has(c.hash) && !cache.has(c.hash)) need.set(c.hash, c);
+      if (need.size) await fetch([...need.values()], { put: (hash, bytes) => void cache.set(hash, bytes) });
+      // Small files are written a few at a time; their folders are made durable once per batch.
+      const results = await mapLimited(batch, WRITE_PARALLEL, (w) => writeOne(w, false));
+      allDone = results.every(Boolean) && allDone;
+      for (const dir of new Set(batch.map((w) => parentPath(w.target)))) await fs.fsyncDir(dir);
+      unsynced.clear();
+      cache.clear();
+      batch = [];
+      bytes = 0;
+    };
+    const writeOne = async (w: (typeof writes)[number], syncDir = true): Promise<boolean> => {
+      ctx.signal?.throwIfAborted();
+      try {
+        const st = await writeVersion(supply, w.v, w.target, w.expect, { syncDir });
+        if (!syncDir) unsynced.add(parentPath(w.target));
+        // A conflict copy of remote content is recorded when it is pushed as a path of its own.
+        if (w.v.path === w.target && !copies.has(w.target)) recorded.push({ version: w.v, local: localOf(st) });
         report.pulled++;
-      } else allDone = false;
-    } catch (err) {
-      if (!(err instanceof LocalChanged)) throw err;
-      allDone = false;
+        return true;
+      } catch (err) {
+        if (err instanceof LocalChanged) return false;
+        throw err;
+      }
+    };
+    for (const w of small) {
+      batch.push(w);
+      bytes += w.v.size;
+      if (bytes >= PREFETCH_BYTES) await flush();
     }
+    if (batch.length) await flush();
+    for (const w of writes.filter((x) => x.v.size > PREFETCH_BYTES)) allDone = (await writeOne(w)) && allDone;
+
+    // Deletions: files first, then directories from the deepest.
+    removals.sort((a, b) => (a.expect.kind === b.expect.kind ? b.path.length - a.path.length : a.expect.kind === "file" ? -1 : 1));
+    for (const r of removals) {
+      ctx.signal?.throwIfAborted();
+      try {
+        if (await removeIfUnchanged(fs, r.path, r.expect)) {
+          recorded.push({ version: r.v });
+          report.pulled++;
+        } else allDone = false;
+      } catch (err) {
+        if (!(err instanceof LocalChanged)) throw err;
+        allDone = false;
+      }
+    }
+  } finally {
+    const durable: Synced[] = [];
+    const failed = new Set<string>();
+    for (const dir of unsynced) await fs.fsyncDir(dir).catch(() => failed.add(dir));
+    for (const r of recorded) if (!failed.has(parentPath(r.version.path))) durable.push(r);
+    state.commit(space.id, durable);
   }
-  state.commit(space.id, recorded);
   return allDone;
 }
 

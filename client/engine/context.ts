@@ -19,6 +19,11 @@ export interface SyncContext {
   readonly me: string;
   readonly now: () => number;
   readonly onProgress?: (event: { phase: "upload" | "download"; bytes: number }) => void;
+  /**
+   * Stops the sync between two files (the daemon's stop): what was written and recorded stays,
+   * a file being written is finished first, nothing half-written is left; the next sync goes on.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type Disk = OnDisk & { diskPath: string };

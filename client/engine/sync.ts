@@ -100,7 +100,7 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
     }
     return uploader.add(c, bytes);
   };
-  const scanned = await scan(fs, known(synced), { onChunk });
+  const scanned = await scan(fs, known(synced), { onChunk, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   await uploader?.drain();
   const covered = coveredBySkip(scanned.skipped);
   const ignored = await ignoredBy(fs);
@@ -126,6 +126,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   const uploader = readOnly ? undefined : remote.uploader(space.id, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
 
   for (let round = 0; round < ROUNDS; round++) {
+    ctx.signal?.throwIfAborted();
     const { head, seen, synced, scanned, disk, actions } = await survey(ctx, pulledSeq, uploader);
     if (uploader) {
       report.bytesUp += uploader.sent;
@@ -145,6 +146,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       pulledSeq = head;
       state.commit(space.id, [], head, seen);
     }
+    ctx.signal?.throwIfAborted();
     const pushed = await push(ctx, actions, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report);
     if (pushed.kind === "conflict") {
       if (pushed.missingChunks) trustSynced = false;

@@ -47,6 +47,35 @@ async function pair() {
 }
 
 describe("sync engine", () => {
+  it("a sync stopped between two files (the daemon's stop) keeps what it wrote, leaves no temporary file, and the next one finishes", async () => {
+    const { a, space, afs } = await pair();
+    for (let i = 0; i < 40; i++) afs.writeFile(`notes/n${String(i).padStart(2, "0")}.txt`, `note ${i}\n`, { mtimeMs: 1000 });
+    expect((await a.sync(space.id)).status).toBe("in-sync");
+    const stop = new AbortController();
+    class StoppingFs extends MemoryFs {
+      renames = 0;
+      override async rename(from: string, to: string): Promise<void> {
+        await super.rename(from, to);
+        if (++this.renames === 10) stop.abort();
+      }
+    }
+    const bfs = new StoppingFs({ root: "bob:/" });
+    const b = world.device(bob, "phone", bfs);
+    await b.attach(space);
+    await expect(b.sync(space.id, stop.signal)).rejects.toMatchObject({ name: "AbortError" });
+    const written = (await files(bfs, "notes")).filter((p) => p.endsWith(".txt"));
+    expect(written.length).toBeGreaterThanOrEqual(10);
+    expect(written.length).toBeLessThan(40);
+    expect((await files(bfs)).filter((p) => p.includes(".xshare-tmp-"))).toEqual([]);
+    // What was written is recorded as synced (so it is neither fetched again nor taken for a local change).
+    const recorded = [...b.state.entries(space.id).keys()].filter((p) => p.startsWith("notes/"));
+    expect(recorded.length).toBeGreaterThanOrEqual(10);
+    for (const p of recorded) expect(text(bfs, p)).toBe(`note ${Number(p.slice(7, 9))}\n`);
+    const rb = await b.sync(space.id);
+    expect(rb).toMatchObject({ status: "in-sync", pushed: 0 });
+    expect((await files(bfs, "notes")).filter((p) => p.endsWith(".txt"))).toHaveLength(40);
+  });
+
   it("files, subfolders, edits, deletes and renames arrive", async () => {
     const { a, b, space, afs, bfs } = await pair();
     afs.writeFile("plan.txt", "Day 1: Lisbon\n", { mtimeMs: 1000 });
