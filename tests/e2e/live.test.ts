@@ -182,6 +182,18 @@ describe("xshare run", () => {
     expect(bad.stderr).toContain("presence must be one of available, away, chat, dnd, xa");
   }, 60_000);
 
+  it("duplicate, old and replayed SNMs from a member are answered and change nothing", async () => {
+    const before = await readFile(path.join(folder("alice-trip"), "plan.txt"), "utf8");
+    const send = (vector: string) =>
+      bobChat.iqCaller.request(xml("iq", { type: "set", to: `${jid("alice")}/xshare-laptop` }, xml("snm", { xmlns: "urn:xmpp:share:0", space: spaces[0]!, replica: "phone" }, xml("vector", {}, ...vector.split(" ").filter(Boolean).map((c) => xml("c", { r: c.split("=")[0]!, n: c.split("=")[1]! }))))));
+    const mark = daemons.alice!.output().length;
+    // An old vector (dominated), the same one twice, and one from the future that names nothing
+    // new: all answered; the last makes Alice look (one sync that finds nothing to do).
+    for (const v of ["", "phone=1", "phone=1", "phone=9999999999999"]) expect((await send(v)).attrs.type).toBe("result");
+    await eventually("Alice looks once", async () => daemons.alice!.output().slice(mark).includes(`${spaces[0]}: in-sync, 0 sent, 0 received`));
+    expect(await readFile(path.join(folder("alice-trip"), "plan.txt"), "utf8")).toBe(before);
+  }, 60_000);
+
   it("survives the XMPP server going away and coming back", async () => {
     await prosody.restart();
     // Both daemons and the component reconnect by themselves; then changes flow again.
