@@ -156,11 +156,11 @@ export class ClientState {
   putSpace(s: Omit<LocalSpace, "folder" | "pulled">): void {
     this.#db
       .prepare(
-        `INSERT INTO spaces (id, kind, name, owner, grp, members) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO spaces (id, kind, name, owner, grp, members, vector) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, name = excluded.name, owner = excluded.owner,
            grp = excluded.grp, members = excluded.members`,
       )
-      .run(s.id, s.kind, s.name, s.owner, s.group ?? null, JSON.stringify(s.members));
+      .run(s.id, s.kind, s.name, s.owner, s.group ?? null, JSON.stringify(s.members), encode(EMPTY));
   }
 
   setFolder(id: SpaceId, folder: string): void {
