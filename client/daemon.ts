@@ -326,20 +326,16 @@ export class Daemon {
   async #notify(space: LocalSpace, vector: VersionVector): Promise<void> {
     const d = this.#device!;
     const mine = digest(vector);
-    const peers = this.#peers.get(space.id) ?? [];
+    const to = snmTargets(this.#peers.get(space.id) ?? [], this.#peerHas, space, mine);
     const snm = buildSnm({ space: space.id, replica: this.#config.replica, vector });
     const sends: Array<Promise<unknown>> = [];
-    for (const p of peers) {
-      if (this.#peerHas.get(`${p.jid} ${space.id}`) === mine) continue;
+    for (const p of to.peers) {
       this.#peerHas.set(`${p.jid} ${space.id}`, mine);
       const iq = new Element("iq", { type: "set", to: p.jid });
       iq.cnode(snm);
       sends.push(d.conn.request(iq, 10_000).catch((err: unknown) => this.#opts.log(`SNM to ${p.jid} not delivered: ${(err as Error).message}`)));
     }
-    const online = new Set(peers.map((p) => bareOf(p.jid)));
-    // Members with no sharing client online (this user's other devices included) hear it from
-    // the manager when they come back.
-    if (space.members.some((m) => !online.has(m))) {
+    if (to.manager) {
       const iq = new Element("iq", { type: "set", to: this.#config.component });
       iq.cnode(snm);
       sends.push(d.conn.request(iq, 10_000).catch((err: unknown) => this.#opts.log(`SNM to the sharing manager not delivered: ${(err as Error).message}`)));
@@ -477,6 +473,20 @@ export class Daemon {
     this.#retryMs = Math.min(this.#retryMs * 2, 30_000);
     this.#retryTimer = setTimeout(() => void fn(), ms);
   }
+}
+
+/**
+ * Where the SNM about a change of `space` goes (XEP-draft.md § 5.13): to each peer (another
+ * member's sharing client online) unless the last vector seen from it (`seen`, by
+ * `${peer jid} ${space id}`, as a digest) is already `mine`; and to the sharing manager when
+ * some member, this user included (their other devices), has no sharing client online.
+ */
+export function snmTargets(peers: readonly Peer[], seen: ReadonlyMap<string, string>, space: Pick<LocalSpace, "id" | "members">, mine: string): { peers: Peer[]; manager: boolean } {
+  const online = new Set(peers.map((p) => bareOf(p.jid)));
+  return {
+    peers: peers.filter((p) => seen.get(`${p.jid} ${space.id}`) !== mine),
+    manager: space.members.some((m) => !online.has(m)),
+  };
 }
 
 function dominatesOrEquals(mine: VersionVector, theirs: VersionVector): boolean {
