@@ -159,10 +159,14 @@ describe("xshare run", () => {
     expect(err?.condition).toBe("item-not-found");
     // Dave does see Alice's sharing client come online (it supports sharing: capabilities), nothing more.
     expect(heard.dave.some((s) => s.includes("xshare-laptop") && s.includes("http://jabber.org/protocol/caps"))).toBe(true);
+    const info = await dave.iqCaller.request(xml("iq", { type: "get", id: "dave-disco", to: `${jid("alice")}/xshare-laptop` }, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })));
+    const features = info.getChild("query")!.getChildren("feature").map((f) => f.attrs.var);
+    expect(features).toContain("urn:xmpp:share:0");
     for (const [who, log] of Object.entries(heard)) {
       expect(log.length, who).toBeGreaterThan(0);
-      // (The error answering Dave's own guess may quote what he sent; nothing else may.)
-      for (const s of log.filter((x) => !x.includes('id="dave-guess"'))) {
+      // (The error answering Dave's own guess may quote what he sent, and disco#info names the
+      // feature; nothing else may.)
+      for (const s of log.filter((x) => !x.includes('id="dave-guess"') && !x.includes('id="dave-disco"'))) {
         expect(s, who).not.toContain("urn:xmpp:share:0");
         for (const id of spaces) expect(s, who).not.toContain(id);
       }
