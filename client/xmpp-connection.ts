@@ -30,8 +30,11 @@ export interface ClientConnectionOptions {
   resource: string;
   /** Reconnect by itself after a lost session (default false). */
   reconnect?: boolean;
-  /** ms between a disconnect and the next attempt (default 1000). */
+  /** ms between a disconnect and the first attempt (default 1000); doubled after every
+   *  attempt that does not bring the session back, up to `reconnectMaxDelayMs`. */
   reconnectDelayMs?: number;
+  /** Longest wait between two attempts (default 30 s). */
+  reconnectMaxDelayMs?: number;
   /** A reconnect attempt that has not reached "online" after this many ms is cut and retried
    *  (default 30 s): xmpp.js only retries after a "disconnect", so a half-open attempt would
    *  otherwise wait forever. */
@@ -101,7 +104,11 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     this.xmpp.reconnect.stop();
     if (opts.reconnect) {
       this.xmpp.reconnect.delay = opts.reconnectDelayMs ?? 1000;
-      this.xmpp.reconnect.on("reconnecting", () => this.armStallGuard());
+      this.xmpp.reconnect.on("reconnecting", () => {
+        this.armStallGuard();
+        // Backoff: should this attempt fail, the next one waits twice as long.
+        this.xmpp.reconnect.delay = Math.min(this.xmpp.reconnect.delay * 2, opts.reconnectMaxDelayMs ?? 30_000);
+      });
     }
   }
 
@@ -190,6 +197,7 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
 
   private onOnline(address: JID): void {
     this.clearStallGuard();
+    if (this.opts.reconnect) this.xmpp.reconnect.delay = this.opts.reconnectDelayMs ?? 1000;
     this.sessionOnline = true;
     this.sessionError = undefined;
     this.streamError = undefined;
