@@ -114,6 +114,10 @@ export class Daemon {
   #pumping: Promise<void> | undefined;
   #retryMs: number;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** Spaces whose sync failed, synced again when the retry timer fires. */
+  readonly #retry = new Set<SpaceId>();
+  /** Whether the retry must first reach the sharing manager again (#online). */
+  #retryOnline = false;
   #keepalive: NodeJS.Timeout | undefined;
   #announced = "";
   #stopping = false;
@@ -221,8 +225,11 @@ export class Daemon {
       this.#opts.log(`online as ${d.conn.xmpp.jid?.toString() ?? this.#config.jid}; ${this.#spaces().length} space(s)`);
     } catch (err) {
       this.#opts.log(`cannot reach the sharing manager: ${(err as Error).message}; retrying`);
-      this.#retryLater(() => this.#online());
+      this.#retryLater(undefined, true);
+      return;
     }
+    // Syncs that waited for the connection (or failed while it was down).
+    this.#pump();
   }
 
   #spaces(): LocalSpace[] {
@@ -407,21 +414,25 @@ export class Daemon {
     this.#timers.set(id, t);
   }
 
+  /** Runs the wanted syncs one at a time, while online (the pump is restarted by #online). */
   #pump(): void {
-    if (this.#pumping || this.#stopping) return;
-    this.#pumping = (async () => {
-      try {
-        while (this.#wanted.size && !this.#stopping && this.#device!.conn.online) {
-          const id = this.#wanted.values().next().value as SpaceId;
-          this.#wanted.delete(id);
-          const must = this.#mustSync.delete(id);
-          if (must || (await this.#touched(id))) await this.#syncOne(id);
-        }
-      } finally {
+    if (this.#pumping || this.#stopping || this.#wanted.size === 0 || !this.#device!.conn.online) return;
+    // `finally` runs after this assignment (it is asynchronous), so #pumping is always cleared.
+    this.#pumping = this.#drain()
+      .catch((err: unknown) => this.#opts.log(`syncing stopped by an unexpected error: ${(err as Error).message}`))
+      .finally(() => {
         this.#pumping = undefined;
-      }
-      if (this.#wanted.size && !this.#stopping && this.#device!.conn.online) this.#pump();
-    })();
+        this.#pump();
+      });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#wanted.size && !this.#stopping && this.#device!.conn.online) {
+      const id = this.#wanted.values().next().value as SpaceId;
+      this.#wanted.delete(id);
+      const must = this.#mustSync.delete(id);
+      if (must || (await this.#touched(id))) await this.#syncOne(id);
+    }
   }
 
   /** Whether a space only touched on disk really changed (a failed check counts as yes). */
@@ -451,6 +462,8 @@ export class Daemon {
       this.#retryMs = this.#opts.retryMs;
       this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}`);
       this.#opts.onSynced?.(report);
+      // The folder kept changing while it synced: go again once it is quiet.
+      if (report.status === "incomplete") this.#want(id, this.#opts.delayMs);
       const vector = d.state.vector(id);
       if (digest(vector) !== before) {
         await this.#announce(false);
@@ -459,19 +472,35 @@ export class Daemon {
     } catch (err) {
       if (this.#stopping) return this.#opts.log(`${id}: stopped between two files; the next run goes on`);
       this.#opts.log(`${id}: sync failed: ${(err as Error).message}; retrying`);
-      this.#retryLater(() => {
-        if (unreachable(err)) return this.#online();
-        this.#want(id, 0);
-      });
+      this.#retryLater(id, unreachable(err));
     }
   }
 
-  #retryLater(fn: () => unknown): void {
+  /**
+   * Retries after a failure, with backoff (retryMs doubling to 30 s, reset by a sync that
+   * works): every space that failed meanwhile is synced again, after reaching the sharing
+   * manager again if it was unreachable.
+   */
+  #retryLater(id: SpaceId | undefined, reconnect: boolean): void {
     if (this.#stopping) return;
-    clearTimeout(this.#retryTimer);
+    if (id) this.#retry.add(id);
+    this.#retryOnline ||= reconnect;
+    if (this.#retryTimer) return;
     const ms = this.#retryMs;
     this.#retryMs = Math.min(this.#retryMs * 2, 30_000);
-    this.#retryTimer = setTimeout(() => void fn(), ms);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      const ids = [...this.#retry];
+      const online = this.#retryOnline;
+      this.#retry.clear();
+      this.#retryOnline = false;
+      for (const s of ids) {
+        this.#mustSync.add(s);
+        this.#wanted.add(s);
+      }
+      if (online) void this.#online();
+      else this.#pump();
+    }, ms);
   }
 }
 
