@@ -185,7 +185,8 @@ export class Daemon {
     this.#opts.log(`presence ${show ?? "available"}`);
     await this.#broadcastPresence();
     await this.#announce(true);
-    if (!this.#defersDownloads()) for (const s of this.#deferred) this.#want(s, 0);
+    if (this.#defersDownloads()) return;
+    for (const s of this.#deferred) this.#want(s, 0);
     this.#deferred.clear();
   }
 
