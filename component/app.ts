@@ -68,6 +68,7 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     limits: { maxChunkBytes: config.limits.maxChunkBytes },
     now,
     // The bridge needs the router, built below; until then (a few ms at start) say "not yet".
+    health: () => ({ ok: link?.online ?? false, domain: config.domain, xmpp: link?.online ? "connected" : "connecting" }),
     iqBridge: async (req, res) => {
       if (bridge) return bridge(req, res);
       res.writeHead(503, { "Retry-After": "1" }).end("Starting\n");

@@ -15,6 +15,7 @@
  *                          known up front. Every hash is checked (403, then 404 naming the
  *                          first missing one, JSON) before any byte is sent; a chunk deleted
  *                          while the answer streams cuts the connection (short body).
+ *   GET  /health           200 {"status":"ok",…} while connected to the XMPP server, else 503.
  *
  * Status codes: 400 malformed, 401 missing/unknown/expired token, 403 token not for this chunk
  * or direction, 404, 405, 409, 413 (by Content-Length before reading, or as soon as the body
@@ -49,6 +50,11 @@ export interface ChunkServerDeps {
   readonly now: () => number;
   /** `POST /iq`: protocol IQs over HTTP (see iq-bridge.ts); 404 when absent. */
   readonly iqBridge?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+  /**
+   * `GET /health` (container health checks, load balancers): 200 when `ok`, else 503; the
+   * object is the JSON body. 404 when absent.
+   */
+  readonly health?: () => { readonly ok: boolean; readonly [key: string]: unknown };
 }
 
 const PREFIX = "/chunks/";
@@ -138,6 +144,12 @@ async function serve(deps: ChunkServerDeps, req: Req, res: Res): Promise<void> {
 async function route(deps: ChunkServerDeps, req: Req, res: Res, body: Body): Promise<void> {
   const path = (req.url ?? "").split("?")[0]!;
   if (path === "/iq" && deps.iqBridge) return deps.iqBridge(req, res);
+  if (path === "/health" && deps.health) {
+    if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "Use GET", { Allow: "GET, HEAD" });
+    const { ok, ...rest } = deps.health();
+    const text = `${JSON.stringify({ status: ok ? "ok" : "unavailable", ...rest })}\n`;
+    return respond(req, res, body, ok ? 200 : 503, text, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+  }
   if (!path.startsWith(PREFIX)) throw new HttpError(404, "Not found");
   const name = path.slice(PREFIX.length);
   if (name === "batch" || name === "batch-get") {

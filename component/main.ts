@@ -32,6 +32,9 @@ export async function runComponent(opts: { config?: string }): Promise<void> {
     process.stderr.write(`xshare-component: ${e.message}\n`);
     process.exit(3);
   }
+  // One line for people and scripts (the JSON log goes on beside it).
+  const url = app.deps.config.publicUrl;
+  process.stdout.write(`xshare-component ready: ${config.domain} on ${config.service}, HTTP ${url} (health: ${url}health)\n`);
   app.link.on("fatal", (err: Error) => {
     log.fatal({ err: err.message }, "giving up");
     void app.stop().finally(() => process.exit(3));

@@ -75,6 +75,15 @@ describe("the sharing manager on a real Prosody", () => {
   let space: S.Space;
   let plan: FileVersion;
 
+  it("says it is ready in one line, with its domain and HTTP URL, and answers its health check", async () => {
+    const ready = /^xshare-component ready: (\S+) on (\S+), HTTP (\S+) \(health: (\S+)\)$/m.exec(comp.output());
+    expect(ready?.slice(1, 3)).toEqual([C, prosody.componentService]);
+    expect(ready?.[4]).toBe(`${ready?.[3]}health`);
+    const res = await fetch(ready![4]!);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok", domain: C, xmpp: "connected" });
+  });
+
   it("is discoverable and advertises urn:xmpp:share:0", async () => {
     const items = await clients.alice!.iqCaller.request(
       new Element("iq", { type: "get", to: prosody.domain }).cnode(new Element("query", { xmlns: NS.discoItems })).root(),

@@ -562,3 +562,35 @@ describe("storing a batch (storeBatch)", () => {
     expect(big.message).toMatch(/limit 25/);
   });
 });
+
+describe("GET /health", () => {
+  it("answers 200 while the component is connected, 503 when not, and only to GET or HEAD", async () => {
+    let ok = true;
+    const blobs = new MemoryBlobStore();
+    const server = createChunkServer({
+      blobs,
+      tokens: new TokenRegistry({ now: () => 0, random: () => "t", ttlMs: 1000 }),
+      metadata: { addChunks: async () => undefined },
+      log: pino({ level: "silent" }),
+      limits: { maxChunkBytes: 1024 },
+      now: () => 0,
+      health: () => ({ ok, domain: "share.example.org", xmpp: ok ? "connected" : "connecting" }),
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+    try {
+      const up = await fetch(url);
+      expect(up.status).toBe(200);
+      expect(up.headers.get("content-type")).toBe("application/json");
+      expect(await up.json()).toEqual({ status: "ok", domain: "share.example.org", xmpp: "connected" });
+      ok = false;
+      const down = await fetch(url);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ status: "unavailable", domain: "share.example.org", xmpp: "connecting" });
+      expect((await fetch(url, { method: "HEAD" })).status).toBe(503);
+      expect((await fetch(url, { method: "POST", body: "x" })).status).toBe(405);
+    } finally {
+      await closeChunkServer(server, { graceMs: 100 });
+    }
+  });
+});
