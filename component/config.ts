@@ -69,6 +69,9 @@ const SETTINGS = {
 } as const;
 
 type Key = keyof typeof SETTINGS;
+
+/** Every environment variable the component reads (docker/.env.example lists them all). */
+export const SETTING_ENV_NAMES: readonly string[] = Object.values(SETTINGS).map((s) => s.env);
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
 
