@@ -3,6 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { SHOWS, type Show } from "../protocol/stanzas/sync-signals.ts";
 import * as C from "./commands.ts";
 import { UsageError } from "./config.ts";
 import { resolveHome, type Home } from "./home.ts";
@@ -109,9 +110,9 @@ Typical use:
     .description("keep every space of this device in sync until stopped (Ctrl-C, SIGTERM): watches the folders, tells the other members' clients about changes, and hears about theirs")
     .option("--delay <ms>", "wait this long after a local change before syncing, so that changes made together go together", "100")
     .option("--keepalive <seconds>", "repeat this device's presence to the sharing manager this often", "60")
-    .addOption(new Option("--show <state>", "presence to show; with dnd or xa, changes made elsewhere are fetched only when you are back").choices(["away", "chat", "dnd", "xa"]))
+    .addOption(new Option("--show <state>", "presence to show; with dnd or xa, changes made elsewhere are fetched only when you are back").choices(SHOWS))
     .option("--quiet", "print nothing but errors")
-    .action(async (o: { delay: string; keepalive: string; show?: "away" | "chat" | "dnd" | "xa"; quiet?: boolean }) => {
+    .action(async (o: { delay: string; keepalive: string; show?: Show; quiet?: boolean }) => {
       const delayMs = Number(o.delay);
       const keepaliveS = Number(o.keepalive);
       if (!Number.isFinite(delayMs) || delayMs < 0 || delayMs > 60_000) throw new UsageError(`--delay must be a number of milliseconds between 0 and 60000, got ${JSON.stringify(o.delay)}`);

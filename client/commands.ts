@@ -12,13 +12,13 @@ import { parseBareJid } from "../protocol/jid.ts";
 import { checkPath } from "../protocol/paths.ts";
 import type { Space } from "../protocol/stanzas/spaces.ts";
 import { type ClientConfig, UsageError, deviceOk, newReplicaId, readConfig, writeConfig } from "./config.ts";
-import type { Show } from "../protocol/stanzas/sync-signals.ts";
+import { SHOWS, isShow, type Show } from "../protocol/stanzas/sync-signals.ts";
 import { Daemon, peersFile, type DaemonOptions, type PeersFile } from "./daemon.ts";
 import { type Device, connect, discoverComponent, openDevice, splitJid } from "./device.ts";
 import { syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
-import { withLock } from "./lock.ts";
+import { alive, withLock } from "./lock.ts";
 import { checkMarker, writeMarker } from "./marker.ts";
 import type { Progress } from "./progress.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
@@ -98,11 +98,11 @@ async function folderFor(path: string): Promise<string> {
 const daemonPidFile = (home: Home) => join(home.stateDir, "daemon.pid");
 /** The presence the user asked for (`xshare presence`), read by the daemon. */
 const showFile = (home: Home) => join(home.stateDir, "presence");
-const SHOW_VALUES = ["available", "away", "chat", "dnd", "xa"] as const;
+const SHOW_VALUES = ["available", ...SHOWS] as const;
 
 async function readShow(home: Home): Promise<Show | undefined> {
   const v = (await readFile(showFile(home), "utf8").catch(() => "")).trim();
-  return v === "away" || v === "chat" || v === "dnd" || v === "xa" ? v : undefined;
+  return isShow(v) ? v : undefined;
 }
 
 /** `xshare presence <state>`: what the running daemon shows (and whether it fetches, see run). */
@@ -341,8 +341,7 @@ async function runningPeers(home: Home): Promise<PeersFile | undefined> {
   if (!text) return undefined;
   try {
     const data = JSON.parse(text) as PeersFile;
-    process.kill(data.pid, 0);
-    return data;
+    return alive(data.pid) ? data : undefined;
   } catch {
     return undefined;
   }

@@ -38,7 +38,7 @@ import { NS } from "../protocol/ns.ts";
 import { STATE_DIR, TEMP_PREFIX } from "../protocol/paths.ts";
 import { CLIENT_DISCO, buildDiscoInfo, capsVer, CAPS_NODE } from "../protocol/stanzas/disco.ts";
 import { buildDigests, buildSnm, parseDigests, parseSnm, type Peer, type Show, type Snm } from "../protocol/stanzas/sync-signals.ts";
-import { compare, digest, type VersionVector } from "../protocol/vv.ts";
+import { digest, dominates, type VersionVector } from "../protocol/vv.ts";
 import { Element, parseXml } from "../protocol/xml.ts";
 import type { ClientConfig } from "./config.ts";
 import { connect, type Device } from "./device.ts";
@@ -326,7 +326,7 @@ export class Daemon {
     const theirs = "vector" in snm ? digest(snm.vector) : snm.digest;
     if (from !== this.#config.component) this.#peerHas.set(`${from} ${snm.space}`, theirs);
     const mine = d.state.vector(snm.space);
-    if ("vector" in snm ? !dominatesOrEquals(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space);
+    if ("vector" in snm ? !dominates(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space);
     return true;
   }
 
@@ -368,12 +368,9 @@ export class Daemon {
     w.on("all", () => this.#want(space.id, this.#opts.delayMs, false));
     w.on("error", (err: unknown) => this.#opts.log(`watching ${folder}: ${(err as Error).message}`));
     this.#watchers.set(space.id, w);
-    // Changes made while the daemon was not running (remote ones come from the digests).
-    const d = this.#device!;
-    hasLocalChanges({ fs: new RealFs(folder), state: d.state, space }).then(
-      (changed) => changed && this.#want(space.id, 0),
-      () => this.#want(space.id, 0),
-    );
+    // Changes made while the daemon was not running: checked on disk like any touch (#touched);
+    // remote ones come from the digests.
+    this.#want(space.id, 0, false);
   }
 
   /** Spaces accepted or left since the daemon started (SIGHUP, and every keepalive). */
@@ -519,7 +516,3 @@ export function snmTargets(peers: readonly Peer[], seen: ReadonlyMap<string, str
   };
 }
 
-function dominatesOrEquals(mine: VersionVector, theirs: VersionVector): boolean {
-  const o = compare(mine, theirs);
-  return o === "equal" || o === "greater";
-}

@@ -7,7 +7,8 @@ import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { UsageError } from "./config.ts";
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user's counts too). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -20,7 +20,7 @@
 import type { BareJid, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import { bareOf } from "../../protocol/jid.ts";
 import { NS } from "../../protocol/ns.ts";
-import { SHOWS, buildDigests, parseDigests, type Peer, type Show } from "../../protocol/stanzas/sync-signals.ts";
+import { buildDigests, isShow, parseDigests, type Peer, type Show } from "../../protocol/stanzas/sync-signals.ts";
 import { Element } from "../../protocol/xml.ts";
 import type { Deps } from "../deps.ts";
 import { componentReplica, type SpaceDigests } from "./digests.ts";
@@ -97,7 +97,7 @@ export class SharingPresence {
       return;
     }
     const showText = stanza.getChildText("show");
-    const show = showText !== null && (SHOWS as readonly string[]).includes(showText) ? (showText as Show) : undefined;
+    const show = showText !== null && isShow(showText) ? showText : undefined;
     const known = this.#clients.get(from);
     const client: Client = known ?? { jid: from, member, replica: payload.replica, show, digests: new Map(), lastSent: "" };
     const showChanged = known !== undefined && known.show !== show;

@@ -37,6 +37,7 @@ function checkDigest(s: string, where: string): string {
 /** Presence `<show/>` values (RFC 6121 § 4.7.2.1); absent means available. */
 export const SHOWS = ["away", "chat", "dnd", "xa"] as const;
 export type Show = (typeof SHOWS)[number];
+export const isShow = (v: string): v is Show => (SHOWS as readonly string[]).includes(v);
 
 /** Another member's sharing client that is online, as the component lists it. */
 export interface Peer {
@@ -85,12 +86,12 @@ function fullJid(raw: string): string {
 function parsePeer(p: Element): Peer {
   const digest = optionalAttr(p, "digest");
   const show = optionalAttr(p, "show");
-  if (show !== undefined && !(SHOWS as readonly string[]).includes(show)) throw badRequest(`<peer show/> must be one of ${SHOWS.join(", ")}`);
+  if (show !== undefined && !isShow(show)) throw badRequest(`<peer show/> must be one of ${SHOWS.join(", ")}`);
   return {
     jid: fullJid(requiredAttr(p, "jid")),
     replica: replicaId(requiredAttr(p, "replica")),
     ...(digest !== undefined ? { digest: checkDigest(digest, "<peer digest/>") } : {}),
-    ...(show !== undefined ? { show: show as Show } : {}),
+    ...(show !== undefined ? { show } : {}),
   };
 }
 
