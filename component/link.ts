@@ -7,7 +7,9 @@
  *
  * After a disconnect or a server restart it reconnects with exponential backoff (1 s doubling
  * to 30 s, with jitter). A refused handshake (wrong secret, unknown domain) is fatal: retrying
- * cannot fix it, so `start()` rejects or, later, the `fatal` event fires.
+ * cannot fix it, so `start()` rejects or, later, the `fatal` event fires. A `conflict` is fatal
+ * only once online (a newer connection replaced us); during the handshake it means the server
+ * still holds an older connection, and the link retries.
  */
 import { EventEmitter } from "node:events";
 import { Component } from "@xmpp/component-core";
@@ -95,6 +97,25 @@ export class ComponentLink extends EventEmitter {
       this.#stopped = true;
       clearTimeout(this.#timer);
       this.emit("fatal", this.#fatal);
+      return;
+    }
+    if (err.condition === "conflict") {
+      if (this.#online) {
+        // Another sharing manager authenticated for our domain and the server let it in
+        // (Prosody's component_conflict_resolve = "kick_old"). Reconnecting would kick it out
+        // in turn, and the two would take turns for ever: the newer one stays.
+        this.#fatal = new Error(`another connection for ${this.#opts.domain} replaced this one at the XMPP server; stopping`);
+        this.#stopped = true;
+        clearTimeout(this.#timer);
+        this.emit("fatal", this.#fatal);
+      } else {
+        // The server still holds an older connection for our domain (typically our own previous
+        // process, not yet timed out) and keeps it: retry with backoff until it is gone.
+        this.#opts.log.warn(
+          { domain: this.#opts.domain },
+          'the XMPP server has another connection for this domain and refused this one; retrying (Prosody: component_conflict_resolve = "kick_old" lets a restarted sharing manager in at once)',
+        );
+      }
       return;
     }
     this.#opts.log.debug({ err: err.message, condition: err.condition }, "connection error");

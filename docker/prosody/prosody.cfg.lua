@@ -153,3 +153,7 @@ VirtualHost (domain)
 -- The sharing manager: an XEP-0114 external component (component/, `xshare-component`).
 Component (component_domain)
 	component_secret = secret;
+	-- A restarted sharing manager replaces a connection the server still holds for it (a crashed
+	-- process, a dead network path not yet timed out) instead of being refused until that one
+	-- times out. The replaced process stops rather than reconnect (component/link.ts).
+	component_conflict_resolve = "kick_old";

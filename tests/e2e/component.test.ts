@@ -297,4 +297,36 @@ describe("the sharing manager on a real Prosody", () => {
     const resolved = { ...plan, vector: bump(merge(plan.vector, EMPTY), phone, 9000), replica: phone };
     expect((await q<I.Committed>("bob", "set", I.buildCommit({ space: space.id, changes: [{ version: resolved, base: plan.vector }] }))).head).toBeGreaterThan(0);
   });
+
+  it("a restarted sharing manager is let in while the server still holds the old connection; the old one stops", async () => {
+    // A frozen process keeps its TCP connection open, as a crashed host's connection does until
+    // it times out. component_conflict_resolve = "kick_old" (docker/prosody/prosody.cfg.lua)
+    // lets the new process in at once.
+    const old = comp.pid()!;
+    process.kill(old, "SIGSTOP");
+    const next = await startComponentProcess(prosody);
+    try {
+      const info = await clients.alice!.iqCaller.request(new Element("iq", { type: "get", to: C }).cnode(new Element("query", { xmlns: NS.discoInfo })).root());
+      expect(info.toString()).toContain(NS.share);
+      // Woken up, the replaced process reads the conflict and exits instead of reconnecting
+      // (which would kick the new one out in turn).
+      const exited = new Promise<number | null>((resolve) => {
+        const poll = setInterval(() => {
+          if (comp.pid() === undefined) {
+            clearInterval(poll);
+            resolve(null);
+          }
+        }, 100);
+      });
+      process.kill(old, "SIGCONT");
+      await exited;
+      expect(comp.output()).toContain("another connection for " + C + " replaced this one at the XMPP server; stopping");
+      expect(next.pid()).toBeDefined();
+      const again = await clients.alice!.iqCaller.request(new Element("iq", { type: "get", to: C }).cnode(new Element("query", { xmlns: NS.discoInfo })).root());
+      expect(again.toString()).toContain(NS.share);
+      expect(next.output()).not.toContain("disconnected from the XMPP server");
+    } finally {
+      await next.destroy();
+    }
+  });
 });

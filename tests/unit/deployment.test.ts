@@ -8,7 +8,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { SETTING_ENV_NAMES, loadConfig } from "../../component/config.ts";
-import { REPO_ROOT } from "../harness/prosody.ts";
+import { PROSODY_CONFIG, REPO_ROOT } from "../harness/prosody.ts";
 
 const read = (p: string) => readFileSync(path.join(REPO_ROOT, "docker", p), "utf8");
 interface Service {
@@ -17,6 +17,7 @@ interface Service {
   ports?: string[];
   volumes?: string[];
   build?: unknown;
+  image?: string;
 }
 const compose = parse(read("compose.yaml"), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
 const dockerfile = read("Dockerfile");
@@ -37,6 +38,17 @@ describe("docker/compose.yaml", () => {
       }
     }
     expect(compose.services.component!.volumes).toContain("component-data:/var/lib/xshare");
+  });
+
+  it("runs the Prosody project's 0.12 image with the tests' own configuration file mounted", () => {
+    const prosody = compose.services.prosody!;
+    expect(prosody.image).toBe("prosody/prosody:0.12");
+    expect(prosody.build).toBeUndefined();
+    expect(prosody.volumes).toContain("./prosody/prosody.cfg.lua:/etc/prosody/prosody.cfg.lua:ro");
+    // The file tests/harness/prosody.ts runs Debian's Prosody with:
+    expect(path.join(REPO_ROOT, "docker", "prosody/prosody.cfg.lua")).toBe(PROSODY_CONFIG);
+    // A restarted sharing manager is not locked out by the connection the server still holds.
+    expect(prosodyCfg).toMatch(/^Component \(component_domain\)\n(?:\t.*\n)*\tcomponent_conflict_resolve = "kick_old";$/m);
   });
 
   it("publishes the component's HTTP port on loopback only, and never XEP-0114's 5347", () => {
