@@ -81,7 +81,7 @@ Typical use:
 
   program
     .command("accept <space> [folder]")
-    .description("set up a space on this device, in <folder> or laid out under the sharing root (per contact, per pair, per group)")
+    .description("set up a space on this device, in <folder> or laid out under the sharing root as FIG. 3 of the patent: <contact> (their \"my sharing\"), Groups/<name>, Pairs/<contact>/<name>")
     .action(async (space: string, folder?: string) => print(await C.accept(home(), space, folder)));
 
   program.command("leave <space>").description("leave a space; its folder stays on this device").action(async (space: string) => print(await C.leave(home(), space)));

@@ -4,7 +4,7 @@
  * must fix, so the CLI can print one line and exit non-zero.
  */
 import { hostname } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve, sep } from "node:path";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { ShareError } from "../protocol/errors.ts";
 import type { BareJid, SpaceId } from "../protocol/ids.ts";
@@ -125,11 +125,25 @@ async function nudgeDaemon(home: Home): Promise<void> {
   }
 }
 
+/**
+ * Refuses a folder that is, holds or lies inside another space's folder on this device: the
+ * outer space would sync the inner one's files as its own (and its marker).
+ */
+function checkFolderFree(state: ClientState, folder: string, id?: string): void {
+  const within = (inner: string, outer: string) => inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
+  for (const s of state.spaces()) {
+    if (!s.folder || s.id === id) continue;
+    if (s.folder === folder) throw new UsageError(`${folder} already holds space ${s.id}`);
+    if (within(folder, s.folder)) throw new UsageError(`${folder} is inside ${s.folder}, the folder of space ${s.id}; choose a folder outside it`);
+    if (within(s.folder, folder)) throw new UsageError(`${folder} holds ${s.folder}, the folder of space ${s.id}; choose a folder that does not`);
+  }
+}
+
 async function bind(state: ClientState, space: Space, folder: string): Promise<void> {
   const fs = new RealFs(folder);
   const marker = await checkMarker(fs, space.id);
   if (marker === "other-space") throw new UsageError(`${folder} already holds another shared space`);
-  for (const s of state.spaces()) if (s.folder === folder && s.id !== space.id) throw new UsageError(`${folder} already holds space ${s.id}`);
+  checkFolderFree(state, folder, space.id);
   state.putSpace(space);
   state.setFolder(space.id, folder);
   await writeMarker(fs, space.id);
@@ -138,9 +152,10 @@ async function bind(state: ClientState, space: Space, folder: string): Promise<v
 export async function share(home: Home, folder: string, opts: { with?: string; group?: string; mine?: boolean }): Promise<string[]> {
   const others = opts.with ? jids(opts.with) : [];
   if (!opts.mine && others.length === 0) throw new UsageError("say who to share with: --with <jid>[,<jid>…], or --mine for your own read-only-for-others folder");
-  const abs = await folderFor(folder);
-  const name = abs.split("/").pop() || "Shared";
+  const name = resolve(folder).split("/").pop() || "Shared";
   return withDevice(home, async (d) => {
+    checkFolderFree(d.state, resolve(folder));
+    const abs = await folderFor(folder);
     let space: Space;
     if (opts.mine) space = await d.remote.createSpace({ kind: "mine", name, members: others });
     else if (others.length === 1 && !opts.group) space = await d.remote.createSpace({ kind: "pair", name, members: [others[0]!] });
@@ -163,9 +178,10 @@ function layoutFolder(home: Home, me: string, space: Space): string {
       return space.id;
     }
   };
-  // FIG. 3 of the patent: a folder per contact's "my sharing", per pair, per group.
+  // FIG. 3 of the patent: a folder per contact's "my sharing", per group, per pair. Pairs get a
+  // folder of their own: inside the contact's "my sharing" folder they would be synced twice.
   if (space.kind === "mine") return join(home.sharingRoot, space.owner === me ? "My sharing" : clean(space.owner));
-  if (space.kind === "pair") return join(home.sharingRoot, clean(space.members.find((m) => m !== me) ?? me), clean(space.name));
+  if (space.kind === "pair") return join(home.sharingRoot, "Pairs", clean(space.members.find((m) => m !== me) ?? me), clean(space.name));
   return join(home.sharingRoot, "Groups", clean(space.name));
 }
 
@@ -176,6 +192,7 @@ export async function accept(home: Home, id: string, folder?: string): Promise<s
       throw err;
     });
     const target = folder ? resolve(folder) : layoutFolder(home, parseBareJid(d.config.jid), space);
+    checkFolderFree(d.state, target, space.id);
     await bind(d.state, space, await folderFor(target));
     await nudgeDaemon(home);
     return [`${space.id} → ${target}`];

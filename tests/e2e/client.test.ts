@@ -128,7 +128,7 @@ describe("sharing a folder", () => {
   it("a second device of Alice receives what the first one pushed", async () => {
     await ok(homes.alice2!, ["accept", space]);
     await ok(homes.alice2!, ["sync"]);
-    const laid = path.join(homes.alice2!, "Sharing", jid("bob"), "alice-trip");
+    const laid = path.join(homes.alice2!, "Sharing", "Pairs", jid("bob"), "alice-trip");
     expect(await tree(laid)).toEqual(["photos/", "photos/lisbon.jpg", "plan.txt"]);
   });
 
@@ -155,6 +155,16 @@ describe("a 'mine' space and a member added later", () => {
     await ok(homes.bob!, ["sync", "--space", id]);
     const bobMine = path.join(homes.bob!, "Sharing", jid("alice"));
     expect(await readFile(path.join(bobMine, "cv.txt"), "utf8")).toBe("Alice's CV\n");
+    // A space cannot go inside another one's folder (it would be synced as part of it), nor
+    // hold one; nothing is created on the sharing manager.
+    const before = JSON.parse(await ok(homes.bob!, ["spaces", "--json"])) as unknown[];
+    const nested = await xshare(homes.bob!, ["share", path.join(bobMine, "inner"), "--with", jid("carol")]);
+    expect(nested.code).not.toBe(0);
+    expect(nested.stderr.trim()).toBe(`xshare: ${path.join(bobMine, "inner")} is inside ${bobMine}, the folder of space ${id}; choose a folder outside it`);
+    const holding = await xshare(homes.bob!, ["share", path.join(homes.bob!, "Sharing"), "--with", jid("carol")]);
+    expect(holding.stderr.trim()).toBe(`xshare: ${path.join(homes.bob!, "Sharing")} holds ${bobMine}, the folder of space ${id}; choose a folder that does not`);
+    expect(JSON.parse(await ok(homes.bob!, ["spaces", "--json"]))).toEqual(before);
+    await expect(stat(path.join(bobMine, "inner"))).rejects.toThrow();
     await writeFile(path.join(bobMine, "cv.txt"), "Bob was here\n");
     const out = await ok(homes.bob!, ["sync", "--space", id]);
     expect(out).toContain("1 local change(s) not sent (read-only space)");
