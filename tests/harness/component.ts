@@ -63,10 +63,15 @@ export async function startComponentProcess(
       });
       child = proc;
       live.add(proc);
-      const timer = setTimeout(() => reject(new Error(`component did not connect in time:\n${out.slice(-3000)}`)), 30_000);
+      const timer = setTimeout(() => {
+        // Not left behind, connecting on its own after the test gave up on it.
+        proc.kill("SIGKILL");
+        reject(new Error(`component did not connect in time:\n${out.slice(-3000)}`));
+      }, 30_000);
       const onData = (b: Buffer) => {
         out += b.toString();
-        if (out.indexOf("connected to the XMPP server", from) >= 0) {
+        // Its one-line readiness message (stdout, whatever the log level).
+        if (out.indexOf("xshare-component ready: ", from) >= 0) {
           clearTimeout(timer);
           resolve();
         }
