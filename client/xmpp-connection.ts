@@ -19,6 +19,7 @@ import { EventEmitter } from "node:events";
 import { client, type Client, type SocketLike, type XMPPError } from "@xmpp/client";
 import type { JID } from "@xmpp/jid";
 import type { Element } from "ltx";
+import { type Element as XmlElement, dropIfTooDeep } from "../protocol/xml.ts";
 
 export interface ClientConnectionOptions {
   /** "xmpp://host:port" (STARTTLS) or "xmpps://host:port" (direct TLS). */
@@ -96,6 +97,9 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
       ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
     });
     this.guardSockets();
+    // Before xmpp.js's own handlers (its IQ callee echoes the request into error replies, and
+    // serialising 10,000 levels of nesting overflows the stack: no answer at all).
+    this.xmpp.prependListener("element", (el: Element) => dropIfTooDeep(el as unknown as XmlElement));
     this.xmpp.on("error", (err) => this.onError(err));
     this.xmpp.on("online", (address) => this.onOnline(address));
     this.xmpp.on("disconnect", (info) => this.onDisconnect(info.clean));

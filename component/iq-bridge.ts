@@ -10,7 +10,7 @@
 import type http from "node:http";
 import type { Logger } from "pino";
 import type { BareJid } from "../protocol/ids.ts";
-import { type Element, parseXml } from "../protocol/xml.ts";
+import { type Element, dropIfTooDeep, parseXml } from "../protocol/xml.ts";
 import type { Router } from "./router.ts";
 
 export interface IqBridgeDeps {
@@ -59,6 +59,7 @@ export function createIqBridge(deps: IqBridgeDeps) {
       let iq: Element;
       try {
         iq = parseXml(text);
+        dropIfTooDeep(iq);
       } catch {
         return answer(res, 400, "Body is not well-formed XML\n");
       }

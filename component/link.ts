@@ -14,7 +14,7 @@
 import { EventEmitter } from "node:events";
 import { Component } from "@xmpp/component-core";
 import type { Logger } from "pino";
-import type { Element } from "../protocol/xml.ts";
+import { type Element, dropIfTooDeep } from "../protocol/xml.ts";
 
 export interface LinkOptions {
   readonly service: string;
@@ -80,6 +80,8 @@ export class ComponentLink extends EventEmitter {
       this.emit("stanza", el);
     });
     entity.on("error", (err: Error) => this.#onError(err));
+    // Before anything reads it: see dropIfTooDeep. The router answers what is left bad-request.
+    entity.prependListener("element", (el: Element) => dropIfTooDeep(el));
   }
 
   get online(): boolean {

@@ -35,6 +35,31 @@ export function parseXml(text: string): Element {
   return ltxParse(text, KeepingParser) as Element;
 }
 
+/**
+ * Deepest nesting a stanza may have: no protocol element comes near it (an IQ with a commit is
+ * six levels deep). ltx parses any depth, but serialising and every recursive walk overflow the
+ * stack at a few thousand levels, so a deeper stanza is emptied before anything looks at it.
+ */
+export const MAX_STANZA_DEPTH = 32;
+
+/**
+ * Empties `el` (drops its children, keeps its attributes) when it nests deeper than `max`
+ * levels; says whether it did. Iterative: safe on any depth. What is left of an IQ get/set is
+ * answered `bad-request`, without echoing the payload.
+ */
+export function dropIfTooDeep(el: Element, max = MAX_STANZA_DEPTH): boolean {
+  const stack: Array<[Element, number]> = [[el, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) {
+      el.children = [];
+      return true;
+    }
+    for (const c of node.children) if (typeof c !== "string") stack.push([c, depth + 1]);
+  }
+  return false;
+}
+
 /** Children that are elements (text nodes dropped). */
 export function elements(el: Element): Element[] {
   return el.children.filter((c): c is Element => typeof c !== "string");
