@@ -15,10 +15,12 @@
 // Reconnection (opt-in) stops for good after a stream error that a retry would only repeat or
 // make worse, notably `conflict`: another session took our resource.
 
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { client, type Client, type SocketLike, type XMPPError } from "@xmpp/client";
 import type { JID } from "@xmpp/jid";
 import type { Element } from "ltx";
+import { sameAddress } from "../protocol/jid.ts";
 import { type Element as XmlElement, dropIfTooDeep } from "../protocol/xml.ts";
 
 export interface ClientConnectionOptions {
@@ -84,6 +86,8 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
   private streamError: string | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Ids of our IQ requests in flight → the address each was sent to. */
+  private readonly asked = new Map<string, string>();
 
   constructor(opts: ClientConnectionOptions) {
     super();
@@ -99,7 +103,10 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     this.guardSockets();
     // Before xmpp.js's own handlers (its IQ callee echoes the request into error replies, and
     // serialising 10,000 levels of nesting overflows the stack: no answer at all).
-    this.xmpp.prependListener("element", (el: Element) => dropIfTooDeep(el as unknown as XmlElement));
+    this.xmpp.prependListener("element", (el: Element) => {
+      dropIfTooDeep(el as unknown as XmlElement);
+      this.unlessFromAsked(el);
+    });
     this.xmpp.on("error", (err) => this.onError(err));
     this.xmpp.on("online", (address) => this.onOnline(address));
     this.xmpp.on("disconnect", (info) => this.onDisconnect(info.clean));
@@ -145,7 +152,29 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
   /** Sends an iq and resolves with the result iq (rejects with a StanzaError or TimeoutError). */
   async request(iq: Element, timeoutMs = 30_000): Promise<Element> {
     if (!this.online) throw new NotConnectedError(this.status);
-    return this.xmpp.iqCaller.request(iq, timeoutMs);
+    iq.attrs.id ??= `x-${randomUUID()}`;
+    const id = String(iq.attrs.id);
+    this.asked.set(id, String(iq.attrs.to ?? ""));
+    try {
+      return await this.xmpp.iqCaller.request(iq, timeoutMs);
+    } finally {
+      this.asked.delete(id);
+    }
+  }
+
+  /**
+   * An answer to one of our requests counts only from the address asked (the server stamps
+   * `from`; no `to` means our own account). Any other sender's reply loses its id here, so
+   * xmpp.js's IQ caller does not take it for the answer.
+   */
+  private unlessFromAsked(el: Element): void {
+    if (el.name !== "iq" || (el.attrs.type !== "result" && el.attrs.type !== "error")) return;
+    const to = this.asked.get(String(el.attrs.id ?? ""));
+    if (to === undefined) return;
+    const from = String(el.attrs.from ?? "");
+    const own = this.xmpp.jid ? [this.xmpp.jid.bare().toString(), this.xmpp.jid.toString(), ""] : [""];
+    const fine = to === "" ? own.some((o) => sameAddress(from, o)) : sameAddress(from, to) || (from === "" && own.some((o) => sameAddress(to, o)));
+    if (!fine) delete el.attrs.id;
   }
 
   /** Resolves now if online, else at the next "online". */

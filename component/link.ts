@@ -11,9 +11,11 @@
  * only once online (a newer connection replaced us); during the handshake it means the server
  * still holds an older connection, and the link retries.
  */
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Component } from "@xmpp/component-core";
 import type { Logger } from "pino";
+import { sameAddress } from "../protocol/jid.ts";
 import { type Element, dropIfTooDeep } from "../protocol/xml.ts";
 
 export interface LinkOptions {
@@ -41,8 +43,7 @@ export class ComponentLink extends EventEmitter {
   #online = false;
   #fatal: Error | undefined;
   /** IQs we sent, by id, waiting for their result or error. */
-  readonly #pending = new Map<string, { resolve: (el: Element) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
-  #nextId = 0;
+  readonly #pending = new Map<string, { to: string; resolve: (el: Element) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
 
   constructor(opts: LinkOptions) {
     super();
@@ -69,7 +70,9 @@ export class ComponentLink extends EventEmitter {
     entity.on("stanza", (el: Element) => {
       if (el.name === "iq" && (el.attrs.type === "result" || el.attrs.type === "error")) {
         const p = this.#pending.get(String(el.attrs.id ?? ""));
-        if (p) {
+        // Only the address asked may answer (the server stamps `from`); anyone else's reply with
+        // a guessed id is an ordinary stanza, routed (and refused) like any other.
+        if (p && sameAddress(String(el.attrs.from ?? ""), p.to)) {
           this.#pending.delete(String(el.attrs.id));
           clearTimeout(p.timer);
           if (el.attrs.type === "result") p.resolve(el);
@@ -181,15 +184,17 @@ export class ComponentLink extends EventEmitter {
    */
   request(iq: Element): Promise<Element> {
     if (!this.#online) return Promise.reject(new Error("the component is not connected"));
-    const id = `c${++this.#nextId}`;
+    // Unguessable, so that nobody can pre-empt the answer even from the right address' server.
+    const id = `c-${randomUUID()}`;
     iq.attrs.id = id;
+    const to = String(iq.attrs.to ?? "");
     return new Promise<Element>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new Error(`no answer from ${String(iq.attrs.to ?? "")} within ${REQUEST_TIMEOUT_MS} ms`));
       }, REQUEST_TIMEOUT_MS);
       timer.unref();
-      this.#pending.set(id, { resolve, reject, timer });
+      this.#pending.set(id, { to, resolve, reject, timer });
       void this.send(iq);
     });
   }

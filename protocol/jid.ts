@@ -31,3 +31,17 @@ export function bareOf(full: string): BareJid {
   const slash = full.indexOf("/");
   return parseBareJid(slash < 0 ? full : full.slice(0, slash));
 }
+
+/**
+ * Whether two server-stamped addresses (bare, full, or a domain) name the same entity: local
+ * and domain parts compared in lower case, the resource exactly. Used to accept an IQ answer
+ * only from the address that was asked.
+ */
+export function sameAddress(a: string, b: string): boolean {
+  const split = (j: string) => {
+    const slash = j.indexOf("/");
+    return slash < 0 ? [j.toLowerCase(), ""] : [j.slice(0, slash).toLowerCase(), j.slice(slash)];
+  };
+  const [x, y] = [split(a.normalize("NFC")), split(b.normalize("NFC"))];
+  return x[0] === y[0] && x[1] === y[1];
+}
