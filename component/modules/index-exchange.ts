@@ -3,7 +3,8 @@
  *
  * A commit is refused as a whole, with nothing changed, when any path's new version does not
  * descend from the current one (`version-conflict`, carrying that current version), when a
- * chunk it names was never uploaded (`missing-chunks`), when a file is over the size limit or
+ * chunk it names was never uploaded (`missing-chunks`) or is named with another size than the
+ * bytes it holds (`bad-request`), when a file is over the size limit or
  * the space over its quota. Chunks are recorded only once durable (app.ts), so an accepted
  * commit never names bytes a crash could lose.
  */
@@ -67,6 +68,10 @@ function checkCommit(deps: Deps, commit: I.Commit, ctx: CommitContext): void {
     if (!version.deleted) delta += version.size;
   }
   if (ctx.missingChunks.length > 0) throw missingChunks(ctx.missingChunks);
+  // The sizes a commit declares are what every other member's download and quota count on: a
+  // chunk held with other bytes than declared would fail every member's sync of the space.
+  const wrong = ctx.wrongSizes[0];
+  if (wrong) throw new ShareError("bad-request", { text: `Chunk ${wrong.hash} has ${wrong.held} bytes, not ${wrong.declared}` });
   if (delta > 0 && ctx.space.usedBytes + delta > deps.config.limits.spaceQuotaBytes) {
     throw new ShareError("quota-exceeded", { text: `The space would exceed its quota of ${deps.config.limits.spaceQuotaBytes} bytes` });
   }

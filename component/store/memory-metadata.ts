@@ -84,6 +84,24 @@ export const liveChunks = (v: FileVersion | undefined): readonly ChunkHash[] =>
   v === undefined || v.deleted ? [] : [...v.chunks.map((c) => c.hash), ...manifestRefs(v.chunks).map((m) => m.hash)];
 const liveSize = (v: FileVersion | undefined): number => (v === undefined || v.deleted ? 0 : v.size);
 
+/**
+ * The chunks (and manifest blobs) the new versions name, checked against what the store holds:
+ * `held(hash)` is the size of the held bytes, or undefined. Shared by both stores' commits.
+ */
+export function checkNamedChunks(versions: readonly FileVersion[], held: (hash: ChunkHash) => number | undefined): Pick<CommitContext, "missingChunks" | "wrongSizes"> {
+  const missing = new Set<ChunkHash>();
+  const wrong = new Map<ChunkHash, { hash: ChunkHash; declared: number; held: number }>();
+  for (const v of versions) {
+    if (v.deleted) continue;
+    for (const c of [...v.chunks, ...manifestRefs(v.chunks)]) {
+      const size = held(c.hash);
+      if (size === undefined) missing.add(c.hash);
+      else if (size !== c.size) wrong.set(c.hash, { hash: c.hash, declared: c.size, held: size });
+    }
+  }
+  return { missingChunks: [...missing], wrongSizes: [...wrong.values()] };
+}
+
 export class MemoryMetadataStore implements MetadataStore {
   private closed = false;
   private readonly groups = new Map<GroupId, Group>();
@@ -172,9 +190,7 @@ export class MemoryMetadataStore implements MetadataStore {
       const e = index.get(v.path);
       if (e) current.set(v.path, copyEntry(e));
     }
-    const missing = new Set<ChunkHash>();
-    for (const v of next) for (const h of liveChunks(v)) if (!this.chunks.has(h)) missing.add(h);
-    check({ current, missingChunks: [...missing], space: copySpace(s) });
+    check({ current, ...checkNamedChunks(next, (h) => this.chunks.get(h)?.size), space: copySpace(s) });
 
     // No throw past this point: every mutation below is plain Map bookkeeping.
     const lost = new Map<ChunkHash, number>();

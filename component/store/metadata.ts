@@ -31,6 +31,8 @@ export interface CommitContext {
   readonly current: ReadonlyMap<string, IndexEntry>;
   /** Chunks named by the new versions that the store does not hold. */
   readonly missingChunks: readonly ChunkHash[];
+  /** Chunks it holds, but named with another size than their bytes have (a lie, or a bug). */
+  readonly wrongSizes: ReadonlyArray<{ readonly hash: ChunkHash; readonly declared: number; readonly held: number }>;
   readonly space: SpaceRecord;
 }
 

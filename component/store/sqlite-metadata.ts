@@ -34,7 +34,7 @@ import { decode, encode } from "../../protocol/vv.ts";
 import { packChunks, unpackChunks } from "../../protocol/chunk-list.ts";
 import { nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type SpaceRecord } from "./metadata.ts";
 import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
-import { checkMembers, checkSpaceShape, liveChunks, normalizeVersions } from "./memory-metadata.ts";
+import { checkMembers, checkNamedChunks, checkSpaceShape, liveChunks, normalizeVersions } from "./memory-metadata.ts";
 
 /** Append-only: never edit an applied migration, add one. */
 export const MIGRATIONS: readonly string[] = [
@@ -228,7 +228,7 @@ export class SqliteMetadataStore implements MetadataStore {
         SET seq = excluded.seq, kind = excluded.kind, hash = excluded.hash, size = excluded.size, mtime = excluded.mtime,
         mode = excluded.mode, deleted = excluded.deleted, replica = excluded.replica, vector = excluded.vector,
         chunks = excluded.chunks`),
-      hasChunk: p("SELECT 1 FROM chunks WHERE hash = ?").pluck(),
+      chunkSize: p("SELECT size FROM chunks WHERE hash = ?").pluck(),
       addRef: p("INSERT OR IGNORE INTO chunk_refs VALUES (?, ?, ?)"),
       dropRef: p("DELETE FROM chunk_refs WHERE space_id = ? AND path = ? AND hash = ?"),
       refInSpace: p("SELECT 1 FROM chunk_refs WHERE hash = ? AND space_id = ? LIMIT 1").pluck(),
@@ -352,9 +352,8 @@ export class SqliteMetadataStore implements MetadataStore {
       const e = this.q.getEntry.get(space, v.path) as EntryRow | undefined;
       if (e) current.set(v.path, toEntry(e));
     }
-    const missing = new Set<ChunkHash>();
-    for (const v of next) for (const h of liveChunks(v)) if (!missing.has(h) && !this.q.hasChunk.get(h)) missing.add(h);
-    check({ current, missingChunks: [...missing], space: toSpace(row, this.q.spaceMembers.all(space) as BareJid[]) });
+    const named = checkNamedChunks(next, (h) => this.q.chunkSize.get(h) as number | undefined);
+    check({ current, ...named, space: toSpace(row, this.q.spaceMembers.all(space) as BareJid[]) });
 
     let used = row.used_bytes;
     const lost = new Map<ChunkHash, number>();
@@ -431,7 +430,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
   async hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>> {
     // One read transaction for the lot: one snapshot, one round of WAL locks, not one per hash.
-    return this.db.transaction(() => new Set(hashes.filter((h) => this.q.hasChunk.get(h) !== undefined))).deferred();
+    return this.db.transaction(() => new Set(hashes.filter((h) => this.q.chunkSize.get(h) !== undefined))).deferred();
   }
   async uploadedBytes(member: BareJid): Promise<number> {
     return (this.q.uploadedBytes.get(member) as number | undefined) ?? 0;

@@ -260,6 +260,15 @@ export function runMetadataStoreContract(name: string, open: () => Promise<Metad
         });
       });
 
+      it("tells the check which held chunks are named with another size than they have", async () => {
+        let seen: unknown;
+        // H(1) and H(2) are held with 100 bytes each; H(9) is not held at all.
+        await store.commit(S("s1"), [file("a", [[1, 100], [2, 7]]), file("b", [[2, 8], [9, 1]])], (ctx) => {
+          seen = { missing: ctx.missingChunks, wrong: ctx.wrongSizes };
+        });
+        expect(seen).toEqual({ missing: [H(9)], wrong: [{ hash: H(2), declared: 8, held: 100 }] });
+      });
+
       it("changes nothing when the check throws, and rejects with that very error", async () => {
         await store.commit(S("s1"), [file("a", [[1, 10]])], ok);
         const before = { space: await store.getSpace(S("s1")), index: await store.readIndex(S("s1"), 0, 10) };

@@ -191,6 +191,21 @@ describe("index", () => {
     expect(perr.attrs.reason).toBe("dot-dot");
   });
 
+  it("refuses a commit that names a held chunk with another size than its bytes, and changes nothing", async () => {
+    const chunk = await c.upload("one hundred thousand bytes, or so it says", alice);
+    // A member's lie about sizes would make every other member's download of the file fail
+    // ("arrived damaged or incomplete") and undercount the space's quota.
+    const liar = version("lie.txt", "one hundred thousand bytes, or so it says", bump(EMPTY, laptop, 9000), laptop, { ...chunk, size: 1 });
+    const before = await c.store.getSpace(space);
+    const err = await c.fails(A, "set", I.buildCommit({ space, changes: [{ version: liar, base: EMPTY }] }));
+    expect(err.code).toBe("bad-request");
+    expect(err.message).toBe(`Chunk ${chunk.hash} has ${chunk.size} bytes, not 1`);
+    expect(await c.store.getSpace(space)).toEqual(before);
+    expect(await c.store.getEntry(space, "lie.txt")).toBeUndefined();
+    // The same file, told truthfully, is taken.
+    await c.ok(A, "set", I.buildCommit({ space, changes: [{ version: { ...liar, size: chunk.size, chunks: [chunk] }, base: EMPTY }] }));
+  });
+
   it("a non-member can neither read nor write, and learns nothing", async () => {
     expect((await c.fails(M, "get", I.buildIndexQuery({ space, after: 0 }))).code).toBe("not-found");
     expect((await c.fails(M, "set", I.buildCommit({ space, changes: [{ version: v1, base: EMPTY }] }))).code).toBe("not-found");
