@@ -86,7 +86,7 @@ async function serveInChild(dir: string): Promise<void> {
   process.on("message", (m: ToChild) => {
     void (async () => {
       if (m.op === "issue") {
-        const { token } = tokens.issue("bench@example.org" as BareJid, "s-bench" as SpaceId, m.direction, m.hashes as ChunkHash[]);
+        const { token } = tokens.issue("bench@example.org" as BareJid, "s-bench" as SpaceId, m.direction, (m.hashes as ChunkHash[]).map((hash) => ({ hash, size: Number.MAX_SAFE_INTEGER })));
         process.send!({ id: m.id, token });
       } else if (m.op === "sync") {
         const t0 = performance.now();

@@ -133,8 +133,8 @@ export interface StoreBatchOptions {
    */
   readonly maxInflightBytes?: number;
   readonly maxRecords: number;
-  /** Throws to refuse a record before it is stored (e.g. its hash is not in the token). */
-  readonly admit: (hash: ChunkHash) => void;
+  /** Throws to refuse a record before it is stored (e.g. its hash or size is not the token's). */
+  readonly admit: (hash: ChunkHash, size: number) => void;
   /** Stores one record; resolves whether it was new. */
   readonly store: (rec: BatchRecord) => Promise<boolean>;
 }
@@ -165,7 +165,7 @@ export async function storeBatch(body: AsyncIterable<Uint8Array>, opts: StoreBat
   };
   const oneFinishes = () => new Promise<void>((resolve) => (wake = resolve));
   const start = (rec: BatchRecord) => {
-    opts.admit(rec.hash);
+    opts.admit(rec.hash, rec.size);
     if (index >= opts.maxRecords) throw new ShareError("too-large", { text: `More than ${opts.maxRecords} records` });
     const i = index++;
     running++;

@@ -165,19 +165,20 @@ async function route(deps: ChunkServerDeps, req: Req, res: Res, body: Body): Pro
 
 async function put(deps: ChunkServerDeps, req: Req, res: Res, body: Body, hash: ChunkHash): Promise<void> {
   const grant = authorize(deps, req, "upload", hash);
-  const max = deps.limits.maxChunkBytes;
+  // The size the slot request declared, on which its quotas were checked: no more may arrive.
+  const max = Math.min(deps.limits.maxChunkBytes, grant.hashes.get(hash)!);
   const length = contentLength(req);
   const header = req.headers["content-range"];
   let result;
   if (header !== undefined) {
     const part = parseContentRange(header);
-    if (part.total > max) throw new HttpError(413, `Chunk larger than ${max} bytes`);
+    if (part.total > max) throw new HttpError(413, `Chunk larger than ${max} bytes (the size its slot declared)`);
     const size = part.end - part.start + 1;
     if (length !== undefined && length !== size) throw new HttpError(400, "Content-Length does not match Content-Range");
     const opts = { maxBytes: size, offset: part.start, total: part.total, key: grant.member };
     result = await deps.blobs.put(hash, body, opts);
   } else {
-    if (length !== undefined && length > max) throw new HttpError(413, `Chunk larger than ${max} bytes`);
+    if (length !== undefined && length > max) throw new HttpError(413, `Chunk larger than ${max} bytes (the size its slot declared)`);
     result = await deps.blobs.put(hash, body, { maxBytes: Math.min(max, length ?? max), stablePieces: true });
   }
   if (!result.complete) {
@@ -262,8 +263,10 @@ async function postBatch(deps: ChunkServerDeps, req: Req, res: Res, body: Body):
       concurrency: BATCH_CONCURRENCY,
       maxInflightBytes: BATCH_INFLIGHT_BYTES,
       maxRecords: grant.hashes.size,
-      admit: (hash) => {
-        if (!grant.hashes.has(hash)) throw new HttpError(403, `Token does not cover chunk ${hash}`);
+      admit: (hash, size) => {
+        const declared = grant.hashes.get(hash);
+        if (declared === undefined) throw new HttpError(403, `Token does not cover chunk ${hash}`);
+        if (size > declared) throw new HttpError(413, `Chunk ${hash} has ${size} bytes, its slot declared ${declared}`);
       },
       // The pieces are all here (an array): the store reads them without an await per piece.
       store: (rec) =>

@@ -10,7 +10,8 @@ export interface Grant {
   readonly member: BareJid;
   readonly space: SpaceId;
   readonly direction: Direction;
-  readonly hashes: ReadonlySet<ChunkHash>;
+  /** The chunks covered, with the size the slot request declared for each (uploads must match). */
+  readonly hashes: ReadonlyMap<ChunkHash, number>;
   readonly expiresMs: number;
 }
 
@@ -29,11 +30,11 @@ export class TokenRegistry {
     this.#opts = opts;
   }
 
-  issue(member: BareJid, space: SpaceId, direction: Direction, hashes: Iterable<ChunkHash>): { token: string; expiresMs: number } {
+  issue(member: BareJid, space: SpaceId, direction: Direction, chunks: Iterable<{ readonly hash: ChunkHash; readonly size: number }>): { token: string; expiresMs: number } {
     this.sweep();
     const token = this.#opts.random();
     const expiresMs = this.#opts.now() + this.#opts.ttlMs;
-    this.#grants.set(token, { member, space, direction, hashes: new Set(hashes), expiresMs });
+    this.#grants.set(token, { member, space, direction, hashes: new Map([...chunks].map((c) => [c.hash, c.size])), expiresMs });
     return { token, expiresMs };
   }
 

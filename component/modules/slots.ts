@@ -32,7 +32,7 @@ export function registerSlots(router: Router, deps: Deps): void {
       }
       grant = missing;
     }
-    const { token, expiresMs } = deps.tokens.issue(member, req.space, req.direction, grant.map((c) => c.hash));
+    const { token, expiresMs } = deps.tokens.issue(member, req.space, req.direction, grant);
     return SL.buildSlots({
       space: req.space,
       direction: req.direction,

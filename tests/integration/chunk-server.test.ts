@@ -63,8 +63,11 @@ function raw(f: Fixture, method: string, path: string, headers: Record<string, s
 describe.each(["memory", "fs", "pack"] as const)("chunk server over the %s store", (kind) => {
   let f: Fixture;
   const auth = (token: string) => ({ authorization: `Bearer ${token}` });
-  const upload = (...hashes: ChunkHash[]) => f.tokens.issue(ALICE, SPACE, "upload", hashes).token;
-  const download = (...hashes: ChunkHash[]) => f.tokens.issue(ALICE, SPACE, "download", hashes).token;
+  /** A token as slots issue it; a bare hash declares any size up to the chunk limit. */
+  const grant = (direction: "upload" | "download", items: Array<ChunkHash | { hash: ChunkHash; size: number }>) =>
+    f.tokens.issue(ALICE, SPACE, direction, items.map((i) => (typeof i === "string" ? { hash: i, size: Number.MAX_SAFE_INTEGER } : i))).token;
+  const upload = (...items: Array<ChunkHash | { hash: ChunkHash; size: number }>) => grant("upload", items);
+  const download = (...hashes: ChunkHash[]) => grant("download", hashes);
   const put = (hash: string, body: Uint8Array, token: string, headers: Record<string, string> = {}) =>
     fetch(`${f.base}${hash}`, { method: "PUT", body: body as Uint8Array<ArrayBuffer>, headers: { ...auth(token), ...headers } });
   const get = (hash: string, token: string, headers: Record<string, string> = {}) =>
@@ -212,6 +215,21 @@ describe.each(["memory", "fs", "pack"] as const)("chunk server over the %s store
     expect(chunked.status).toBe(413);
     const ok = bytes(100);
     expect((await put(sha(ok), ok, upload(sha(ok)))).status).toBe(201);
+    await noTemp();
+  });
+
+  it("answers 413 for more bytes than the slot declared, by PUT and in a batch, and stores nothing", async () => {
+    // Quotas are checked on the sizes a slot request declares: a chunk of 1 byte, declared,
+    // must not bring 100 KB.
+    const big = bytes(100_000, 3);
+    const h = sha(big);
+    expect((await put(h, big, upload({ hash: h, size: 1 }))).status).toBe(413);
+    const batched = await batch([{ hash: h, bytes: big }], upload({ hash: h, size: 1 }));
+    expect(batched.status).toBe(413);
+    expect(((await batched.json()) as { error: string }).error).toBe(`Chunk ${h} has 100000 bytes, its slot declared 1`);
+    expect(await f.blobs.has(h)).toBe(false);
+    // Declared right, the same bytes are taken.
+    expect((await put(h, big, upload({ hash: h, size: big.length }))).status).toBe(201);
     await noTemp();
   });
 
