@@ -9,7 +9,7 @@
  * commit never names bytes a crash could lose.
  */
 import { ShareError } from "../../protocol/errors.ts";
-import type { ChunkHash } from "../../protocol/ids.ts";
+import type { BareJid, ChunkHash } from "../../protocol/ids.ts";
 import { MANIFEST_THRESHOLD, withChunks } from "../../protocol/manifest.ts";
 import * as I from "../../protocol/stanzas/index-exchange.ts";
 import { compare } from "../../protocol/vv.ts";
@@ -47,7 +47,7 @@ function withinBudget(entries: I.IndexEntry[], budget: number): I.IndexEntry[] {
   return entries;
 }
 
-function checkCommit(deps: Deps, commit: I.Commit, ctx: CommitContext): void {
+function checkCommit(deps: Deps, commit: I.Commit, ctx: CommitContext, unusable: ReadonlySet<ChunkHash>): void {
   let delta = 0;
   for (const { version } of commit.changes) {
     const current = ctx.current.get(version.path);
@@ -67,7 +67,8 @@ function checkCommit(deps: Deps, commit: I.Commit, ctx: CommitContext): void {
     }
     if (!version.deleted) delta += version.size;
   }
-  if (ctx.missingChunks.length > 0) throw missingChunks(ctx.missingChunks);
+  const missing = new Set([...ctx.missingChunks, ...unusable]);
+  if (missing.size > 0) throw missingChunks([...missing]);
   // The sizes a commit declares are what every other member's download and quota count on: a
   // chunk held with other bytes than declared would fail every member's sync of the space.
   const wrong = ctx.wrongSizes[0];
@@ -90,13 +91,31 @@ async function readBlob(deps: Deps, hash: ChunkHash): Promise<Uint8Array | undef
   return Buffer.concat(parts);
 }
 
+/**
+ * Every chunk and manifest a commit names must be one the member may name in this space (§ 8):
+ * already the space's, or uploaded by the member. Knowing a hash is not having the bytes; a
+ * commit naming another space's chunk would otherwise serve it to the committer. Those not
+ * usable are reported as missing, as if nobody held them: the client uploads them (a repeat).
+ */
+async function unusableChunks(deps: Deps, commit: I.Commit, member: BareJid): Promise<ReadonlySet<ChunkHash>> {
+  const named = new Set<ChunkHash>();
+  for (const { version: v } of commit.changes) {
+    if (v.deleted) continue;
+    for (const c of v.chunks) named.add(c.hash);
+    for (const m of v.manifest ?? []) named.add(m.hash);
+  }
+  if (named.size === 0) return named;
+  const usable = await deps.store.usableChunks(commit.space, [...named], member);
+  return new Set([...named].filter((h) => !usable.has(h)));
+}
+
 /** Versions whose chunk list came as a manifest (§ 5.7) get it back from the uploaded blobs. */
-async function expandManifests(deps: Deps, changes: readonly I.CommitChange[]): Promise<I.CommitChange[]> {
+async function expandManifests(deps: Deps, changes: readonly I.CommitChange[], unusable: ReadonlySet<ChunkHash>): Promise<I.CommitChange[]> {
   const refs = changes.flatMap((c) => c.version.manifest ?? []);
   if (refs.length === 0) return [...changes];
   const hashes = [...new Set(refs.map((r) => r.hash))];
   const held = await deps.store.hasChunks(hashes);
-  const absent = hashes.filter((h) => !held.has(h));
+  const absent = hashes.filter((h) => !held.has(h) || unusable.has(h));
   if (absent.length) throw missingChunks(absent);
   const blobs = new Map<string, Uint8Array>();
   for (const h of hashes) {
@@ -125,11 +144,12 @@ export function registerIndex(router: Router, deps: Deps): void {
     const parsed = I.parseCommit(payload);
     const s = await memberSpace(deps, parsed.space, member);
     assertWriter(s, member);
-    const commit: I.Commit = { space: parsed.space, changes: await expandManifests(deps, parsed.changes) };
+    const unusable = await unusableChunks(deps, parsed, member);
+    const commit: I.Commit = { space: parsed.space, changes: await expandManifests(deps, parsed.changes, unusable) };
     const head = await deps.store.commit(
       commit.space,
       commit.changes.map((c) => c.version),
-      (ctx) => checkCommit(deps, commit, ctx),
+      (ctx) => checkCommit(deps, commit, ctx, unusable),
     );
     deps.log.debug({ space: commit.space, member, paths: commit.changes.length, head }, "commit applied");
     return I.buildCommitted({ space: commit.space, head });

@@ -3,7 +3,9 @@
  *
  * Upload: only writers of the space; sizes are checked up front against the chunk limit, the
  * member's upload quota and the space's quota, so a transfer that cannot be accepted never
- * starts. Download: any member, for chunks the component holds.
+ * starts. Download: any member, for the space's chunks that the component holds. Chunks held
+ * only for other spaces count as missing both ways: an uploader proves possession by sending
+ * the bytes (a repeated upload is cheap: 200, stored once).
  */
 import { ShareError } from "../../protocol/errors.ts";
 import * as SL from "../../protocol/stanzas/slots.ts";
@@ -15,7 +17,9 @@ export function registerSlots(router: Router, deps: Deps): void {
   router.get("slots", async ({ member, payload }) => {
     const req = SL.parseSlotRequest(payload);
     const s = await memberSpace(deps, req.space, member);
-    const held = await deps.store.hasChunks(req.chunks.map((c) => c.hash));
+    // Held for this purpose = the space's own chunks (and, to skip an upload, the member's own
+    // uploads): whether some other space holds a hash is not told, nor served (§ 8).
+    const held = await deps.store.usableChunks(req.space, req.chunks.map((c) => c.hash), req.direction === "upload" ? member : undefined);
     const missing = req.chunks.filter((c) => !held.has(c.hash));
     let grant = req.chunks.filter((c) => held.has(c.hash));
     if (req.direction === "upload") {

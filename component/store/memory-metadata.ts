@@ -111,6 +111,8 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly chunks = new Map<ChunkHash, ChunkRow>();
   private readonly refs = new Map<ChunkHash, Map<SpaceId, Set<string>>>();
   private readonly orphans = new Map<ChunkHash, Map<SpaceId, number>>();
+  /** Every member who uploaded a chunk's bytes (the first one is also `chunks`' uploader). */
+  private readonly uploads = new Map<ChunkHash, Set<BareJid>>();
   /** Pending SNMs by `${member}\u0000${space}`. */
   private readonly snms = new Map<string, { member: BareJid; space: SpaceId } & PendingSnm>();
 
@@ -272,11 +274,21 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void> {
     this.open();
-    for (const { hash, size } of chunks) if (!this.chunks.has(hash)) this.chunks.set(hash, { size, uploader, created: nowMs });
+    for (const { hash, size } of chunks) {
+      if (!this.chunks.has(hash)) this.chunks.set(hash, { size, uploader, created: nowMs });
+      const by = this.uploads.get(hash) ?? new Set<BareJid>();
+      this.uploads.set(hash, by.add(uploader));
+    }
   }
   async hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>> {
     this.open();
     return new Set(hashes.filter((h) => this.chunks.has(h)));
+  }
+  async usableChunks(space: SpaceId, hashes: readonly ChunkHash[], member?: BareJid): Promise<Set<ChunkHash>> {
+    this.open();
+    return new Set(
+      hashes.filter((h) => this.chunks.has(h) && (this.refs.get(h)?.has(space) || this.orphans.get(h)?.has(space) || (member !== undefined && this.uploads.get(h)?.has(member)))),
+    );
   }
   async uploadedBytes(member: BareJid): Promise<number> {
     this.open();
@@ -294,6 +306,7 @@ export class MemoryMetadataStore implements MetadataStore {
     if (!this.reclaimableNow(hash, uploadedBeforeMs)) return false;
     this.chunks.delete(hash);
     this.orphans.delete(hash);
+    this.uploads.delete(hash);
     return true;
   }
 

@@ -127,6 +127,14 @@ export interface MetadataStore {
   addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void>;
   /** The subset of `hashes` the store holds. */
   hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>>;
+  /**
+   * The held chunks among `hashes` that belong to `space`: named by one of its versions, current
+   * or awaiting collection, and, when `member` is given, also those `member` uploaded themselves
+   * (into any space). What a member may download from a space, or name in a commit to it,
+   * without uploading the bytes first: a hash alone proves nothing, so a chunk only some other
+   * space holds is neither served nor reported as held (XEP-draft.md § 8).
+   */
+  usableChunks(space: SpaceId, hashes: readonly ChunkHash[], member?: BareJid): Promise<Set<ChunkHash>>;
   /** Bytes of chunks first uploaded by `member` that are still stored. */
   uploadedBytes(member: BareJid): Promise<number>;
   /**

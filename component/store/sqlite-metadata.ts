@@ -96,6 +96,14 @@ export const MIGRATIONS: readonly string[] = [
      replica TEXT NOT NULL, vector BLOB, digest TEXT, stored INTEGER NOT NULL,
      PRIMARY KEY (member, space_id)) WITHOUT ROWID;
    CREATE INDEX pending_snms_space ON pending_snms(space_id);`,
+  // 5: every member who uploaded a chunk's bytes (not only the first): a member may name a
+  // chunk in a commit, or skip its upload, only if the space already holds it or they proved
+  // they have the bytes (XEP-draft.md § 8). Gone with the chunk.
+  `CREATE TABLE chunk_uploads (hash TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (hash, member)) WITHOUT ROWID;
+   INSERT INTO chunk_uploads SELECT hash, uploader FROM chunks;
+   CREATE TRIGGER chunks_gone AFTER DELETE ON chunks BEGIN
+     DELETE FROM chunk_uploads WHERE hash = old.hash;
+   END;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -243,6 +251,11 @@ export class SqliteMetadataStore implements MetadataStore {
       snmsFor: p("SELECT * FROM pending_snms WHERE member = ? ORDER BY space_id"),
       dropSnm: p("DELETE FROM pending_snms WHERE member = ? AND space_id = ? AND stored = ?"),
       addChunk: p("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)"),
+      addUpload: p("INSERT OR IGNORE INTO chunk_uploads VALUES (?, ?)"),
+      usable: p(`SELECT 1 FROM chunks c WHERE c.hash = @hash AND (
+        EXISTS (SELECT 1 FROM chunk_refs r WHERE r.hash = c.hash AND r.space_id = @space)
+        OR EXISTS (SELECT 1 FROM orphans o WHERE o.hash = c.hash AND o.space_id = @space)
+        OR EXISTS (SELECT 1 FROM chunk_uploads u WHERE u.hash = c.hash AND u.member = @member))`).pluck(),
       addUploaderBytes: p(`INSERT INTO uploader_bytes VALUES (?, ?)
         ON CONFLICT (uploader) DO UPDATE SET bytes = bytes + excluded.bytes`),
       uploadedBytes: p("SELECT bytes FROM uploader_bytes WHERE uploader = ?").pluck(),
@@ -257,6 +270,7 @@ export class SqliteMetadataStore implements MetadataStore {
       let inserted = 0;
       let bytes = 0;
       for (const c of chunks) {
+        this.q.addUpload.run(c.hash, uploader);
         if (this.q.addChunk.run(c.hash, c.size, uploader, nowMs).changes === 0) continue;
         inserted++;
         bytes += c.size;
@@ -431,6 +445,10 @@ export class SqliteMetadataStore implements MetadataStore {
   async hasChunks(hashes: readonly ChunkHash[]): Promise<Set<ChunkHash>> {
     // One read transaction for the lot: one snapshot, one round of WAL locks, not one per hash.
     return this.db.transaction(() => new Set(hashes.filter((h) => this.q.chunkSize.get(h) !== undefined))).deferred();
+  }
+  async usableChunks(space: SpaceId, hashes: readonly ChunkHash[], member?: BareJid): Promise<Set<ChunkHash>> {
+    // `member` null matches no upload row.
+    return this.db.transaction(() => new Set(hashes.filter((hash) => this.q.usable.get({ hash, space, member: member ?? null }) !== undefined))).deferred();
   }
   async uploadedBytes(member: BareJid): Promise<number> {
     return (this.q.uploadedBytes.get(member) as number | undefined) ?? 0;

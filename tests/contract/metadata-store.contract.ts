@@ -260,6 +260,23 @@ export function runMetadataStoreContract(name: string, open: () => Promise<Metad
         });
       });
 
+      it("usableChunks: the space's chunks, current or awaiting collection, and what the member uploaded", async () => {
+        // H(1..3) were uploaded by Alice; H(4) by Bob. s1 names H(1); H(2) was named and superseded.
+        await store.addChunks([{ hash: H(4), size: 100 }], bob, 2000);
+        await store.commit(S("s1"), [file("a", [[1, 100]]), file("b", [[2, 100]])], ok);
+        await store.commit(S("s1"), [tombstone("b")], ok);
+        await store.createSpace(pair("s2"));
+        const all = [H(1), H(2), H(3), H(4), H(9)];
+        expect([...(await store.usableChunks(S("s1"), all))].sort()).toEqual([H(1), H(2)]);
+        expect([...(await store.usableChunks(S("s1"), all, bob))].sort()).toEqual([H(1), H(2), H(4)]);
+        expect([...(await store.usableChunks(S("s2"), all))]).toEqual([]);
+        expect([...(await store.usableChunks(S("s2"), all, alice))].sort()).toEqual([H(1), H(2), H(3)]);
+        // A second upload of a chunk already held (Bob's copy of H(3)) proves Bob has it too.
+        await store.addChunks([{ hash: H(3), size: 100 }], bob, 3000);
+        expect([...(await store.usableChunks(S("s2"), all, bob))].sort()).toEqual([H(3), H(4)]);
+        expect(await store.usableChunks(S("nope"), all)).toEqual(new Set());
+      });
+
       it("tells the check which held chunks are named with another size than they have", async () => {
         let seen: unknown;
         // H(1) and H(2) are held with 100 bytes each; H(9) is not held at all.

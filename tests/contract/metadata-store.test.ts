@@ -107,6 +107,21 @@ describe("SqliteMetadataStore on a file", () => {
     await s.close();
   });
 
+  it("migrates a version-4 database: each chunk's uploader may name it in any space", async () => {
+    const raw = new Database(file);
+    for (const m of MIGRATIONS.slice(0, 4)) raw.exec(m);
+    raw.pragma("user_version = 4");
+    raw.prepare("INSERT INTO spaces VALUES ('s-x', 'pair', 'x', ?, NULL, 1, 1, 0, 0)").run(alice);
+    raw.prepare("INSERT INTO chunks VALUES (?, ?, ?, ?)").run("01".repeat(32), 100, alice, 1);
+    raw.close();
+    const s = SqliteMetadataStore.open(file);
+    expect(s.pragma("user_version")).toBe(SCHEMA_VERSION);
+    const h = "01".repeat(32) as ChunkHash;
+    expect(await s.usableChunks("s-x" as SpaceId, [h], alice)).toEqual(new Set([h]));
+    expect(await s.usableChunks("s-x" as SpaceId, [h], "bob@example.org" as BareJid)).toEqual(new Set());
+    await s.close();
+  });
+
   it("migrates a version-2 database: the insert trigger gives way to addChunks' own count", async () => {
     const raw = new Database(file);
     raw.exec(MIGRATIONS[0]!);
@@ -130,7 +145,7 @@ describe("SqliteMetadataStore on a file", () => {
     expect(await s.uploadedBytes(alice)).toBe(100);
     await s.close();
     const check = new Database(file, { readonly: true });
-    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").pluck().all()).toEqual(["chunks_changed", "chunks_dropped"]);
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").pluck().all()).toEqual(["chunks_changed", "chunks_dropped", "chunks_gone"]);
     // The count is the sum over the rows, as the trigger kept it.
     expect(check.prepare("SELECT uploader, bytes FROM uploader_bytes ORDER BY uploader").all()).toEqual(
       check.prepare("SELECT uploader, sum(size) AS bytes FROM chunks GROUP BY uploader ORDER BY uploader").all(),

@@ -133,7 +133,7 @@ describe("the sharing manager on a real Prosody", () => {
   it("refuses an upload whose bytes do not match the hash, and keeps nothing", async () => {
     const claimed = { hash: sha("what I claim"), size: 12 };
     const slots = await q<SL.Slots>("alice", "get", SL.buildSlotRequest({ space: space.id, direction: "upload", chunks: [claimed] }));
-    const res = await fetch(`${slots.url}${claimed.hash}`, { method: "PUT", body: "something els", headers: { authorization: `Bearer ${slots.token}` } });
+    const res = await fetch(`${slots.url}${claimed.hash}`, { method: "PUT", body: "something el", headers: { authorization: `Bearer ${slots.token}` } });
     expect(res.status).toBe(422);
     const again = await q<SL.Slots>("alice", "get", SL.buildSlotRequest({ space: space.id, direction: "upload", chunks: [claimed] }));
     expect(again.missing).toEqual([claimed.hash]);

@@ -227,7 +227,8 @@ describe("mine spaces", () => {
     expect((await c.fails(B, "set", I.buildCommit({ space: mine.id, changes: [{ version: v, base: EMPTY }] }))).code).toBe("read-only");
     expect((await c.fails(B, "get", SL.buildSlotRequest({ space: mine.id, direction: "upload", chunks: [chunk] }))).code).toBe("read-only");
     expect((await c.ok<I.IndexPage>(B, "get", I.buildIndexQuery({ space: mine.id, after: 0 }))).head).toBe(0);
-    expect((await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space: mine.id, direction: "download", chunks: [chunk] }))).missing).toEqual([]);
+    // Bob's own upload is not the space's: it was never committed there.
+    expect((await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space: mine.id, direction: "download", chunks: [chunk] }))).missing).toEqual([chunk.hash]);
   });
 });
 
@@ -245,9 +246,34 @@ describe("slots", () => {
     expect((await c.fails(A, "get", SL.buildSlotRequest({ space, direction: "upload", chunks: [big] }))).code).toBe("too-large");
     const many = Array.from({ length: 9 }, (_, i) => ({ hash: sha(`q${i}`), size: 1 << 20 }));
     expect((await c.fails(A, "get", SL.buildSlotRequest({ space, direction: "upload", chunks: many }))).code).toBe("quota-exceeded");
+    // Downloads are of the space's chunks: `have` once a version of the space names it.
+    const notYet = await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space, direction: "download", chunks: [have, want] }));
+    expect(notYet.missing).toEqual([have.hash, want.hash]);
+    await c.ok(A, "set", I.buildCommit({ space, changes: [{ version: version("have.txt", "have", bump(EMPTY, laptop, 1), laptop, have), base: EMPTY }] }));
     const dl = await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space, direction: "download", chunks: [have, want] }));
     expect(dl.missing).toEqual([want.hash]);
     expect(c.deps.tokens.check(dl.token, "download", have.hash)).toBeDefined();
+  });
+
+  it("a hash alone gets nothing: another space's chunk is not served, not said to be held, not taken in a commit", async () => {
+    const { id: space } = await pairSpace();
+    const secret = await c.upload("Alice and Bob's secret", alice);
+    await c.ok(A, "set", I.buildCommit({ space, changes: [{ version: version("secret.txt", "Alice and Bob's secret", bump(EMPTY, laptop, 1), laptop, secret), base: EMPTY }] }));
+    // Mallory, in a space of her own with Bob, has learnt the hash (not the bytes).
+    const theirs = await c.ok<S.Space>(M, "set", S.buildCreateSpace({ kind: "pair", name: "Mallory's", members: [bob] }));
+    expect((await c.ok<SL.Slots>(M, "get", SL.buildSlotRequest({ space: theirs.id, direction: "download", chunks: [secret] }))).missing).toEqual([secret.hash]);
+    const up = await c.ok<SL.Slots>(M, "get", SL.buildSlotRequest({ space: theirs.id, direction: "upload", chunks: [secret] }));
+    expect(up.missing).toEqual([secret.hash]); // as for a chunk nobody holds
+    const claim = version("stolen.txt", "Alice and Bob's secret", bump(EMPTY, "mal" as ReplicaId, 1), "mal" as ReplicaId, secret);
+    const err = await c.fails(M, "set", I.buildCommit({ space: theirs.id, changes: [{ version: claim, base: EMPTY }] }));
+    expect(err.code).toBe("missing-chunks");
+    expect(err.children.map((m) => m.attrs.hash)).toEqual([secret.hash]);
+    expect(await c.store.getEntry(theirs.id, "stolen.txt")).toBeUndefined();
+    // Whoever has the bytes proves it by uploading them; Alice's own chunks serve all her spaces.
+    await c.upload("Alice and Bob's secret", mallory);
+    await c.ok(M, "set", I.buildCommit({ space: theirs.id, changes: [{ version: claim, base: EMPTY }] }));
+    const hers = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "pair", name: "Alice's other", members: [bob] }));
+    expect((await c.ok<SL.Slots>(A, "get", SL.buildSlotRequest({ space: hers.id, direction: "upload", chunks: [secret] }))).missing).toEqual([]);
   });
 });
 
