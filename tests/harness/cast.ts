@@ -5,15 +5,18 @@
 //   <root>/<name>/            the device's --home (config.json, state.sqlite)
 //   <root>/<name>/Sharing/    its sharing root, laid out as the patent's FIG. 3 by `xshare accept`
 //
-// Everything runs as real processes; nothing here talks XMPP itself. `close()` stops what it
-// started; the harnesses it builds on kill their children if the process dies first.
+// Everything runs as real processes; the only XMPP spoken here is `chat()`, a plain client that
+// stands for a person's ordinary chat client (to show what contacts and other resources learn).
+// For looking, not acting: the sharing manager's and each device's SQLite databases are read
+// (read-only), and Prosody's debug log tells what it routed (`routed()`). `close()` stops what
+// it started; the harnesses it builds on kill their children if the process dies first.
 
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Client, xml } from "@xmpp/client";
 import Database from "better-sqlite3";
-import { decode, digest, mergeAll } from "../../protocol/vv.ts";
+import { type VersionVector, decode, digest, mergeAll } from "../../protocol/vv.ts";
 import { type CliResult, type DaemonProcess, ok, startDaemon, xshare } from "./cli.ts";
 import { type ComponentProcess, startComponentProcess } from "./component.ts";
 import { type ProsodyHandle, startProsody } from "./prosody.ts";
@@ -73,10 +76,14 @@ export interface Cast {
   pendingSnms(): string[];
   /** Reads the sharing manager's metadata database (read-only) with `fn`. */
   componentDb<T>(fn: (db: Database.Database) => T): T;
-  /** The digest of the person's device vector for a space (its state database), as it announces it. */
+  /** The person's device vector for a space (its state database): what its SNMs carry. */
+  deviceVector(name: string, space: string): VersionVector;
+  /** The digest of the person's device vector for a space, as its presence announces it. */
   deviceDigest(name: string, space: string): string;
   /** The digest of the sharing manager's vector for a space (merge of its current versions). */
   componentDigest(space: string): string;
+  /** Every stanza Prosody routed to or from a session so far (needs `prosodyLogLevel: "debug"`). */
+  routed(): Promise<Routed[]>;
   /** Stops every daemon, the sharing manager and Prosody; removes a temporary root. */
   close(): Promise<void>;
 }
@@ -124,6 +131,14 @@ export async function startCast(names: readonly string[], opts: CastOptions = {}
       db.close();
     }
   };
+  // The same rule as client/state.ts ClientState.vector (a NULL column: merge of the recorded versions).
+  const deviceVector = (name: string, space: string): VersionVector =>
+    readDb(path.join(home(name), "state.sqlite"), (db) => {
+      const r = db.prepare("SELECT vector FROM spaces WHERE id = ?").get(space) as { vector: Buffer | null } | undefined;
+      if (!r) throw new Error(`${name}'s device does not hold space ${space}`);
+      if (r.vector) return decode(r.vector);
+      return mergeAll((db.prepare("SELECT vector FROM entries WHERE space = ?").all(space) as Array<{ vector: Buffer }>).map((e) => decode(e.vector)));
+    });
   const componentDb = <T>(fn: (db: Database.Database) => T): T => readDb(path.join(comp.dataDir, "metadata.sqlite"), fn);
   const until = async (what: string, check: () => boolean, ms = 30_000) => {
     const end = Date.now() + ms;
@@ -175,13 +190,12 @@ export async function startCast(names: readonly string[], opts: CastOptions = {}
     pendingSnms: () =>
       componentDb((db) => (db.prepare("SELECT member, space_id FROM pending_snms ORDER BY member, space_id").all() as Array<{ member: string; space_id: string }>).map((r) => `${r.member} ${r.space_id}`)),
     componentDb,
-    deviceDigest: (name, space) =>
-      readDb(path.join(home(name), "state.sqlite"), (db) => {
-        const r = db.prepare("SELECT vector FROM spaces WHERE id = ?").get(space) as { vector: Buffer | null } | undefined;
-        if (!r) throw new Error(`${name}'s device does not hold space ${space}`);
-        if (r.vector) return digest(decode(r.vector));
-        return digest(mergeAll((db.prepare("SELECT vector FROM entries WHERE space = ?").all(space) as Array<{ vector: Buffer }>).map((e) => decode(e.vector))));
-      }),
+    deviceVector,
+    deviceDigest: (name, space) => digest(deviceVector(name, space)),
+    routed: async () => {
+      if (opts.prosodyLogLevel !== "debug") throw new Error("routed() needs startCast(..., { prosodyLogLevel: \"debug\" })");
+      return parseRouted(await readFile(prosody.logFile, "utf8"), prosody.componentDomain);
+    },
     componentDigest: (space) =>
       componentDb((db) => digest(mergeAll((db.prepare("SELECT vector FROM entries WHERE space_id = ?").all(space) as Array<{ vector: Buffer }>).map((e) => decode(e.vector))))),
     eventually: async (what, check, ms = 30_000) => {
@@ -203,6 +217,44 @@ export async function startCast(names: readonly string[], opts: CastOptions = {}
 export function hasContent(file: string, content: string | Buffer): () => Promise<boolean> {
   const want = typeof content === "string" ? Buffer.from(content) : content;
   return () => readFile(file).then((b) => b.equals(want), () => false);
+}
+
+/**
+ * A stanza as Prosody's debug log shows it (its top tag, no payload): `in` when a session sent it
+ * to the server, `out` when the server delivered it to the session. `session` is the full JID the
+ * client session bound, or the component's domain.
+ */
+export interface Routed {
+  readonly dir: "in" | "out";
+  readonly session: string;
+  readonly name: string;
+  readonly attrs: Readonly<Record<string, string>>;
+}
+
+const unescapeXml = (s: string) => s.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+
+/** Reads Prosody's debug log (`Received[c2s]: <iq …>`, `Sending[c2s]: …`, `Resource bound: …`). */
+export function parseRouted(log: string, componentDomain: string): Routed[] {
+  const bound = new Map<string, string>();
+  const out: Routed[] = [];
+  for (const line of log.split("\n")) {
+    const m = /^\S+ \d+ \S+ (\S+)\tdebug\t(.*)$/.exec(line);
+    if (!m) continue;
+    const [, id, text] = m as unknown as [string, string, string];
+    const b = /^Resource bound: (\S+)$/.exec(text);
+    if (b) {
+      bound.set(id, b[1]!);
+      continue;
+    }
+    const st = /^(Received|Sending)\[(c2s|component)\]: <([a-z]+)((?: [^=\s]+='[^']*')*)\s*\/?>$/.exec(text);
+    if (!st) continue;
+    const session = st[2] === "component" ? componentDomain : bound.get(id);
+    if (!session) continue;
+    const attrs: Record<string, string> = {};
+    for (const a of st[4]!.matchAll(/ ([^=\s]+)='([^']*)'/g)) attrs[a[1]!] = unescapeXml(a[2]!);
+    out.push({ dir: st[1] === "Received" ? "in" : "out", session, name: st[3]!, attrs });
+  }
+  return out;
 }
 
 /** One `xshare run` log line about a finished sync session of a space. */
