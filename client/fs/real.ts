@@ -47,6 +47,33 @@ export class RealFs implements Fs {
     return path === "" ? this.root : this.root + "/" + path;
   }
 
+  /**
+   * `abs` for a call that writes: refuses (ENOTDIR, as MemoryFs does) when a folder on the way
+   * to `path` under the root is a symbolic link (mkdir: EEXIST, as for a file in the way), so that nothing is written through one, e.g. a
+   * folder replaced by a link to elsewhere between a scan and a write. `self`: `path` itself
+   * must not be a link either (a folder that is written into). The check and the call are two
+   * steps: a link made in between by a local process that races us is not caught.
+   */
+  private writable(path: string, syscall: string, self = false, code = "ENOTDIR"): string {
+    const abs = this.abs(path, syscall);
+    if (path === "") return abs;
+    const parts = path.split("/");
+    let at = this.root;
+    for (let i = 0; i < (self ? parts.length : parts.length - 1); i++) {
+      at += "/" + parts[i];
+      const st = lstatSync(at, { throwIfNoEntry: false });
+      if (!st) break;
+      if (st.isSymbolicLink()) {
+        throw Object.assign(new Error(`${code}: ${syscall} '${path}': ${parts.slice(0, i + 1).join("/")} is a symbolic link, which xshare never writes through`), {
+          code,
+          syscall,
+          path: abs,
+        });
+      }
+    }
+    return abs;
+  }
+
   async lstat(path: string): Promise<Stat | undefined> {
     let st: Stats | undefined;
     try {
@@ -144,7 +171,7 @@ export class RealFs implements Fs {
 
   async writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string> {
     const rel = joinPath(dir, TEMP_PREFIX + randomBytes(8).toString("hex"));
-    const abs = this.abs(rel, "writeTemp");
+    const abs = this.writable(rel, "writeTemp");
     // Opened, small pieces written and closed with synchronous calls (microseconds each; the
     // thread pool costs several times that per file); large writes and the fsyncs, which wait
     // for the disk, go through the pool.
@@ -213,7 +240,7 @@ export class RealFs implements Fs {
   // handful per file). Only calls that wait for the disk (fsync) stay asynchronous.
 
   async rename(from: string, to: string): Promise<void> {
-    renameSync(this.abs(from, "rename"), this.abs(to, "rename"));
+    renameSync(this.writable(from, "rename"), this.writable(to, "rename"));
   }
 
   async fsyncDir(dir: string): Promise<void> {
@@ -229,11 +256,18 @@ export class RealFs implements Fs {
   }
 
   async mkdir(path: string): Promise<void> {
-    mkdirSync(this.abs(path, "mkdir"), { recursive: true });
+    mkdirSync(this.writable(path, "mkdir", true, "EEXIST"), { recursive: true });
   }
 
   async remove(path: string): Promise<void> {
-    const abs = this.abs(path, "remove");
+    let abs: string;
+    try {
+      abs = this.writable(path, "remove");
+    } catch (err) {
+      // Under a symlinked folder: not in this tree, so absent (as MemoryFs sees it); not removed.
+      if (errorCode(err) === "ENOTDIR") return;
+      throw err;
+    }
     const st = await this.lstat(path);
     if (st === undefined) return;
     try {
@@ -246,11 +280,11 @@ export class RealFs implements Fs {
 
   async setTimes(path: string, mtimeMs: number): Promise<void> {
     const t = mtimeMs / 1000;
-    utimesSync(this.abs(path, "setTimes"), t, t);
+    utimesSync(this.writable(path, "setTimes"), t, t);
   }
 
   async setMode(path: string, mode: number): Promise<void> {
-    chmodSync(this.abs(path, "setMode"), mode & 0o777);
+    chmodSync(this.writable(path, "setMode"), mode & 0o777);
   }
 
   async exists(): Promise<boolean> {

@@ -3,9 +3,13 @@
  * path and the component's router with memory stores. Scenarios of issue 4, fast.
  */
 import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorFs } from "../../client/fs/errorfs.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
+import { RealFs } from "../../client/fs/real.ts";
 import { COMMIT_BATCH, ChunkUploader } from "../../client/remote.ts";
 import type { BareJid } from "../../protocol/ids.ts";
 import type { Space } from "../../protocol/stanzas/spaces.ts";
@@ -224,6 +228,58 @@ describe("sync engine", () => {
     afs.symlink("link", "/etc/passwd");
     const r = await a.sync(space.id);
     expect(r.skipped).toEqual([{ path: "link", reason: "symlink not synced" }]);
+  });
+
+  it("a folder that is a symlink, before the scan or swapped in between scan and write, is never written through (on a real disk)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "xshare-symlink-"));
+    try {
+      const outside = join(dir, "outside");
+      await mkdir(outside);
+      await writeFile(join(outside, "precious.txt"), "mine\n");
+      // Bob's folder is on disk; the first write of the next sync finds `photos` replaced.
+      let swap: (() => Promise<void>) | undefined;
+      class SwappingFs extends RealFs {
+        override async writeTemp(d: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string> {
+          const s = swap;
+          swap = undefined;
+          await s?.();
+          return super.writeTemp(d, data);
+        }
+      }
+      const a = world.device(alice, "laptop", new MemoryFs());
+      const b = world.device(bob, "phone", new SwappingFs(join(dir, "bob")));
+      const space = await a.remote.createSpace({ kind: "pair", name: "Trip", members: [bob] });
+      await mkdir(join(dir, "bob"));
+      await a.attach(space);
+      await b.attach(space);
+      const afs = a.fs as MemoryFs;
+      afs.writeFile("photos/one.jpg", "one\n", { mtimeMs: 1000 });
+      afs.writeFile("docs/plan.txt", "plan\n", { mtimeMs: 1000 });
+      await a.sync(space.id);
+      expect((await b.sync(space.id)).status).toBe("in-sync");
+
+      // 1. Between Bob's scan and his write, `photos` becomes a link to a folder outside.
+      afs.writeFile("photos/two.jpg", "two\n", { mtimeMs: 2000 });
+      await a.sync(space.id);
+      swap = async () => {
+        await rm(join(dir, "bob", "photos"), { recursive: true });
+        await symlink(outside, join(dir, "bob", "photos"));
+      };
+      await b.sync(space.id).catch(() => undefined);
+      expect((await readdir(outside)).sort()).toEqual(["precious.txt"]);
+      expect(await readFile(join(outside, "precious.txt"), "utf8")).toBe("mine\n");
+
+      // 2. The link is there when the scan runs: reported, skipped, nothing under it written.
+      afs.writeFile("photos/three.jpg", "three\n", { mtimeMs: 3000 });
+      await a.sync(space.id);
+      const r = await b.sync(space.id);
+      expect(r.skipped).toContainEqual({ path: "photos", reason: "symlink not synced" });
+      expect((await readdir(outside)).sort()).toEqual(["precious.txt"]);
+      expect(await readFile(join(outside, "precious.txt"), "utf8")).toBe("mine\n");
+      expect(await readFile(join(dir, "bob", "docs", "plan.txt"), "utf8")).toBe("plan\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a full disk while receiving: the sync fails, nothing half-written stays, the next sync completes", async () => {

@@ -97,6 +97,30 @@ for (const [name, make] of Object.entries(makers)) {
       expect((await fs.lstat("target.txt"))?.kind).toBe("file");
     });
 
+    it("never writes through a folder that is a symlink: ENOTDIR, and nothing lands where it points", async () => {
+      const fs = await setup();
+      await fx.writeFile("real/keep.txt", "mine");
+      await fx.writeFile("elsewhere/x.txt", "outside");
+      await fx.symlink("photos", "elsewhere");
+      await fx.symlink("real/inner", "../elsewhere");
+      await rejectsWith(fs.writeTemp("photos", pieces("payload")), "ENOTDIR");
+      await rejectsWith(fs.writeTemp("real/inner", pieces("payload")), "ENOTDIR");
+      await rejectsWith(fs.mkdir("photos/2026"), "EEXIST");
+      await rejectsWith(fs.mkdir("photos"), "EEXIST");
+      await rejectsWith(fs.setTimes("photos/x.txt", 0), "ENOTDIR");
+      await rejectsWith(fs.setMode("photos/x.txt", 0o777), "ENOTDIR");
+      await fs.remove("photos/x.txt"); // not in this tree: absent, nothing removed
+      const tmp = await fs.writeTemp("real", pieces("payload"));
+      await rejectsWith(fs.rename(tmp, "photos/x.txt"), "ENOTDIR");
+      expect(await fs.readdir("elsewhere")).toEqual(["x.txt"]);
+      expect((await collect(fs.read("elsewhere/x.txt"))).data.toString()).toBe("outside");
+      // The links themselves may go, and what is not under one is written as usual.
+      await fs.rename(tmp, "real/new.txt");
+      await fs.remove("photos");
+      expect(await fs.lstat("photos")).toBeUndefined();
+      expect((await fs.readdir("real")).sort()).toEqual(["inner", "keep.txt", "new.txt"]);
+    });
+
     it("readdir lists names of the root and of subdirectories", async () => {
       const fs = await setup();
       await fx.writeFile("b", "");
