@@ -253,7 +253,7 @@ async function syncLocked(home: Home, opts: { space?: string; progress?: Progres
       }
       reports.push(
         await syncSpace({
-          state: d.state, remote: d.remote, fs: new RealFs(space.folder!), space, replica: d.config.replica, me, now: () => Date.now(),
+          state: d.state, remote: d.remote, fs: new RealFs(space.folder!), space, replica: d.config.replica, me, now: () => Date.now(), holdsLock: true,
           ...(opts.progress ? { onProgress: opts.progress.update } : {}),
         }),
       );

@@ -456,6 +456,8 @@ export class Daemon {
         me: this.#me,
         now: () => Date.now(),
         signal: this.#abort.signal,
+        // A daemon only runs under the device's sync lock (commands.ts `run`).
+        holdsLock: true,
       });
       this.#retryMs = this.#opts.retryMs;
       this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}`);

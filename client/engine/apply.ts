@@ -36,10 +36,11 @@ const PREFETCH_BYTES = 16 * 1024 * 1024;
 /** A temp file this old was left by a write that never finished (a crash, a kill). */
 const STALE_TEMP_MS = 10 * 60 * 1000;
 
-export async function removeStaleTemps(fs: Fs, temps: readonly string[], nowMs: number): Promise<void> {
+/** Removes leftover temporary files: all of them when `allStale` (see SyncContext.holdsLock). */
+export async function removeStaleTemps(fs: Fs, temps: readonly string[], nowMs: number, allStale = false): Promise<void> {
   for (const t of temps) {
     const st = await fs.lstat(t);
-    if (st?.kind === "file" && nowMs - st.mtimeMs > STALE_TEMP_MS) await fs.remove(t).catch(() => undefined);
+    if (st?.kind === "file" && (allStale || nowMs - st.mtimeMs > STALE_TEMP_MS)) await fs.remove(t).catch(() => undefined);
   }
 }
 

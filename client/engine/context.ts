@@ -24,6 +24,13 @@ export interface SyncContext {
    * a file being written is finished first, nothing half-written is left; the next sync goes on.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The caller holds this device's sync lock (`xshare sync`, `xshare run`), so no write of
+   * this device is in progress in the folder when the sync starts: every temporary file found
+   * then is a leftover (a crash, a kill -9) and is removed at once. Without it, only those
+   * older than ten minutes are (another process might still be writing).
+   */
+  readonly holdsLock?: boolean;
 }
 
 export type Disk = OnDisk & { diskPath: string };

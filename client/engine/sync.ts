@@ -132,7 +132,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       report.bytesUp += uploader.sent;
       uploader.sent = 0;
     }
-    if (round === 0) await removeStaleTemps(fs, scanned.temps, ctx.now());
+    if (round === 0) await removeStaleTemps(fs, scanned.temps, ctx.now(), ctx.holdsLock === true);
     report.skipped = scanned.skipped.map((s) => ({ path: s.path, reason: s.reason }));
     report.readOnlySkipped = actions.filter((a) => a.type === "read-only").map((a) => a.path);
     let settled: boolean;
