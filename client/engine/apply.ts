@@ -67,6 +67,16 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
   // Files to write, small ones prefetched together so that a thousand files cost a few requests.
   const writes: Array<{ v: FileVersion; target: string; expect: OnDisk | undefined; after?: () => void }> = [];
   const removals: Array<{ path: string; expect: OnDisk; v: IndexEntry }> = [];
+  const replacedDirs: Array<{ v: FileVersion; dir: Disk }> = [];
+  /** Removes what is on disk if unchanged since the scan; false when it must wait a round. */
+  const removeOrWait = async (d: Disk): Promise<boolean> => {
+    try {
+      return await removeIfUnchanged(fs, d.diskPath, d);
+    } catch (err) {
+      if (err instanceof LocalChanged) return false;
+      throw err;
+    }
+  };
 
   for (const a of actions) {
     if (a.type === "adopt") {
@@ -79,9 +89,18 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
         if (a.disk) removals.push({ path: (a.disk as Disk).diskPath, expect: a.disk, v: r });
         else recorded.push({ version: r });
       } else if (r.kind === "dir") {
+        // A file that became a folder elsewhere: the (unchanged) file goes first.
+        if (a.disk && a.disk.kind !== "dir" && !(await removeOrWait(a.disk as Disk))) {
+          allDone = false;
+          continue;
+        }
         await fs.mkdir(r.path);
         const st = await fs.lstat(r.path);
         recorded.push({ version: r, ...(st ? { local: localOf(st) } : {}) });
+      } else if (a.disk?.kind === "dir") {
+        // A folder that became a file elsewhere: written once the folder is gone, after the
+        // deletions of what it held (below).
+        replacedDirs.push({ v: r, dir: a.disk as Disk });
       } else writes.push({ v: r, target: r.path, expect: a.disk });
     } else if (a.type === "conflict") {
       report.conflicts++;
@@ -99,7 +118,8 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
         else if (a.remote.kind === "dir") {
           await fs.mkdir(a.path);
           recorded.push({ version: a.remote });
-        } else writes.push({ v: a.remote, target: a.path, expect: undefined });
+        } else if (a.disk?.kind === "dir") replacedDirs.push({ v: a.remote, dir: a.disk as Disk });
+        else writes.push({ v: a.remote, target: a.path, expect: undefined });
       } else if (a.copy && !a.remote.deleted && a.remote.kind === "file") {
         // Local wins: the remote content is kept under the conflict name.
         writes.push({ v: { ...a.remote, path: a.copy }, target: a.copy, expect: undefined });
@@ -154,15 +174,15 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
     removals.sort((a, b) => (a.expect.kind === b.expect.kind ? b.path.length - a.path.length : a.expect.kind === "file" ? -1 : 1));
     for (const r of removals) {
       ctx.signal?.throwIfAborted();
-      try {
-        if (await removeIfUnchanged(fs, r.path, r.expect)) {
-          recorded.push({ version: r.v });
-          report.pulled++;
-        } else allDone = false;
-      } catch (err) {
-        if (!(err instanceof LocalChanged)) throw err;
-        allDone = false;
-      }
+      if (await removeOrWait({ ...r.expect, diskPath: r.path } as Disk)) {
+        recorded.push({ version: r.v });
+        report.pulled++;
+      } else allDone = false;
+    }
+    // Folders that became files: empty now, unless something local is still in them.
+    for (const { v, dir } of replacedDirs) {
+      if (await removeOrWait(dir)) allDone = (await writeOne({ v, target: v.path, expect: undefined })) && allDone;
+      else allDone = false;
     }
   } finally {
     const durable: Synced[] = [];
