@@ -63,6 +63,11 @@ export class TokenRegistry {
     for (const [t, g] of this.#grants) if (g.member === member && g.space === space) this.#grants.delete(t);
   }
 
+  /** Forgets every grant for a space (it was deleted: nobody may move its chunks any more). */
+  revokeSpace(space: SpaceId): void {
+    for (const [t, g] of this.#grants) if (g.space === space) this.#grants.delete(t);
+  }
+
   sweep(): void {
     const now = this.#opts.now();
     for (const [t, g] of this.#grants) if (g.expiresMs <= now) this.#grants.delete(t);

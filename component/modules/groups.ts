@@ -31,7 +31,10 @@ export async function removeFromGroup(deps: Deps, group: G.Group, member: BareJi
   }
   const first = members[0];
   if (!first) {
-    for (const s of spaces) await deps.store.deleteSpace(s.id);
+    for (const s of spaces) {
+      await deps.store.deleteSpace(s.id);
+      deps.tokens.revokeSpace(s.id);
+    }
     await deps.store.deleteGroup(group.id);
     return undefined;
   }

@@ -93,6 +93,8 @@ export function registerSpaces(router: Router, deps: Deps): void {
     const rest = s.members.filter((m) => m !== member);
     if ((record.kind === "mine" && record.owner === member) || rest.length === 0) {
       await deps.store.deleteSpace(record.id);
+      // The other members' transfer tokens go with the space, not minutes later.
+      deps.tokens.revokeSpace(record.id);
       return undefined;
     }
     await deps.store.forgetMember(record.id, member);

@@ -126,8 +126,14 @@ describe("spaces", () => {
     expect(await c.ok<S.Space>(B, "get", S.buildSpaceRef(pair.id))).toMatchObject({ owner: bob, members: [bob] });
     expect((await c.fails(A, "get", S.buildSpaceRef(pair.id))).code).toBe("not-found");
     const mine = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "mine", name: "Mine", members: [bob] }));
+    const chunk = await c.upload("in mine", alice);
+    await c.ok(A, "set", I.buildCommit({ space: mine.id, changes: [{ version: version("m.txt", "in mine", bump(EMPTY, laptop, 1), laptop, chunk), base: EMPTY }] }));
+    const bobs = await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space: mine.id, direction: "download", chunks: [chunk] }));
+    expect(c.deps.tokens.check(bobs.token, "download", chunk.hash)).toBeDefined();
     await c.ok(A, "set", S.buildLeaveSpace(mine.id));
     expect((await c.fails(B, "get", S.buildSpaceRef(mine.id))).code).toBe("not-found");
+    // Bob's download token went with the space.
+    expect(c.deps.tokens.lookup(bobs.token)).toBeUndefined();
   });
 });
 
