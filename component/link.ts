@@ -163,7 +163,8 @@ export class ComponentLink extends EventEmitter {
       this.once("online", onOnline);
       this.once("fatal", onFatal);
       this.#entity.start().catch((err: Error) => {
-        this.#opts.log.warn({ err: err.message, service: this.#opts.service }, "XMPP server not reachable yet; retrying");
+        // A refused handshake is fatal and said so (above); this is for a server not up yet.
+        if (!this.#fatal) this.#opts.log.warn({ err: err.message, service: this.#opts.service }, "XMPP server not reachable yet; retrying");
       });
     });
   }
