@@ -5,6 +5,7 @@
  * Returns false when some path changed locally meanwhile and must wait for the next round.
  */
 import { ShareError } from "../../protocol/errors.ts";
+import { foldKey } from "../../protocol/paths.ts";
 import type { FileVersion } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
@@ -44,8 +45,26 @@ export async function removeStaleTemps(fs: Fs, temps: readonly string[], nowMs: 
   }
 }
 
-/** Brings remote versions to disk; false when some path must wait for the next round. */
-export async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: ReadonlyMap<string, Disk>, report: { pulled: number; conflicts: number; bytesDown: number }): Promise<boolean> {
+/**
+ * On a case-insensitive disk, a new remote path can land on a local one spelt otherwise
+ * (`Foo.txt` on `FOO.txt`): the name, if so, of what is there. Writing would replace it.
+ */
+async function aliasOf(fs: Fs, path: string): Promise<string | undefined> {
+  if (!(await fs.lstat(path))) return undefined;
+  const dir = parentPath(path);
+  const base = path.slice(dir ? dir.length + 1 : 0);
+  const names = await fs.readdir(dir);
+  if (names.includes(base)) return undefined;
+  const key = foldKey(base);
+  return names.find((n) => foldKey(n) === key);
+}
+
+/**
+ * Brings remote versions to disk; false when some path must wait for the next round. A remote
+ * path that a local one spelt otherwise occupies (a case-insensitive disk) is not written: it
+ * goes to `heldBack` with the reason, and counts as done for this sync.
+ */
+export async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: ReadonlyMap<string, Disk>, report: { pulled: number; conflicts: number; bytesDown: number }, heldBack: Map<string, string> = new Map()): Promise<boolean> {
   const { fs, state, remote, space } = ctx;
   const cache = new Map<ChunkHash, Uint8Array>();
   const fetch = async (chunks: readonly { hash: ChunkHash; size: number }[], into: ChunkTarget) => {
@@ -158,8 +177,11 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
         report.pulled++;
         return true;
       } catch (err) {
-        if (err instanceof LocalChanged) return false;
-        throw err;
+        if (!(err instanceof LocalChanged)) throw err;
+        const alias = w.expect === undefined ? await aliasOf(fs, w.target) : undefined;
+        if (alias === undefined) return false;
+        heldBack.set(w.v.path, `case-collision with local ${alias}`);
+        return true;
       }
     };
     for (const w of small) {

@@ -18,15 +18,19 @@ import type { Action } from "./plan.ts";
 export type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boolean } | { kind: "done"; head: number; count: number };
 
 /**
- * Pushes local versions and conflict copies. `uploaded` (chunks the component confirmed this
+ * Pushes local versions and conflict copies. A path the component refuses (`invalid-path`, e.g.
+ * a case collision with another member's path) is left out and added to `refused`; the
+ * others are committed without it. `uploaded` (chunks the component confirmed this
  * sync) is given when the component's holdings can be trusted: then neither those nor the
  * chunks of synced versions are named in upload slot requests. Undefined after a commit said
  * chunks were missing: then every chunk is asked about.
  */
-export async function push(ctx: SyncContext, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, uploaded: ReadonlySet<ChunkHash> | undefined, report: { pushed: number; bytesUp: number }): Promise<Pushed> {
+export async function push(ctx: SyncContext, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, uploaded: ReadonlySet<ChunkHash> | undefined, report: { pushed: number; bytesUp: number }, refused: Map<string, string> = new Map()): Promise<Pushed> {
   const { fs, state, remote, space, replica } = ctx;
   const changes: Array<CommitChange & { local?: { size: number; mtimeMs: number; ino: number }; diskPath?: string }> = [];
   for (const a of actions) {
+    // Refused earlier in this sync (report.refused): not sent again.
+    if (refused.has(a.path)) continue;
     if (a.type === "push") {
       const d = a.disk as Disk | undefined;
       changes.push({ version: a.version, base: a.base, ...(d ? { local: localOf(d), diskPath: d.diskPath } : {}) });
@@ -74,7 +78,22 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
   let head: number;
   try {
     report.bytesUp += await remote.upload(space.id, sources, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
-    head = await remote.commit(space.id, changes.map(({ version, base }) => ({ version, base })));
+    for (;;) {
+      try {
+        head = await remote.commit(space.id, changes.map(({ version, base }) => ({ version, base })));
+        break;
+      } catch (err) {
+        // A path the sharing manager will not take (`foo.txt` beside another member's
+        // `Foo.txt`): it stays on this disk, reported, and the rest goes on without it.
+        if (!(err instanceof ShareError) || err.code !== "invalid-path") throw err;
+        const { path, reason, with: other } = err.attrs;
+        const at = changes.findIndex((c) => c.version.path === path);
+        if (at < 0) throw err;
+        changes.splice(at, 1);
+        refused.set(path!, other ? `${reason ?? "invalid-path"} with ${other}` : (reason ?? "invalid-path"));
+        if (changes.length === 0) return { kind: "none" };
+      }
+    }
   } catch (err) {
     // Someone committed in between, or a chunk vanished: start a new round from the truth.
     if (err instanceof ShareError && (err.code === "version-conflict" || err.code === "missing-chunks" || err.code === "hash-mismatch")) {

@@ -116,6 +116,11 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
 export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   const { fs, state, remote, space, replica } = ctx;
   const report = { space: space.id, pushed: 0, pulled: 0, conflicts: 0, readOnlySkipped: [] as string[], skipped: [] as Array<{ path: string; reason: string }>, bytesUp: 0, bytesDown: 0, head: space.pulled };
+  /**
+   * Paths held back this sync, with the reason: local ones the sharing manager refused (push.ts),
+   * remote ones a local path spelt otherwise occupies (apply.ts). Reported; not tried again.
+   */
+  const heldBack = new Map<string, string>();
   const marker = await checkMarker(fs, space.id);
   if (marker !== "ok") return { ...report, status: "paused", reason: marker };
   let pulledSeq = state.space(space.id)?.pulled ?? 0;
@@ -137,7 +142,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     report.readOnlySkipped = actions.filter((a) => a.type === "read-only").map((a) => a.path);
     let settled: boolean;
     try {
-      settled = await applyRemote(ctx, actions, disk, report);
+      settled = await applyRemote(ctx, actions, disk, report, heldBack);
     } catch (err) {
       if (!(err instanceof LocalChanged)) throw err;
       settled = false;
@@ -147,7 +152,8 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       state.commit(space.id, [], head, seen);
     }
     ctx.signal?.throwIfAborted();
-    const pushed = await push(ctx, actions, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report);
+    const pushed = await push(ctx, actions, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report, heldBack);
+    for (const [path, reason] of heldBack) if (!report.skipped.some((x) => x.path === path)) report.skipped.push({ path, reason });
     if (pushed.kind === "conflict") {
       if (pushed.missingChunks) trustSynced = false;
       continue;
@@ -157,7 +163,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       pulledSeq = pushed.head;
       state.commit(space.id, [], pulledSeq);
     }
-    if (settled && pushed.kind === "none" && actions.every((a) => a.type === "read-only" || a.type === "restat" || a.type === "adopt")) {
+    if (settled && pushed.kind === "none" && actions.every((a) => a.type === "read-only" || a.type === "restat" || a.type === "adopt" || heldBack.has(a.path))) {
       if (head > 0) await remote.ack(space.id, replica, head);
       report.head = head;
       return { ...report, status: "in-sync" };

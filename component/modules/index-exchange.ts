@@ -67,6 +67,13 @@ function checkCommit(deps: Deps, commit: I.Commit, ctx: CommitContext, unusable:
     }
     if (!version.deleted) delta += version.size;
   }
+  const clash = ctx.foldClashes[0];
+  if (clash) {
+    throw new ShareError("invalid-path", {
+      text: `${clash.path} differs from ${clash.with} only in case or Unicode form: one file on a case-insensitive disk`,
+      attrs: { reason: "case-collision", path: clash.path, with: clash.with },
+    });
+  }
   const missing = new Set([...ctx.missingChunks, ...unusable]);
   if (missing.size > 0) throw missingChunks([...missing]);
   // The sizes a commit declares are what every other member's download and quota count on: a

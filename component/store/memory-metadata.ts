@@ -14,6 +14,7 @@
  */
 import { badRequest, ShareError } from "../../protocol/errors.ts";
 import { manifestRefs } from "../../protocol/manifest.ts";
+import { foldKey } from "../../protocol/paths.ts";
 import type { FileVersion } from "../../protocol/file.ts";
 import { isChunkHash, type BareJid, type ChunkHash, type GroupId, type ReplicaId, type SpaceId } from "../../protocol/ids.ts";
 import type { Group } from "../../protocol/stanzas/groups.ts";
@@ -85,6 +86,24 @@ export const liveChunks = (v: FileVersion | undefined): readonly ChunkHash[] =>
 const liveSize = (v: FileVersion | undefined): number => (v === undefined || v.deleted ? 0 : v.size);
 
 /**
+ * The fold clashes of a commit (CommitContext.foldClashes): `pathOf(fold)` is the space's live
+ * path with that fold key, if any. Shared by both stores' commits.
+ */
+export function checkFolds(versions: readonly FileVersion[], pathOf: (fold: string) => string | undefined): CommitContext["foldClashes"] {
+  const gone = new Set(versions.filter((v) => v.deleted).map((v) => v.path));
+  const mine = new Map<string, string>();
+  const clashes: Array<{ path: string; with: string }> = [];
+  for (const v of versions) {
+    if (v.deleted) continue;
+    const fold = foldKey(v.path);
+    const other = mine.get(fold) ?? pathOf(fold);
+    if (other !== undefined && other !== v.path && !gone.has(other)) clashes.push({ path: v.path, with: other });
+    else mine.set(fold, v.path);
+  }
+  return clashes;
+}
+
+/**
  * The chunks (and manifest blobs) the new versions name, checked against what the store holds:
  * `held(hash)` is the size of the held bytes, or undefined. Shared by both stores' commits.
  */
@@ -111,6 +130,8 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly chunks = new Map<ChunkHash, ChunkRow>();
   private readonly refs = new Map<ChunkHash, Map<SpaceId, Set<string>>>();
   private readonly orphans = new Map<ChunkHash, Map<SpaceId, number>>();
+  /** Per space, fold key → the live path that has it. */
+  private readonly folds = new Map<SpaceId, Map<string, string>>();
   /** Every member who uploaded a chunk's bytes (the first one is also `chunks`' uploader). */
   private readonly uploads = new Map<ChunkHash, Set<BareJid>>();
   /** Pending SNMs by `${member}\u0000${space}`. */
@@ -177,6 +198,7 @@ export class MemoryMetadataStore implements MetadataStore {
     for (const [hash, bySpace] of this.orphans) if (bySpace.delete(id) && bySpace.size === 0) this.orphans.delete(hash);
     this.spaces.delete(id);
     this.entries.delete(id);
+    this.folds.delete(id);
     this.ackRows.delete(id);
     for (const [k, p] of this.snms) if (p.space === id) this.snms.delete(k);
   }
@@ -192,7 +214,14 @@ export class MemoryMetadataStore implements MetadataStore {
       const e = index.get(v.path);
       if (e) current.set(v.path, copyEntry(e));
     }
-    check({ current, ...checkNamedChunks(next, (h) => this.chunks.get(h)?.size), space: copySpace(s) });
+    const folds = this.folds.get(space) ?? new Map<string, string>();
+    check({ current, ...checkNamedChunks(next, (h) => this.chunks.get(h)?.size), foldClashes: checkFolds(next, (f) => folds.get(f)), space: copySpace(s) });
+    for (const v of next) {
+      const fold = foldKey(v.path);
+      if (!v.deleted) folds.set(fold, v.path);
+      else if (folds.get(fold) === v.path) folds.delete(fold);
+    }
+    this.folds.set(space, folds);
 
     // No throw past this point: every mutation below is plain Map bookkeeping.
     const lost = new Map<ChunkHash, number>();

@@ -31,6 +31,12 @@ export interface CommitContext {
   readonly current: ReadonlyMap<string, IndexEntry>;
   /** Chunks named by the new versions that the store does not hold. */
   readonly missingChunks: readonly ChunkHash[];
+  /**
+   * Paths of the new versions (live ones) whose fold key (protocol/paths.ts `foldKey`) equals
+   * that of another live path of the space, or of another new version, not deleted by this
+   * commit: on a case-insensitive disk the two would be one file (XEP-draft.md § 5.4).
+   */
+  readonly foldClashes: ReadonlyArray<{ readonly path: string; readonly with: string }>;
   /** Chunks it holds, but named with another size than their bytes have (a lie, or a bug). */
   readonly wrongSizes: ReadonlyArray<{ readonly hash: ChunkHash; readonly declared: number; readonly held: number }>;
   readonly space: SpaceRecord;

@@ -34,7 +34,8 @@ import { decode, encode } from "../../protocol/vv.ts";
 import { packChunks, unpackChunks } from "../../protocol/chunk-list.ts";
 import { nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type SpaceRecord } from "./metadata.ts";
 import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
-import { checkMembers, checkNamedChunks, checkSpaceShape, liveChunks, normalizeVersions } from "./memory-metadata.ts";
+import { checkFolds, checkMembers, checkNamedChunks, checkSpaceShape, liveChunks, normalizeVersions } from "./memory-metadata.ts";
+import { foldKey } from "../../protocol/paths.ts";
 
 /** Append-only: never edit an applied migration, add one. */
 export const MIGRATIONS: readonly string[] = [
@@ -104,6 +105,13 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER chunks_gone AFTER DELETE ON chunks BEGIN
      DELETE FROM chunk_uploads WHERE hash = old.hash;
    END;`,
+  // 6: the live path of each fold key per space, so that a commit cannot add `foo.txt` beside
+  // `Foo.txt` (one file on a case-insensitive disk; XEP-draft.md § 5.4). fold_key() is
+  // protocol/paths.ts `foldKey`, registered on the connection. Paths that already clash keep
+  // their first row.
+  `CREATE TABLE folds (space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+     fold TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (space_id, fold)) WITHOUT ROWID;
+   INSERT OR IGNORE INTO folds SELECT space_id, fold_key(path), path FROM entries WHERE deleted = 0 ORDER BY seq;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -200,6 +208,7 @@ export class SqliteMetadataStore implements MetadataStore {
       db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");
       db.pragma("busy_timeout = 5000");
+      db.function("fold_key", { deterministic: true }, (p: unknown) => foldKey(String(p)));
       migrate(db);
       return new SqliteMetadataStore(db);
     } catch (e) {
@@ -252,6 +261,9 @@ export class SqliteMetadataStore implements MetadataStore {
       dropSnm: p("DELETE FROM pending_snms WHERE member = ? AND space_id = ? AND stored = ?"),
       addChunk: p("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)"),
       addUpload: p("INSERT OR IGNORE INTO chunk_uploads VALUES (?, ?)"),
+      foldPath: p("SELECT path FROM folds WHERE space_id = ? AND fold = ?").pluck(),
+      setFold: p("INSERT OR REPLACE INTO folds VALUES (?, ?, ?)"),
+      dropFold: p("DELETE FROM folds WHERE space_id = ? AND fold = ? AND path = ?"),
       usable: p(`SELECT 1 FROM chunks c WHERE c.hash = @hash AND (
         EXISTS (SELECT 1 FROM chunk_refs r WHERE r.hash = c.hash AND r.space_id = @space)
         OR EXISTS (SELECT 1 FROM orphans o WHERE o.hash = c.hash AND o.space_id = @space)
@@ -367,7 +379,10 @@ export class SqliteMetadataStore implements MetadataStore {
       if (e) current.set(v.path, toEntry(e));
     }
     const named = checkNamedChunks(next, (h) => this.q.chunkSize.get(h) as number | undefined);
-    check({ current, ...named, space: toSpace(row, this.q.spaceMembers.all(space) as BareJid[]) });
+    const foldClashes = checkFolds(next, (f) => this.q.foldPath.get(space, f) as string | undefined);
+    check({ current, ...named, foldClashes, space: toSpace(row, this.q.spaceMembers.all(space) as BareJid[]) });
+    for (const v of next) if (v.deleted) this.q.dropFold.run(space, foldKey(v.path), v.path);
+    for (const v of next) if (!v.deleted) this.q.setFold.run(space, foldKey(v.path), v.path);
 
     let used = row.used_bytes;
     const lost = new Map<ChunkHash, number>();

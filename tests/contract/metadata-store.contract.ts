@@ -277,6 +277,25 @@ export function runMetadataStoreContract(name: string, open: () => Promise<Metad
         expect(await store.usableChunks(S("nope"), all)).toEqual(new Set());
       });
 
+      it("tells the check which new paths fold like another live path (Foo/foo, CAFÉ/café), unless that one goes in the same commit", async () => {
+        const seen: unknown[] = [];
+        const look = (ctx: { foldClashes: unknown }) => void seen.push(ctx.foldClashes);
+        await store.commit(S("s1"), [file("Foo.txt"), file("caf\u00e9")], ok);
+        await store.commit(S("s1"), [file("foo.txt"), file("CAF\u00c9"), file("other")], look);
+        expect(seen.pop()).toEqual([{ path: "foo.txt", with: "Foo.txt" }, { path: "CAF\u00c9", with: "caf\u00e9" }]);
+        // Two new ones in one commit clash with each other; a case-only rename does not.
+        await store.commit(S("s1"), [file("a/B"), file("a/b")], look);
+        expect(seen.pop()).toEqual([{ path: "a/b", with: "a/B" }]);
+        await store.commit(S("s1"), [tombstone("Foo.txt"), file("foo.txt")], look);
+        expect(seen.pop()).toEqual([]);
+        // After that rename, foo.txt holds the fold; Foo.txt (deleted) no longer does.
+        await store.commit(S("s1"), [file("FOO.TXT")], look);
+        expect(seen.pop()).toEqual([{ path: "FOO.TXT", with: "foo.txt" }]);
+        await store.createSpace(pair("s2"));
+        await store.commit(S("s2"), [file("FOO.TXT")], look);
+        expect(seen.pop()).toEqual([]);
+      });
+
       it("tells the check which held chunks are named with another size than they have", async () => {
         let seen: unknown;
         // H(1) and H(2) are held with 100 bytes each; H(9) is not held at all.
