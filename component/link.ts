@@ -6,10 +6,11 @@
  * errors into internal-server-error); the router (`router.ts`) answers every IQ instead.
  *
  * After a disconnect or a server restart it reconnects with exponential backoff (1 s doubling
- * to 30 s, with jitter). A refused handshake (wrong secret, unknown domain) is fatal: retrying
- * cannot fix it, so `start()` rejects or, later, the `fatal` event fires. A `conflict` is fatal
- * only once online (a newer connection replaced us); during the handshake it means the server
- * still holds an older connection, and the link retries.
+ * to 30 s, with jitter). A refused handshake (wrong secret, unknown domain) is said clearly at
+ * every attempt and retried from 5 s doubling to 5 min (`refused` event): the admin's fix on
+ * either side is picked up without a restart. A `conflict` is fatal once online (a newer
+ * connection replaced us: `fatal` event); during the handshake it means the server still holds
+ * an older connection, and the link retries.
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
@@ -27,6 +28,11 @@ export interface LinkOptions {
   readonly maxDelayMs?: number;
 }
 
+/** After a refused handshake: 5 s, doubling, at most 5 min between attempts. */
+const REFUSED_MIN_MS = 5_000;
+const REFUSED_MAX_MS = 300_000;
+const refusedDelay = (refusals: number) => Math.min(REFUSED_MAX_MS, REFUSED_MIN_MS * 2 ** (refusals - 1));
+
 /** How long `request` waits for the answer to an IQ the component sent. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -42,6 +48,9 @@ export class ComponentLink extends EventEmitter {
   #timer: NodeJS.Timeout | undefined;
   #online = false;
   #fatal: Error | undefined;
+  /** Handshakes refused in a row (wrong secret, unknown domain). */
+  #refusals = 0;
+  #lastError: Error | undefined;
   /** IQs we sent, by id, waiting for their result or error. */
   readonly #pending = new Map<string, { to: string; resolve: (el: Element) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
 
@@ -55,6 +64,7 @@ export class ComponentLink extends EventEmitter {
     });
     entity.on("online", () => {
       this.#attempt = 0;
+      this.#refusals = 0;
       this.#online = true;
       opts.log.info({ service: opts.service, domain: opts.domain }, "connected to the XMPP server");
       this.emit("online");
@@ -92,16 +102,22 @@ export class ComponentLink extends EventEmitter {
   }
 
   #onError(err: Error & { condition?: string }): void {
-    // Prosody answers a bad secret with <not-authorized/>, an unknown component with <host-unknown/>.
+    // xmpp.js reports a stream error twice: as an event, and as the handshake's rejection.
+    if (err === this.#lastError) return;
+    this.#lastError = err;
+    // Prosody answers a bad secret with <not-authorized/>, an unknown component with
+    // <host-unknown/> (ejabberd: not-authorized for both). Retrying at once cannot help, and
+    // hammering the server would fill its log: said once per attempt, retried less and less
+    // often, so that the admin's fix of either side is picked up without a restart.
     if (err.condition === "not-authorized" || err.condition === "host-unknown") {
-      this.#fatal = new Error(
+      this.#refusals++;
+      const delay = refusedDelay(this.#refusals);
+      const why =
         err.condition === "not-authorized"
-          ? `the XMPP server refused the component secret for ${this.#opts.domain}`
-          : `the XMPP server has no component ${this.#opts.domain} configured`,
-      );
-      this.#stopped = true;
-      clearTimeout(this.#timer);
-      this.emit("fatal", this.#fatal);
+          ? `the XMPP server refused the component secret for ${this.#opts.domain} (check component_secret and XSHARE_COMPONENT_SECRET)`
+          : `the XMPP server has no component ${this.#opts.domain} configured`;
+      this.#opts.log.error({ domain: this.#opts.domain, condition: err.condition, attempt: this.#refusals, retryInSeconds: delay / 1000 }, `${why}; retrying in ${delay / 1000} s`);
+      this.emit("refused", new Error(why));
       return;
     }
     if (err.condition === "conflict") {
@@ -130,7 +146,8 @@ export class ComponentLink extends EventEmitter {
     clearTimeout(this.#timer);
     const min = this.#opts.minDelayMs ?? 1000;
     const max = this.#opts.maxDelayMs ?? 30_000;
-    const delay = Math.min(max, min * 2 ** this.#attempt) * (0.75 + Math.random() * 0.5);
+    // After a refusal, its wait (and not a shorter one, should disconnect be reported twice).
+    const delay = this.#refusals > 0 ? refusedDelay(this.#refusals) : Math.min(max, min * 2 ** this.#attempt) * (0.75 + Math.random() * 0.5);
     this.#attempt++;
     this.#timer = setTimeout(() => void this.#reconnect(), delay);
   }
@@ -148,7 +165,7 @@ export class ComponentLink extends EventEmitter {
 
   /**
    * Connects; resolves once online. Keeps retrying while the server is unreachable (it may
-   * start after us); rejects on a refused handshake.
+   * start after us) or refuses the handshake (see the header); rejects only on `fatal`.
    */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -163,8 +180,8 @@ export class ComponentLink extends EventEmitter {
       this.once("online", onOnline);
       this.once("fatal", onFatal);
       this.#entity.start().catch((err: Error) => {
-        // A refused handshake is fatal and said so (above); this is for a server not up yet.
-        if (!this.#fatal) this.#opts.log.warn({ err: err.message, service: this.#opts.service }, "XMPP server not reachable yet; retrying");
+        // A refused handshake was said (#onError); this is for a server not up yet.
+        if (!this.#fatal && this.#refusals === 0) this.#opts.log.warn({ err: err.message, service: this.#opts.service }, "XMPP server not reachable yet; retrying");
       });
     });
   }

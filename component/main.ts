@@ -1,8 +1,10 @@
 /**
  * Running `xshare-component`: read the configuration, start, and stop cleanly on SIGTERM or
  * SIGINT (in-flight uploads get a few seconds, then are aborted and leave nothing visible;
- * the database is closed). Configuration problems print one line and exit 2; a refused
- * handshake exits 3; anything unexpected is logged and exits 1.
+ * the database is closed). Configuration problems print one line and exit 2. A refused
+ * handshake (wrong secret, unknown domain) is logged at every attempt and retried, 5 s doubling
+ * to 5 min (component/link.ts), until the admin fixes either side; being replaced by another
+ * connection for the same domain exits 3; anything unexpected is logged and exits 1.
  */
 import { pino } from "pino";
 import { type ComponentApp, startComponent } from "./app.ts";
@@ -20,6 +22,10 @@ export async function runComponent(opts: { config?: string }): Promise<void> {
     throw err;
   }
   const log = pino({ level: config.logLevel, base: { component: config.domain } });
+  // Until connected (perhaps a while, if the server refuses us): a signal just ends the process.
+  const early = () => process.exit(0);
+  process.once("SIGTERM", early);
+  process.once("SIGINT", early);
   let app: ComponentApp;
   try {
     app = await startComponent(config, log);
@@ -52,6 +58,8 @@ export async function runComponent(opts: { config?: string }): Promise<void> {
       },
     );
   };
+  process.off("SIGTERM", early);
+  process.off("SIGINT", early);
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }
