@@ -6,7 +6,7 @@
  */
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -424,6 +424,32 @@ describe.each(["memory", "fs", "pack"] as const)("chunk server over the %s store
     const del = await fetch(`${f.base}${sha(bytes(1))}`, { method: "DELETE", headers: auth(t) });
     expect([del.status, del.headers.get("allow")]).toEqual([405, "GET, HEAD, PUT"]);
     expect((await fetch(`${f.base}batch`, { headers: auth(t) })).status).toBe(405);
+  });
+
+  it("raw dot-dot, encoded and double-encoded paths, and huge headers: refused, and nothing outside the data directory is touched", async () => {
+    // fetch() would normalise the URL; these go on the wire as written.
+    const wire = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const sock = net.connect(f.port, "127.0.0.1");
+        let got = "";
+        sock.on("data", (b) => (got += b.toString()));
+        sock.on("error", reject);
+        sock.on("close", () => resolve(got.split("\r\n")[0]!));
+        sock.end(head);
+      });
+    const before = f.dir ? await readdir(f.dir, { recursive: true }) : [];
+    const t = upload(sha(bytes(1)));
+    const statuses: string[] = [];
+    for (const target of ["/chunks/../../etc/passwd", "/chunks/..%2f..%2fetc%2fpasswd", "/chunks/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/chunks/%252e%252e%252fetc%252fpasswd", "/chunks/..\\..\\etc\\passwd", "/chunks/" + "%2e%2e/".repeat(20) + "tmp%2fx"]) {
+      statuses.push(await wire(`PUT ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t}\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`));
+    }
+    for (const line of statuses) expect(line).toMatch(/^HTTP\/1\.1 (400|404) /);
+    const huge = await wire(`GET /chunks/${sha(bytes(1))} HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(64 * 1024)}\r\nConnection: close\r\n\r\n`);
+    expect(huge).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+    if (f.dir) expect(await readdir(f.dir, { recursive: true })).toEqual(before);
+    // Still serving.
+    const ok = bytes(10, 9);
+    expect((await put(sha(ok), ok, upload(sha(ok)))).status).toBe(201);
   });
 
   it("a client that disconnects mid-upload leaves nothing visible, and the server keeps serving", async () => {
