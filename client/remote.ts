@@ -21,7 +21,7 @@ import * as SE from "../protocol/stanzas/session.ts";
 import * as SL from "../protocol/stanzas/slots.ts";
 import * as S from "../protocol/stanzas/spaces.ts";
 import type { ReplicaId } from "../protocol/ids.ts";
-import { Element, parseXml } from "../protocol/xml.ts";
+import { Element, parseXml, xmlPieces } from "../protocol/xml.ts";
 import { release } from "./release.ts";
 
 /** Sends one IQ over XMPP and returns the reply stanza (as xmpp.js's iqCaller does). */
@@ -181,7 +181,7 @@ export class Remote {
       iq.cnode(payload);
       let res: { status: number; body: Buffer };
       try {
-        res = await this.#http(session.url, "POST", { authorization: `Bearer ${session.token}`, "content-type": "application/xml" }, iq.toString());
+        res = await this.#http(session.url, "POST", { authorization: `Bearer ${session.token}`, "content-type": "application/xml" }, xmlPieces(iq));
       } catch (err) {
         // The sharing manager restarted (perhaps on another port): ask it for a new session once.
         if (attempt > 0 || !isConnectionError(err)) throw err;
