@@ -177,8 +177,10 @@ export class ClientState {
   }
 
   entries(space: SpaceId): Map<string, Synced> {
-    const rows = this.#db.prepare("SELECT * FROM entries WHERE space = ?").all(space) as EntryRow[];
-    return new Map(rows.map((r) => [r.path, toSynced(r)]));
+    // Row by row: a folder's rows are never all held at once beside what they become.
+    const out = new Map<string, Synced>();
+    for (const r of this.#db.prepare("SELECT * FROM entries WHERE space = ?").iterate(space) as IterableIterator<EntryRow>) out.set(r.path, toSynced(r));
+    return out;
   }
 
   /**
