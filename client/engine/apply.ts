@@ -13,7 +13,7 @@ import { parentPath } from "../fs/types.ts";
 import type { Synced } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
 import type { ChunkSink } from "../remote.ts";
-import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, type ChunkSupply, type ChunkTarget } from "./disk.ts";
+import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, type ChunkSupply, type ChunkTarget, type LocalChunk } from "./disk.ts";
 import type { Action, OnDisk } from "./plan.ts";
 
 /** Small files written at once while pulling (each is still fsynced before its rename). */
@@ -58,7 +58,17 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
     const absent = await remote.download(space.id, chunks, sink, (n) => ctx.onProgress?.({ phase: "download", bytes: n }));
     if (absent.length) throw new ShareError("missing-chunks", { text: `${absent.length} chunk(s) are no longer held by the sharing manager` });
   };
-  const supply: ChunkSupply = { fs, local: localChunks(disk.values()), cache, fetch, slabs: new Slabs() };
+  // Built only if something is written: a round with nothing to write (a push) never needs it.
+  let local: ReadonlyMap<ChunkHash, LocalChunk> | undefined;
+  const supply: ChunkSupply = {
+    fs,
+    get local() {
+      return (local ??= localChunks(disk.values()));
+    },
+    cache,
+    fetch,
+    slabs: new Slabs(),
+  };
   const copies = new Set(actions.flatMap((a) => (a.type === "conflict" && a.copy ? [a.copy] : [])));
   const recorded: Synced[] = [];
   let allDone = true;
