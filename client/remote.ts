@@ -21,7 +21,8 @@ import * as SE from "../protocol/stanzas/session.ts";
 import * as SL from "../protocol/stanzas/slots.ts";
 import * as S from "../protocol/stanzas/spaces.ts";
 import type { ReplicaId } from "../protocol/ids.ts";
-import { Element, parseXml } from "../protocol/xml.ts";
+import { Element, parseXml, xmlPieces } from "../protocol/xml.ts";
+import { release } from "./release.ts";
 
 /** Sends one IQ over XMPP and returns the reply stanza (as xmpp.js's iqCaller does). */
 export type XmppRequest = (iq: Element) => Promise<Element>;
@@ -180,7 +181,7 @@ export class Remote {
       iq.cnode(payload);
       let res: { status: number; body: Buffer };
       try {
-        res = await this.#http(session.url, "POST", { authorization: `Bearer ${session.token}`, "content-type": "application/xml" }, iq.toString());
+        res = await this.#http(session.url, "POST", { authorization: `Bearer ${session.token}`, "content-type": "application/xml" }, xmlPieces(iq));
       } catch (err) {
         // The sharing manager restarted (perhaps on another port): ask it for a new session once.
         if (attempt > 0 || !isConnectionError(err)) throw err;
@@ -402,10 +403,21 @@ export class ChunkUploader {
     while (this.#inFlight.size >= PARALLEL) await Promise.race(this.#inFlight);
   }
 
-  /** Sends what is queued and waits for every request. Never rejects (see `failed`). */
+  /**
+   * Sends what is queued and waits for every request. Never rejects (see `failed`). The batch
+   * buffers are freed: a sync drains once its scan is over, and the commit and the rounds
+   * after it would otherwise carry (PARALLEL + 1) × BATCH_BYTES they never use (a later scan
+   * that finds new chunks allocates again).
+   */
   async drain(): Promise<void> {
     this.#dispatch();
     while (this.#inFlight.size) await Promise.race(this.#inFlight);
+    for (const b of this.#free.splice(0)) release(b);
+  }
+
+  /** Bytes of batch buffers kept for the next batches (those of requests in flight aside). */
+  get spareBytes(): number {
+    return this.#free.reduce((n, b) => n + b.length, this.#buffer?.length ?? 0);
   }
 
   #dispatch(): void {

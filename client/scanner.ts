@@ -123,7 +123,7 @@ const EMPTY = new Uint8Array(0);
 
 interface Ctx {
   readonly fs: Fs;
-  readonly previous: ReadonlyMap<string, Known>;
+  readonly previous: KnownLookup;
   readonly ig: Ignore | undefined;
   readonly opts: ScanOptions;
   readonly entries: Entry[];
@@ -135,7 +135,10 @@ interface Ctx {
   slice: number;
 }
 
-export async function scan(fs: Fs, previous: ReadonlyMap<string, Known>, opts: ScanOptions = {}): Promise<ScanResult> {
+/** What the scan needs of the previous index: a map, or a view that builds entries on demand. */
+export type KnownLookup = Pick<ReadonlyMap<string, Known>, "get">;
+
+export async function scan(fs: Fs, previous: KnownLookup, opts: ScanOptions = {}): Promise<ScanResult> {
   const ctx: Ctx = { fs, previous, ig: await loadIgnore(fs), opts, entries: [], skipped: [], toHash: [], temps: [], bytes: 0, slice: performance.now() };
   await walk(ctx, "", "");
   await hashAll(ctx);

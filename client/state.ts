@@ -99,18 +99,24 @@ function toSpace(r: SpaceRow): LocalSpace {
   return { ...base, ...(r.grp ? { group: r.grp } : {}), ...(r.folder ? { folder: r.folder } : {}) };
 }
 
-function toSynced(r: EntryRow): Synced {
+/**
+ * `intern` returns one string object per distinct value (kind and replica repeat on every row):
+ * a folder's synced versions are held whole during a sync, and SQLite gives each row its own copies.
+ */
+function toSynced(r: EntryRow, intern: <T extends string>(s: T) => T): Synced {
+  const chunks = unpackChunks(r.chunks);
   const version: FileVersion = {
     path: r.path,
-    kind: r.kind,
+    kind: intern(r.kind),
     vector: decode(r.vector),
-    hash: r.hash,
+    // A file of one chunk has that chunk's hash as its content id: one string for both.
+    hash: chunks.length === 1 && chunks[0]!.hash === r.hash ? chunks[0]!.hash : r.hash,
     size: r.size,
     mtimeMs: r.mtime,
     mode: r.mode,
     deleted: r.deleted === 1,
-    replica: r.replica,
-    chunks: unpackChunks(r.chunks),
+    replica: intern(r.replica),
+    chunks,
   };
   return r.l_size === null ? { version } : { version, local: { size: r.l_size, mtimeMs: r.l_mtime ?? 0, ino: r.l_ino ?? 0 } };
 }
@@ -177,8 +183,17 @@ export class ClientState {
   }
 
   entries(space: SpaceId): Map<string, Synced> {
-    const rows = this.#db.prepare("SELECT * FROM entries WHERE space = ?").all(space) as EntryRow[];
-    return new Map(rows.map((r) => [r.path, toSynced(r)]));
+    // Row by row: a folder's rows are never all held at once beside what they become.
+    const out = new Map<string, Synced>();
+    const seen = new Map<string, string>();
+    const intern = <T extends string>(s: T): T => {
+      const had = seen.get(s);
+      if (had !== undefined) return had as T;
+      seen.set(s, s);
+      return s;
+    };
+    for (const r of this.#db.prepare("SELECT * FROM entries WHERE space = ?").iterate(space) as IterableIterator<EntryRow>) out.set(r.path, toSynced(r, intern));
+    return out;
   }
 
   /**

@@ -14,7 +14,7 @@ import { parentPath } from "../fs/types.ts";
 import type { Synced } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
 import type { ChunkSink } from "../remote.ts";
-import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, type ChunkSupply, type ChunkTarget } from "./disk.ts";
+import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, type ChunkSupply, type ChunkTarget, type LocalChunk } from "./disk.ts";
 import type { Action, OnDisk } from "./plan.ts";
 
 /** Small files written at once while pulling (each is still fsynced before its rename). */
@@ -78,7 +78,17 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
     const absent = await remote.download(space.id, chunks, sink, (n) => ctx.onProgress?.({ phase: "download", bytes: n }));
     if (absent.length) throw new ShareError("missing-chunks", { text: `${absent.length} chunk(s) are no longer held by the sharing manager` });
   };
-  const supply: ChunkSupply = { fs, local: localChunks(disk.values()), cache, fetch, slabs: new Slabs() };
+  // Built only if something is written: a round with nothing to write (a push) never needs it.
+  let local: ReadonlyMap<ChunkHash, LocalChunk> | undefined;
+  const supply: ChunkSupply = {
+    fs,
+    get local() {
+      return (local ??= localChunks(disk.values()));
+    },
+    cache,
+    fetch,
+    slabs: new Slabs(),
+  };
   const copies = new Set(actions.flatMap((a) => (a.type === "conflict" && a.copy ? [a.copy] : [])));
   const recorded: Synced[] = [];
   let allDone = true;
@@ -157,13 +167,32 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
     const flush = async () => {
       const need = new Map<ChunkHash, { hash: ChunkHash; size: number }>();
       for (const w of batch) for (const c of w.v.chunks) if (!supply.local.has(c.hash) && !cache.has(c.hash)) need.set(c.hash, c);
-      if (need.size) await fetch([...need.values()], { put: (hash, bytes) => void cache.set(hash, bytes) });
+      // Downloaded into one slab, reused from batch to batch, rather than kept as views of the
+      // socket's buffers: those would outlive the batch until the next full collection.
+      let slab: Buffer | undefined;
+      if (need.size) {
+        const at = new Map<ChunkHash, number>();
+        let total = 0;
+        for (const c of need.values()) {
+          at.set(c.hash, total);
+          total += c.size;
+        }
+        const into = (slab = supply.slabs.take(total));
+        await fetch([...need.values()], {
+          place: (hash, size) => {
+            const off = at.get(hash);
+            return off === undefined ? undefined : into.subarray(off, off + size);
+          },
+          put: (hash, bytes) => void cache.set(hash, bytes),
+        });
+      }
       // Small files are written a few at a time; their folders are made durable once per batch.
       const results = await mapLimited(batch, WRITE_PARALLEL, (w) => writeOne(w, false));
       allDone = results.every(Boolean) && allDone;
       for (const dir of new Set(batch.map((w) => parentPath(w.target)))) await fs.fsyncDir(dir);
       unsynced.clear();
       cache.clear();
+      if (slab) supply.slabs.give(slab);
       batch = [];
       bytes = 0;
     };
@@ -207,6 +236,7 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
       else allDone = false;
     }
   } finally {
+    supply.slabs.release();
     const durable: Synced[] = [];
     const failed = new Set<string>();
     for (const dir of unsynced) await fs.fsyncDir(dir).catch(() => failed.add(dir));

@@ -5,7 +5,7 @@
 import type { ReplicaId } from "../../protocol/ids.ts";
 import type { Fs } from "../fs/types.ts";
 import type { Remote } from "../remote.ts";
-import type { Known, ScannedEntry } from "../scanner.ts";
+import type { KnownLookup } from "../scanner.ts";
 import type { ClientState, LocalSpace, Synced } from "../state.ts";
 import type { OnDisk } from "./plan.ts";
 
@@ -35,18 +35,20 @@ export interface SyncContext {
 
 export type Disk = OnDisk & { diskPath: string };
 
-export function toDisk(e: ScannedEntry): Disk {
-  return { path: e.path, diskPath: e.diskPath, kind: e.kind, size: e.size, mtimeMs: e.mtimeMs, ino: e.ino, mode: e.mode, hash: e.hash, chunks: e.chunks, changed: e.changed };
-}
-
-export function known(synced: ReadonlyMap<string, Synced>): Map<string, Known> {
-  const out = new Map<string, Known>();
-  for (const [path, s] of synced) {
-    if (s.version.deleted || !s.local) continue;
-    const v = s.version;
-    out.set(path, { kind: v.kind, size: s.local.size, mtimeMs: s.local.mtimeMs, ino: s.local.ino, mode: v.mode, hash: v.hash, chunks: v.chunks });
-  }
-  return out;
+/**
+ * The synced versions as the scanner's `previous`: each path's Known is built when the scanner
+ * asks for it, and dropped right after, instead of a second map of the whole folder held
+ * through the scan.
+ */
+export function known(synced: ReadonlyMap<string, Synced>): KnownLookup {
+  return {
+    get(path) {
+      const s = synced.get(path);
+      if (!s || s.version.deleted || !s.local) return undefined;
+      const v = s.version;
+      return { kind: v.kind, size: s.local.size, mtimeMs: s.local.mtimeMs, ino: s.local.ino, mode: v.mode, hash: v.hash, chunks: v.chunks };
+    },
+  };
 }
 
 export function localOf(st: { size: number; mtimeMs: number; ino: number }) {

@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { type ChunkRef, type FileVersion, contentId } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { errorCode, parentPath, type Fs, type Stat } from "../fs/types.ts";
+import { release } from "../release.ts";
 import type { OnDisk } from "./plan.ts";
 
 export class LocalChanged extends Error {
@@ -78,11 +79,17 @@ export class Slabs {
 
   take(size: number): Buffer {
     const i = this.#free.findIndex((b) => b.length >= size);
-    return i >= 0 ? this.#free.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(size, WINDOW));
+    // Whole windows, so that batches of slightly different sizes can take turns with one slab.
+    return i >= 0 ? this.#free.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(1, Math.ceil(size / WINDOW)) * WINDOW);
   }
 
   give(slab: Buffer): void {
     if (this.#free.length <= AHEAD) this.#free.push(slab);
+  }
+
+  /** Frees the slabs kept for reuse now (client/release.ts), once nothing more will be written. */
+  release(): void {
+    for (const slab of this.#free.splice(0)) release(slab);
   }
 }
 

@@ -18,7 +18,7 @@ import type { ChunkUploader } from "../remote.ts";
 import { coveredBySkip, ignoredBy, scan, type ScanResult } from "../scanner.ts";
 import type { Synced } from "../state.ts";
 import { applyRemote, removeStaleTemps } from "./apply.ts";
-import { type Disk, type SyncContext, known, toDisk } from "./context.ts";
+import { type Disk, type SyncContext, known } from "./context.ts";
 import { LocalChanged } from "./disk.ts";
 import { plan, type Action } from "./plan.ts";
 import { push } from "./push.ts";
@@ -107,7 +107,8 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   // Remote versions of paths this folder ignores are neither written nor ever sent back.
   for (const [p, e] of remoteChanges) if (ignored(p, e.kind)) remoteChanges.delete(p);
   const keep = <T>(m: Map<string, T>) => new Map([...m].filter(([p]) => !covered(p)));
-  const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, toDisk(e)]));
+  // The scanned entries themselves (they are Disk values): no second object per path.
+  const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, e]));
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
   return { head, seen, synced, scanned, disk, actions };

@@ -47,6 +47,19 @@ describe("ChunkUploader", () => {
     expect(up.failed).toBe(false);
   });
 
+  it("keeps its batch buffers for the next batches until drained, then lets them go", async () => {
+    const up = new ChunkUploader(async (cs) => cs.reduce((n, c) => n + c.bytes.length, 0));
+    const a = chunk(1, BATCH_BYTES);
+    const b = chunk(2, 10);
+    await up.add(a, a.bytes); // fills a batch: sent
+    await new Promise((r) => setTimeout(r, 1));
+    await up.add(b, b.bytes); // queued in a buffer
+    expect(up.spareBytes).toBeGreaterThanOrEqual(BATCH_BYTES);
+    await up.drain();
+    expect(up.spareBytes).toBe(0);
+    expect(up.stored.size).toBe(2);
+  });
+
   it("skips chunks it is told are there; after a failure it sends nothing more and never rejects", async () => {
     let calls = 0;
     const up = new ChunkUploader(async (cs) => {
