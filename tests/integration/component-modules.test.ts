@@ -238,6 +238,44 @@ describe("mine spaces", () => {
   });
 });
 
+describe("a member removed from a group", () => {
+  it("replays their old requests and tokens in vain: the answers of a space that does not exist, and nothing changes", async () => {
+    const g = await c.ok<G.Group>(A, "set", G.buildCreateGroup({ name: "Family", members: [bob, carol] }));
+    const space = (await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "group", name: "Photos", group: g.id }))).id;
+    const chunk = await c.upload("Bob's photo", bob);
+    const v = version("photo.jpg", "Bob's photo", bump(EMPTY, phone, 1), phone, chunk);
+    const commit = I.buildCommit({ space, changes: [{ version: v, base: EMPTY }] });
+    await c.ok(B, "set", commit);
+    const down = await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space, direction: "download", chunks: [chunk] }));
+    const up = await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space, direction: "upload", chunks: [{ hash: sha("more"), size: 4 }] }));
+    await c.ok(A, "set", G.buildMemberChange("remove-member", { group: g.id, jid: bob }));
+    const before = { space: await c.store.getSpace(space), index: await c.store.readIndex(space, 0, 100), acks: await c.store.acks(space) };
+
+    // Every request of Bob's is answered as for a space that does not exist.
+    const nowhere = "s-doesnotexist" as SpaceId;
+    const later = version("photo.jpg", "Bob's photo", bump(v.vector, phone, 2), phone, chunk);
+    const replays: Array<[string, "get" | "set", (id: SpaceId) => Element]> = [
+      ["index", "get", (id) => I.buildIndexQuery({ space: id, after: 0 })],
+      ["the same commit", "set", (id) => I.buildCommit({ space: id, changes: [{ version: v, base: EMPTY }] })],
+      ["a newer commit", "set", (id) => I.buildCommit({ space: id, changes: [{ version: later, base: v.vector }] })],
+      ["slots", "get", (id) => SL.buildSlotRequest({ space: id, direction: "download", chunks: [chunk] })],
+      ["ack", "set", (id) => I.buildAck({ space: id, replica: phone, seq: 1 })],
+      ["snm", "set", (id) => Sig.buildSnm({ space: id, replica: phone, vector: later.vector })],
+      ["space", "get", (id) => S.buildSpaceRef(id)],
+    ];
+    for (const [what, type, build] of replays) {
+      const theirs = await c.fails(B, type, build(space));
+      const none = await c.fails(B, type, build(nowhere));
+      expect({ code: theirs.code, text: theirs.message.replace(space, "?") }, what).toEqual({ code: none.code, text: none.message.replace(nowhere, "?") });
+      expect(theirs.code, what).toBe("not-found");
+    }
+    // Their transfer tokens went with them.
+    expect(c.deps.tokens.lookup(down.token)).toBeUndefined();
+    expect(c.deps.tokens.lookup(up.token)).toBeUndefined();
+    expect({ space: await c.store.getSpace(space), index: await c.store.readIndex(space, 0, 100), acks: await c.store.acks(space) }).toEqual(before);
+  });
+});
+
 describe("slots", () => {
   it("upload slots name what is missing; limits and quotas are checked up front", async () => {
     const { id: space } = await pairSpace();
