@@ -39,6 +39,7 @@ import { BatchError, storeBatch } from "./batch.ts";
 import { Body, expectsContinue } from "./http-body.ts";
 import type { BlobStore, ByteRange } from "./store/blobs.ts";
 import type { MetadataStore } from "./store/metadata.ts";
+import { OUT_OF_SPACE_TEXT, isOutOfSpace } from "./out-of-space.ts";
 import type { Grant, TokenRegistry } from "./tokens.ts";
 
 export interface ChunkServerDeps {
@@ -478,6 +479,7 @@ function authorize(deps: ChunkServerDeps, req: Req, direction: Direction | undef
 
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (isOutOfSpace(err)) return new HttpError(507, OUT_OF_SPACE_TEXT, { "Retry-After": "60" });
   if (!(err instanceof ShareError)) return new HttpError(500, "Internal error");
   switch (err.code) {
     case "hash-mismatch":

@@ -13,6 +13,7 @@ import type { BareJid } from "../protocol/ids.ts";
 import { bareOf } from "../protocol/jid.ts";
 import { NS } from "../protocol/ns.ts";
 import { Element, elements } from "../protocol/xml.ts";
+import { OUT_OF_SPACE_TEXT, isOutOfSpace } from "./out-of-space.ts";
 
 /** How an IQ reached the component: over XMPP (the server relays it) or HTTP (§ 5.11). */
 export type Via = "xmpp" | "http";
@@ -111,6 +112,10 @@ export class Router {
     if (err instanceof ShareError) {
       this.#log.debug({ from: stanza.attrs.from, code: err.code, text: err.message }, "request refused");
       return err;
+    }
+    if (isOutOfSpace(err)) {
+      this.#log.error({ err: (err as Error).message, from: stanza.attrs.from }, "out of disk space");
+      return new ShareError("unavailable", { text: OUT_OF_SPACE_TEXT });
     }
     this.#log.error({ err, from: stanza.attrs.from, id: stanza.attrs.id }, "handler failed");
     return new ShareError("internal");
