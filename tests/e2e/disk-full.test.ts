@@ -6,6 +6,7 @@
  * is room again (the mount is grown, as a user would free space).
  */
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +16,25 @@ import { TEMP_PREFIX } from "../../protocol/paths.ts";
 import { type Cast, hasContent, startCast } from "../harness/cast.ts";
 
 const MiB = 1024 * 1024;
+
+/**
+ * Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN, as on this project's
+ * machines and CI). Elsewhere the two tests are reported as skipped, with this reason, rather
+ * than failing for want of a privilege: a full disk cannot be had otherwise.
+ */
+const canMount = (() => {
+  const probe = mkdtempSync(path.join(tmpdir(), "xshare-mount-probe-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], { stdio: "pipe" });
+    execFileSync("umount", [probe], { stdio: "pipe" });
+    return true;
+  } catch {
+    console.warn("disk-full.test.ts: cannot mount a tmpfs here (needs root); its tests are skipped");
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+})();
 let cast: Cast;
 let mounts: string[] = [];
 let scratch: string;
@@ -43,7 +63,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe("a full disk", () => {
+describe.skipIf(!canMount)("a full disk", () => {
   it("on Bob's side: reported, his files intact, no temporary file, and the file arrives once there is room", async () => {
     cast = await startCast(["adam", "bob"]);
     const bobDir = path.join(scratch, "bob-folder");
