@@ -90,6 +90,10 @@ export interface Cast {
 
 const PASSWORD = (name: string) => `${name}-xshare-pw`;
 
+/** A person's account password, for a test that logs their device in again itself (e.g. with
+ *  another `--service`: through a proxy). */
+export const castPassword = (name: string): string => PASSWORD(name);
+
 /** Starts Prosody with an account per name, the sharing manager, and logs every person in. */
 export async function startCast(names: readonly string[], opts: CastOptions = {}): Promise<Cast> {
   const prosody = await startProsody({ accounts: names.map((n) => [n, PASSWORD(n)] as [string, string]), ...(opts.prosodyLogLevel ? { logLevel: opts.prosodyLogLevel } : {}) });
