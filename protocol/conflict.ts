@@ -11,7 +11,8 @@
  *   winner's mode is taken, as `resolve` does.
  * - the winner stays at the path; the loser is kept as
  *   `name.sync-conflict-YYYYMMDD-HHMMSS-<replica>.ext`, named from the loser's own
- *   mtime (UTC) and replica so the name does not depend on who resolves.
+ *   mtime (UTC) and replica. Only the resolving replica makes the copy; where that name is
+ *   taken it moves the time to the nearest free second (client/engine/plan.ts `copyName`).
  */
 import type { FileVersion } from "./file.ts";
 import { checkPath, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, pathError, utf8Bytes } from "./paths.ts";

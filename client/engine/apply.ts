@@ -149,7 +149,7 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
           recorded.push({ version: a.remote });
         } else if (a.disk?.kind === "dir") replacedDirs.push({ v: a.remote, dir: a.disk as Disk });
         else writes.push({ v: a.remote, target: a.path, expect: undefined });
-      } else if (a.copy && !a.remote.deleted && a.remote.kind === "file") {
+      } else if (a.copy && !a.copyThere && !a.remote.deleted && a.remote.kind === "file") {
         // Local wins: the remote content is kept under the conflict name.
         writes.push({ v: { ...a.remote, path: a.copy }, target: a.copy, expect: undefined });
       }

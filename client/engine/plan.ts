@@ -15,6 +15,7 @@
 import { conflictName, winsConflict } from "../../protocol/conflict.ts";
 import type { FileVersion } from "../../protocol/file.ts";
 import type { ReplicaId } from "../../protocol/ids.ts";
+import { foldKey } from "../../protocol/paths.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import { EMPTY, bump, compare, merge, type VersionVector } from "../../protocol/vv.ts";
 import type { Synced } from "../state.ts";
@@ -56,6 +57,8 @@ export type Action =
       readonly disk?: OnDisk;
       /** When the copy holds local content in a read-only space, it stays local. */
       readonly pushCopy: boolean;
+      /** The copy is on disk already (a round whose commit was refused wrote it): not written again. */
+      readonly copyThere?: true;
     }
   /** Local change in a space that is read-only here: reported, never pushed. */
   | { readonly type: "read-only"; readonly path: string };
@@ -111,9 +114,32 @@ function sameContent(d: OnDisk | undefined, r: IndexEntry): boolean {
   return d.kind === "dir" || d.hash === r.hash;
 }
 
+/**
+ * Where the loser is kept: `conflictName`, unless that name is taken (folded, as the component
+ * compares paths) by a path on disk, synced or in the remote changes, or by another copy of this
+ * plan. Two versions of one replica whose mtimes fall in the same second get one name (a file
+ * renamed onto another keeps its mtime); renaming onto a taken name replaced that file, whose
+ * "edit" then went to everyone, and writing onto it failed every round. The stamp then moves a
+ * second at a time, later and earlier, to the nearest free name: same form, nothing replaced.
+ */
+function copyName(path: string, loser: FileVersion, taken: Set<string>, holds: (name: string) => boolean): { name: string; there: boolean } {
+  for (let k = 0; ; k++) {
+    for (const delta of k === 0 ? [0] : [k * 1000, -k * 1000]) {
+      const name = conflictName(path, delta ? { ...loser, mtimeMs: loser.mtimeMs + delta } : loser);
+      // Kept by an earlier round whose commit was refused: the same copy, not a second one.
+      if (holds(name)) return { name, there: true };
+      if (!taken.has(foldKey(name))) {
+        taken.add(foldKey(name));
+        return { name, there: false };
+      }
+    }
+  }
+}
+
 export function plan(input: PlanInput): Action[] {
   const { synced, disk, remote, replica, nowMs, readOnly } = input;
   const paths = [...new Set([...synced.keys(), ...disk.keys(), ...remote.keys()])].sort();
+  const taken = new Set(paths.map(foldKey));
   const actions: Action[] = [];
   for (const path of paths) {
     const s = synced.get(path);
@@ -147,8 +173,11 @@ export function plan(input: PlanInput): Action[] {
     const mine = localVersion(path, d, s, bump(merge(base, r.vector), replica, nowMs), replica, nowMs);
     const localWins = !readOnly && winsConflict(mine, r);
     const loser: FileVersion = localWins ? r : mine;
-    // A deletion that loses needs no copy: the edit simply stays.
-    const copy = loser.deleted ? undefined : conflictName(path, loser);
+    // A deletion that loses needs no copy: the edit simply stays. A remote loser already on
+    // disk under its copy name is neither written nor sent again: it is a local file of its own.
+    const holds = (n: string) => localWins && disk.get(n)?.kind === "file" && disk.get(n)?.hash === loser.hash && !remote.has(n);
+    const kept = loser.deleted ? undefined : copyName(path, loser, taken, holds);
+    const copy = kept?.name;
     actions.push({
       type: "conflict",
       path,
@@ -156,7 +185,8 @@ export function plan(input: PlanInput): Action[] {
       copy,
       remote: r,
       local: mine,
-      pushCopy: !readOnly,
+      pushCopy: !readOnly && !kept?.there,
+      ...(kept?.there ? { copyThere: true } : {}),
       ...(d ? { disk: d } : {}),
     });
   }

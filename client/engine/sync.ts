@@ -148,10 +148,16 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       if (!(err instanceof LocalChanged)) throw err;
       settled = false;
     }
-    if (settled) {
+    // A conflict this device won records nothing until its commit lands: the remote entries
+    // read are consumed only then. Consumed earlier, a refused commit (someone committed one
+    // of its paths meanwhile) left the next round without the remote version, pushing over it
+    // from the old base, refused again, every round and every sync after.
+    const won = actions.some((a) => a.type === "conflict" && a.keep === "local");
+    const consume = () => {
       pulledSeq = head;
       state.commit(space.id, [], head, seen);
-    }
+    };
+    if (settled && !won) consume();
     ctx.signal?.throwIfAborted();
     const pushed = await push(ctx, actions, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report, heldBack);
     for (const [path, reason] of heldBack) if (!report.skipped.some((x) => x.path === path)) report.skipped.push({ path, reason });
@@ -159,6 +165,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       if (pushed.missingChunks) trustSynced = false;
       continue;
     }
+    if (settled && won) consume();
     if (pushed.kind === "done" && settled && pushed.head - pushed.count === pulledSeq) {
       // Our commits directly follow what we had read: nothing new to read back.
       pulledSeq = pushed.head;
