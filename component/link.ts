@@ -38,7 +38,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * Events: `stanza` (Element; answers to our own `request`s are not emitted), `online`,
- * `offline`, `fatal` (Error).
+ * `offline`, `refused` (Error: the handshake was refused; retried), `fatal` (Error).
  */
 export class ComponentLink extends EventEmitter {
   readonly #opts: LinkOptions;

@@ -29,7 +29,7 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
   const { fs, state, remote, space, replica } = ctx;
   const changes: Array<CommitChange & { local?: { size: number; mtimeMs: number; ino: number }; diskPath?: string }> = [];
   for (const a of actions) {
-    // Refused earlier in this sync (report.refused): not sent again.
+    // Refused earlier in this sync (`refused`), or held back from a pull: not sent again.
     if (refused.has(a.path)) continue;
     if (a.type === "push") {
       const d = a.disk as Disk | undefined;
