@@ -238,6 +238,25 @@ describe("mine spaces", () => {
   });
 });
 
+describe("a full disk under the metadata", () => {
+  it("a commit that SQLite cannot write (SQLITE_FULL) is answered 'unavailable', out of disk space, and changes nothing", async () => {
+    const { id: space } = await pairSpace();
+    const chunk = await c.upload("x", alice);
+    const v = version("x.txt", "x", bump(EMPTY, laptop, 1), laptop, chunk);
+    const before = await c.store.getSpace(space);
+    const commit = c.store.commit.bind(c.store);
+    c.store.commit = () => Promise.reject(Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" }));
+    try {
+      const err = await c.fails(A, "set", I.buildCommit({ space, changes: [{ version: v, base: EMPTY }] }));
+      expect([err.code, err.type, err.message]).toEqual(["unavailable", "wait", "The sharing manager is out of disk space; try again later"]);
+    } finally {
+      c.store.commit = commit;
+    }
+    expect(await c.store.getSpace(space)).toEqual(before);
+    await c.ok(A, "set", I.buildCommit({ space, changes: [{ version: v, base: EMPTY }] }));
+  });
+});
+
 describe("a member removed from a group", () => {
   it("replays their old requests and tokens in vain: the answers of a space that does not exist, and nothing changes", async () => {
     const g = await c.ok<G.Group>(A, "set", G.buildCreateGroup({ name: "Family", members: [bob, carol] }));
