@@ -124,11 +124,15 @@ async function main(opts: { minutes: string; seed: string }): Promise<number> {
     console.log("soak: changes stopped; waiting for everyone to agree");
     const settled = Date.now();
     let trees: Map<string, string>[] = [];
+    // Agreement must hold at two looks a second apart (not a passing moment mid-sync).
+    let agreedBefore = "";
     for (;;) {
       trees = await Promise.all(PEOPLE.map((p) => tree(folder[p])));
-      const same = trees.every((t) => JSON.stringify([...t].sort()) === JSON.stringify([...trees[0]!].sort()));
+      const first = JSON.stringify([...trees[0]!].sort());
+      const same = trees.every((t) => JSON.stringify([...t].sort()) === first);
       const digests = PEOPLE.every((p) => cast.deviceDigest(p, space) === cast.componentDigest(space));
-      if (same && digests) break;
+      if (same && digests && agreedBefore === first + cast.componentDigest(space)) break;
+      agreedBefore = same && digests ? first + cast.componentDigest(space) : "";
       if (Date.now() - settled > 5 * 60_000) {
         console.log("soak: FAILED: the replicas did not agree within 5 minutes");
         return 1;
