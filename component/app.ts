@@ -15,7 +15,7 @@ import type { Router } from "./router.ts";
 import type { Deps } from "./deps.ts";
 import { closeChunkServer, createChunkServer } from "./http.ts";
 import { ComponentLink } from "./link.ts";
-import { Mutex, collectGarbage, type GcResult } from "./modules/gc.ts";
+import { Mutex, collectGarbage, reclaimUnrecorded, type GcResult } from "./modules/gc.ts";
 import type { SharingPresence } from "./modules/sharing-presence.ts";
 import { PackBlobStore } from "./store/pack-blobs.ts";
 import { SqliteMetadataStore } from "./store/sqlite-metadata.ts";
@@ -47,6 +47,8 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   await mkdir(config.dataDir, { recursive: true });
   const store = SqliteMetadataStore.open(join(config.dataDir, "metadata.sqlite"));
   const blobs = await PackBlobStore.open(join(config.dataDir, "chunks"));
+  // Before any upload is taken: bytes a crash left without a record (see gc.ts).
+  await reclaimUnrecorded({ store, blobs, log });
   const now = () => Date.now();
   const tokens = new TokenRegistry({ now, random: () => randomBytes(24).toString("base64url"), ttlMs: config.tokenTtlMs });
   const sessions = new SessionRegistry({ now, random: () => randomBytes(24).toString("base64url"), ttlMs: config.sessionTtlMs });

@@ -57,3 +57,28 @@ export async function collectGarbage(deps: Deps, lock: Mutex, batch = 1000): Pro
   if (chunks || partials || compactedBytes) deps.log.info({ chunks, partials, compactedBytes }, "reclaimed space");
   return { chunks, partials, compactedBytes };
 }
+
+/**
+ * Removes stored blobs that no chunk record names: bytes a crash (a kill -9 between a blob's
+ * write and its record, component/record-chunks.ts) left behind, which `collectGarbage` never
+ * sees since it works from the records. Run at start-up, before uploads are taken: then no
+ * upload can be between its write and its record. Resolves how many were removed.
+ */
+export async function reclaimUnrecorded(deps: Pick<Deps, "store" | "blobs" | "log">, batch = 1000): Promise<number> {
+  // Listed first, deleted after: a store may not change while it lists (few are expected).
+  const orphans: ChunkHash[] = [];
+  let pending: ChunkHash[] = [];
+  const check = async () => {
+    const recorded = await deps.store.hasChunks(pending);
+    for (const h of pending) if (!recorded.has(h)) orphans.push(h);
+    pending = [];
+  };
+  for await (const h of deps.blobs.hashes()) {
+    pending.push(h);
+    if (pending.length >= batch) await check();
+  }
+  if (pending.length) await check();
+  for (const h of orphans) await deps.blobs.delete(h);
+  if (orphans.length) deps.log.warn({ removed: orphans.length }, "removed stored chunks that no record names (left by a crash)");
+  return orphans.length;
+}

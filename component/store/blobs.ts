@@ -81,6 +81,12 @@ export interface BlobStore {
   /** Removes a blob; removing an absent one is not an error. */
   delete(hash: ChunkHash): Promise<void>;
   /**
+   * Every stored blob's hash, once each, in no particular order. Meant for a store at rest (the
+   * sharing manager's start-up, modules/gc.ts `reclaimUnrecorded`): blobs written meanwhile may
+   * or may not be listed, and none may be deleted until the listing is done.
+   */
+  hashes(): AsyncIterable<ChunkHash>;
+  /**
    * Makes blobs durable (fsync) before the component acknowledges a commit that names them.
    * Stores that are durable on write return at once.
    */

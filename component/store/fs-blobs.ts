@@ -20,7 +20,7 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ShareError, badRequest } from "../../protocol/errors.ts";
@@ -110,6 +110,17 @@ export class FsBlobStore implements BlobStore {
   async delete(hash: ChunkHash): Promise<void> {
     this.#check(hash);
     await rm(this.#path(hash), { force: true });
+  }
+
+  async *hashes(): AsyncIterable<ChunkHash> {
+    this.#open();
+    // dir/ab/cd/<hash>; .tmp and .partial are not blobs, and nothing else is named like one.
+    const fan = /^[0-9a-f]{2}$/;
+    for (const a of (await readdir(this.#dir)).filter((n) => fan.test(n))) {
+      for (const b of (await readdir(join(this.#dir, a))).filter((n) => fan.test(n))) {
+        for (const h of await readdir(join(this.#dir, a, b))) if (isChunkHash(h) && h.startsWith(a + b)) yield h;
+      }
+    }
   }
 
   async sync(hashes: readonly ChunkHash[]): Promise<void> {

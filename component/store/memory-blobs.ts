@@ -119,6 +119,11 @@ export class MemoryBlobStore implements BlobStore {
     this.#blobs.delete(hash);
   }
 
+  async *hashes(): AsyncIterable<ChunkHash> {
+    this.#open();
+    yield* [...this.#blobs.keys()];
+  }
+
   async sync(_hashes: readonly ChunkHash[]): Promise<void> {
     this.#open();
   }

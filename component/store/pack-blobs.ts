@@ -264,6 +264,11 @@ export class PackBlobStore implements BlobStore {
     this.#index.remove(hash);
   }
 
+  async *hashes(): AsyncIterable<ChunkHash> {
+    this.#open();
+    yield* this.#index.hashes();
+  }
+
   async sync(hashes: readonly ChunkHash[]): Promise<void> {
     this.#open();
     if (hashes.length === 0) return;

@@ -96,6 +96,7 @@ export class PackIndex {
       liveOf: p("SELECT coalesce(sum(size), 0) FROM chunks WHERE pack = ?").pluck(),
       countIn: p("SELECT count(*) FROM chunks WHERE pack = ?").pluck(),
       packs: p("SELECT id, committed, synced, live, dead FROM packs ORDER BY id"),
+      hashes: p("SELECT hash FROM chunks").pluck(),
       addPack: p("INSERT INTO packs (id, committed, synced, live, dead) VALUES (?, 0, 0, 0, 0)"),
       setPack: p("UPDATE packs SET committed = ?, synced = ?, live = ?, dead = ? WHERE id = ?"),
       grow: p("UPDATE packs SET committed = ?, live = live + ?, dead = dead + ? WHERE id = ?"),
@@ -128,6 +129,11 @@ export class PackIndex {
   /** `size` of each hash, in order (in one read transaction). */
   sizesMany(hashes: readonly string[]): (number | undefined)[] {
     return this.#read(() => hashes.map((h) => this.size(h)));
+  }
+  /** Every indexed hash, lazily (no write may run on this connection until it is done). */
+  *hashes(): Generator<ChunkHash> {
+    this.flush();
+    for (const h of this.#q.hashes.iterate() as Iterable<Buffer>) yield h.toString("hex") as ChunkHash;
   }
   packs(): PackRow[] {
     this.flush();

@@ -257,6 +257,20 @@ export function runBlobStoreContract(name: string, open: () => Promise<BlobStore
       expect(await store.received(h, "k")).toBe(0);
     });
 
+    it("hashes lists every stored blob once: not deleted ones, not partial uploads", async () => {
+      const kept = [bytes(10, 21), bytes(70_000, 22), new Uint8Array(0)];
+      for (const b of kept) await store.put(sha(b), source([b]), { maxBytes: MAX });
+      const gone = bytes(5, 23);
+      await store.put(sha(gone), source([gone]), { maxBytes: MAX });
+      await store.delete(sha(gone));
+      const partial = bytes(100, 24);
+      await store.put(sha(partial), source([partial.subarray(0, 40)]), { maxBytes: 40, offset: 0, total: 100, key: "k" });
+      await store.put(sha(kept[0]!), source([kept[0]!]), { maxBytes: MAX });
+      const listed: ChunkHash[] = [];
+      for await (const h of store.hashes()) listed.push(h);
+      expect(listed.sort()).toEqual(kept.map((b) => sha(b)).sort());
+    });
+
     it("sync accepts stored and unknown hashes", async () => {
       const data = bytes(10);
       await store.put(sha(data), source([data]), { maxBytes: MAX });

@@ -341,6 +341,20 @@ describe("slots", () => {
 });
 
 describe("reclaiming space", () => {
+  it("at start-up, stored bytes that no record names (a crash between a blob's write and its record) are removed; recorded ones stay", async () => {
+    const { reclaimUnrecorded } = await import("../../component/modules/gc.ts");
+    const kept = await c.upload("recorded", alice);
+    const stray = Buffer.from("written, then the process was killed");
+    const strayHash = sha("written, then the process was killed");
+    await c.deps.blobs.put(strayHash, (async function* () {
+      yield stray;
+    })(), { maxBytes: stray.length });
+    expect(await reclaimUnrecorded(c.deps)).toBe(1);
+    expect(await c.deps.blobs.has(strayHash)).toBe(false);
+    expect(await c.deps.blobs.has(kept.hash)).toBe(true);
+    expect(await reclaimUnrecorded(c.deps)).toBe(0);
+  });
+
   it("a superseded chunk goes once every member replica acknowledged; current ones stay", async () => {
     const { collectGarbage, Mutex } = await import("../../component/modules/gc.ts");
     const { id: space } = await pairSpace();
