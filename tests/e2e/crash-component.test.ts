@@ -5,8 +5,9 @@
  * (uploads and the commit are idempotent); Bob receives the file byte for byte; and the chunks
  * of the interrupted attempt that no version ended up naming are collected.
  *
- * Not covered here, and a known hole: bytes written by the blob store whose record the kill
- * prevented are not seen by the collector (it works from the records).
+ * Bytes the kill left without a record are removed at the next start (modules/gc.ts
+ * `reclaimUnrecorded`, tested in tests/integration/component-modules.test.ts): the pack index
+ * cannot be read from outside while the component runs.
  */
 import { randomBytes } from "node:crypto";
 import { type ChildProcess, spawn } from "node:child_process";
