@@ -4,12 +4,8 @@
  * file-to-folder case failed every sync from then on with EEXIST).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MemoryFs } from "../../client/fs/memory.ts";
-import type { BareJid } from "../../protocol/ids.ts";
-import { startSharing } from "./fixtures/sharing.ts";
+import { alicePairsWithBob, startSharing } from "./fixtures/sharing.ts";
 
-const alice = "alice@example.org" as BareJid;
-const bob = "bob@example.org" as BareJid;
 let world: Awaited<ReturnType<typeof startSharing>>;
 beforeEach(async () => {
   world = await startSharing();
@@ -18,14 +14,7 @@ afterEach(async () => {
   await world.stop();
 });
 
-async function pair() {
-  const a = world.device(alice, "laptop", new MemoryFs({ root: "alice:/" }));
-  const b = world.device(bob, "phone", new MemoryFs({ root: "bob:/" }));
-  const space = await a.remote.createSpace({ kind: "pair", name: "Trip", members: [bob] });
-  await a.attach(space);
-  await b.attach(space);
-  return { a, b, space, afs: a.fs as MemoryFs, bfs: b.fs as MemoryFs };
-}
+const pair = () => alicePairsWithBob(world);
 
 describe("a path that changes kind elsewhere", () => {
   it("a file that became a folder arrives as a folder, with its files", async () => {

@@ -12,9 +12,8 @@ import { MemoryFs } from "../../client/fs/memory.ts";
 import { RealFs } from "../../client/fs/real.ts";
 import { COMMIT_BATCH, ChunkUploader } from "../../client/remote.ts";
 import type { BareJid } from "../../protocol/ids.ts";
-import type { Space } from "../../protocol/stanzas/spaces.ts";
 import { fromEntries } from "../../protocol/vv.ts";
-import { startSharing } from "./fixtures/sharing.ts";
+import { alicePairsWithBob, startSharing } from "./fixtures/sharing.ts";
 
 const alice = "alice@example.org" as BareJid;
 const bob = "bob@example.org" as BareJid;
@@ -41,14 +40,7 @@ const files = async (fs: MemoryFs, dir = ""): Promise<string[]> => {
   return out;
 };
 
-async function pair() {
-  const a = world.device(alice, "laptop", new MemoryFs({ root: "alice:/" }));
-  const b = world.device(bob, "phone", new MemoryFs({ root: "bob:/" }));
-  const space: Space = await a.remote.createSpace({ kind: "pair", name: "Trip", members: [bob] });
-  await a.attach(space);
-  await b.attach(space);
-  return { a, b, space, afs: a.fs as MemoryFs, bfs: b.fs as MemoryFs };
-}
+const pair = () => alicePairsWithBob(world);
 
 describe("sync engine", () => {
   it("a sync stopped between two files (the daemon's stop) keeps what it wrote, leaves no temporary file, and the next one finishes", async () => {
