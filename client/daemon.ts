@@ -49,6 +49,9 @@ import type { Home } from "./home.ts";
 import { Remote } from "./remote.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
 
+/** How long a sync waits for the answers to the SNMs it sent before the next sync may start. */
+const SNM_WAIT_MS = 1000;
+
 /** Where the running daemon tells `xshare status` which peers are online (see #writePeers). */
 export const peersFile = (home: Home) => join(home.stateDir, "peers.json");
 
@@ -112,6 +115,8 @@ export class Daemon {
   /** Spaces with downloads waiting for the end of dnd/xa. */
   readonly #deferred = new Set<SpaceId>();
   #pumping: Promise<void> | undefined;
+  /** SNMs sent whose answers have not come (see #syncOne); stop() waits for them. */
+  readonly #inflight = new Set<Promise<void>>();
   #retryMs: number;
   #retryTimer: NodeJS.Timeout | undefined;
   /** Spaces whose sync failed, synced again when the retry timer fires. */
@@ -202,6 +207,7 @@ export class Daemon {
     await Promise.all([...this.#watchers.values()].map((w) => w.close()));
     this.#watchers.clear();
     await this.#pumping;
+    await Promise.allSettled([...this.#inflight]);
     const d = this.#device;
     await rm(peersFile(this.#home), { force: true });
     if (d) {
@@ -467,7 +473,14 @@ export class Daemon {
       const vector = d.state.vector(id);
       if (digest(vector) !== before) {
         await this.#announce(false);
-        if (report.pushed > 0) await this.#notify(d.state.space(id)!, vector);
+        if (report.pushed > 0) {
+          // Sent now; their answers are awaited a moment only: an SNM lost on the way (a reset
+          // connection) would otherwise hold every other space's sync for its whole timeout.
+          const sent = this.#notify(d.state.space(id)!, vector);
+          this.#inflight.add(sent);
+          void sent.finally(() => this.#inflight.delete(sent));
+          await Promise.race([sent, new Promise((r) => setTimeout(r, SNM_WAIT_MS).unref())]);
+        }
       }
     } catch (err) {
       if (this.#stopping) return this.#opts.log(`${id}: stopped between two files; the next run goes on`);
