@@ -28,7 +28,7 @@ beforeAll(async () => {
   adamDir = cast.sharing("adam", "Films");
   await mkdir(adamDir, { recursive: true });
   const space = (await cast.run("adam", ["share", adamDir, "--with", cast.jid("bob")])).trim();
-  bobDir = (await cast.run("bob", ["accept", space])).trim().split(" → ")[1]!;
+  bobDir = await cast.accept("bob", space);
 }, 120_000);
 
 afterAll(async () => {

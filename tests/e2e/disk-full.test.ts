@@ -100,7 +100,7 @@ describe.skipIf(!canMount)("a full disk", () => {
     await mkdir(adamDir, { recursive: true });
     await writeFile(path.join(adamDir, "small.txt"), "already there\n");
     const space = (await cast.run("adam", ["share", adamDir, "--with", cast.jid("bob")])).trim();
-    const bobDir = (await cast.run("bob", ["accept", space])).trim().split(" → ")[1]!;
+    const bobDir = await cast.accept("bob", space);
     const adam = await cast.online("adam");
     await cast.online("bob");
     await cast.eventually("Bob has small.txt", hasContent(path.join(bobDir, "small.txt"), "already there\n"));

@@ -86,7 +86,7 @@ beforeAll(async () => {
   await mkdir(folders.adam, { recursive: true });
   await write("adam", "plan.txt", "day 1: museum\n");
   space = (await cast.run("adam", ["share", folders.adam, "--with", cast.jid("bob")])).trim();
-  folders.bob = (await cast.run("bob", ["accept", space])).trim().split(" → ")[1]!;
+  folders.bob = await cast.accept("bob", space);
   await cast.online("adam");
   bobPid = (await cast.online("bob")).pid;
   await write("bob", "bob-list.txt", "socks\n");

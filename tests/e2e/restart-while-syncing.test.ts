@@ -21,7 +21,7 @@ beforeAll(async () => {
   folders.adam = cast.sharing("adam", "Groups", "Family");
   await mkdir(folders.adam, { recursive: true });
   space = (await cast.run("adam", ["share", folders.adam, "--with", `${cast.jid("bob")},${cast.jid("charlene")}`, "--group", "Family"])).trim();
-  for (const who of ["bob", "charlene"] as const) folders[who] = (await cast.run(who, ["accept", space])).trim().split(" → ")[1]!;
+  for (const who of ["bob", "charlene"] as const) folders[who] = await cast.accept(who, space);
   for (const who of PEOPLE) await cast.online(who);
 }, 120_000);
 

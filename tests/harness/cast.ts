@@ -58,6 +58,8 @@ export interface Cast {
   sharing(name: string, ...parts: string[]): string;
   /** `xshare <args>` for the person; throws with the output unless it exits 0. */
   run(name: string, args: string[]): Promise<string>;
+  /** `xshare accept <space>` (FIG. 3 layout) for the person; resolves the folder it chose. */
+  accept(name: string, space: string): Promise<string>;
   /** `xshare <args>` for the person, whatever the exit code. */
   try(name: string, args: string[]): Promise<CliResult>;
   /** Starts (or restarts) the person's `xshare run`: they come online. */
@@ -159,6 +161,8 @@ export async function startCast(names: readonly string[], opts: CastOptions = {}
     home,
     sharing: (name, ...parts) => path.join(home(name), "Sharing", ...parts),
     run: (name, args) => ok(home(name), args),
+    // accept prints `<space> → <folder>`.
+    accept: async (name, space) => (await ok(home(name), ["accept", space])).trim().split(" → ")[1]!,
     try: (name, args) => xshare(home(name), args),
     online: async (name, args = daemonArgs) => {
       await daemons.get(name)?.stop("SIGTERM");
