@@ -1,6 +1,6 @@
 /**
  * Chunk transfer over HTTP (component/http.ts, XEP-draft.md § 5.9) on loopback, the way a
- * client would use it: 1 GiB of random data cut by the protocol chunker (~72 KiB chunks),
+ * client would use it: 1 GiB of random data cut by the protocol chunker (~36 KiB chunks),
  * uploaded in POST /chunks/batch requests of ~8 MiB (3 at a time) and made durable with
  * `blobs.sync` as the component does before acknowledging a commit (included in the time),
  * then downloaded with POST /chunks/batch-get requests of ~8 MiB (4 at a time) and compared

@@ -132,29 +132,44 @@ interface Synced {
   wallMs: number;
   /** CPU seconds the component process used meanwhile. */
   componentCpuS?: number;
+  /** Minor page faults of the component process meanwhile. */
+  componentFaults?: number;
+}
+
+/** Fields of /proc/<pid>/stat after the command name (undefined when unknown). */
+function procStat(pid: number | undefined): string[] | undefined {
+  if (!pid) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  } catch {
+    return undefined;
+  }
 }
 
 /** user + system CPU seconds of a process so far, from /proc (NaN when unknown). */
 function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return Number.NaN;
-  }
+  const f = procStat(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / 100 : Number.NaN; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Minor page faults of a process so far (NaN when unknown). */
+function minorFaults(pid: number | undefined): number {
+  const f = procStat(pid);
+  return f ? Number(f[7]) : Number.NaN;
 }
 
 const allSyncs: Array<{ step: string; rssKiB: number }> = [];
 
 async function sync(who: "alice" | "bob", space: string, step: string): Promise<Synced> {
   const cpu0 = cpuSeconds(comp?.pid());
+  const faults0 = minorFaults(comp?.pid());
   const { result: r, wallMs } = await runChild<SyncChildResult>("sync-child.ts", [homes[who], space], step);
   const componentCpuS = cpuSeconds(comp?.pid()) - cpu0;
+  const componentFaults = minorFaults(comp?.pid()) - faults0;
   const rep = r.reports[0];
   if (!rep || rep.status !== "in-sync") throw new Error(`${step}: ${who}'s sync did not end in sync: ${JSON.stringify(r.reports)}`);
   allSyncs.push({ step, rssKiB: r.peakRssKiB });
-  return { r, wallMs, componentCpuS };
+  return { r, wallMs, componentCpuS, componentFaults };
 }
 
 function describe(label: string, x: Synced): void {
@@ -163,9 +178,9 @@ function describe(label: string, x: Synced): void {
   const local = x.r.ms.sync - rm.upload - rm.download - rm.iq;
   const xm = x.r.xmpp ? `; XMPP ${x.r.xmpp.sent}/${x.r.xmpp.received} B out/in (login incl.)` : "";
   line(label, `${s(x.r.ms.total)} s = login ${s(x.r.ms.open)} + sync ${s(x.r.ms.sync)} + close ${s(x.r.ms.close)} (wall ${s(x.wallMs)}); pushed ${rep?.pushed ?? 0}, pulled ${rep?.pulled ?? 0}`);
-  const compCpu = x.componentCpuS !== undefined && !Number.isNaN(x.componentCpuS) ? `; component CPU meanwhile ${x.componentCpuS.toFixed(2)} s` : "";
+  const compCpu = x.componentCpuS !== undefined && !Number.isNaN(x.componentCpuS) ? `; component CPU meanwhile ${x.componentCpuS.toFixed(2)} s, ${((x.componentFaults ?? Number.NaN) / 1000).toFixed(0)}k page faults` : "";
   line("", `in sync: upload ${s(rm.upload)}, download ${s(rm.download)}, other IQs ${s(rm.iq)}, local (scan, plan, disk, state) ${s(local)} s${compCpu}`);
-  line("", `HTTP ${x.r.http.requests} req, ${x.r.http.sent} B out, ${x.r.http.received} B in${xm}; CPU ${s(x.r.cpuUserMs)} user + ${s(x.r.cpuSystemMs)} sys s; peak RSS ${rssMB(x.r.peakRssKiB).toFixed(0)} MB (largest JS heap ${x.r.memPeakMB.heapUsed}, buffers ${x.r.memPeakMB.arrayBuffers} MB)`);
+  line("", `HTTP ${x.r.http.requests} req, ${x.r.http.sent} B out, ${x.r.http.received} B in${xm}; CPU ${s(x.r.cpuUserMs)} user + ${s(x.r.cpuSystemMs)} sys s, ${(x.r.minorFaults / 1000).toFixed(0)}k page faults; peak RSS ${rssMB(x.r.peakRssKiB).toFixed(0)} MB (largest JS heap ${x.r.memPeakMB.heapUsed}, buffers ${x.r.memPeakMB.arrayBuffers} MB)`);
 }
 
 /** A sync of nothing (no space matches): login, module load, close: the floor of every figure. */

@@ -42,7 +42,7 @@ export interface FileVersion {
  * A file's `hash` (XEP-draft.md § 5.7): SHA-256 of its chunks' raw SHA-256s, concatenated in
  * order; for a file of exactly one chunk, that chunk's hash. Content-defined chunking makes the
  * chunk list a function of the content, so equal contents have equal ids and different ones
- * differ unless SHA-256 collides. For content of at most one chunk (every file up to 16 KiB, and
+ * differ unless SHA-256 collides. For content of at most one chunk (every file up to 8 KiB, and
  * the empty file: SHA-256 of nothing) it is the SHA-256 of the content itself. It costs 32
  * bytes of hashing per chunk, not a second pass over the content.
  */

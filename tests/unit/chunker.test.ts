@@ -102,7 +102,7 @@ describe("wire contract (golden vectors)", () => {
   });
 
   it("has the protocol's default parameters", () => {
-    expect(DEFAULT_CHUNKING).toEqual({ minSize: 16 * KiB, avgSize: 64 * KiB, maxSize: 256 * KiB });
+    expect(DEFAULT_CHUNKING).toEqual({ minSize: 8 * KiB, avgSize: 32 * KiB, maxSize: 128 * KiB });
   });
 
   it("chunks the spec's test stream (SHA-256 of big-endian counters 0..32767) as specified", () => {
@@ -112,18 +112,21 @@ describe("wire contract (golden vectors)", () => {
       ctr.writeUInt32BE(k);
       createHash("sha256").update(ctr).digest().copy(data, k * 32);
     }
-    const ends = [78244, 184857, 266487, 335987, 416832, 503622, 581389, 649078, 725026, 800952, 879365, 953981, 1019529, 1048576];
+    const ends = [
+      34094, 74646, 116390, 149659, 184857, 225951, 248576, 297377, 331782, 365846, 402912, 437479, 480773, 533513, 581389, 614606, 649078, 666151, 724216, 758931, 800952, 835306, 879365,
+      913061, 953981, 998427, 1048576,
+    ];
     expect(referenceCutPoints(data, DEFAULT_CHUNKING)).toEqual(ends);
     const chunks = chunkBuffer(data);
     expect(chunks.map((c) => c.offset + c.size)).toEqual(ends);
-    expect(chunks[0]!.hash).toBe("739be144b68f3268a8b416e9d4294be4ff27e46eea9dda0e08b08f791da908dd");
-    expect(chunks.at(-1)!.hash).toBe("7cf13b97f48636ac101ff36d8cac634d8dfd417455c3cc72f2d5b70e688314c9");
+    expect(chunks[0]!.hash).toBe("34cb507986db90dee2e2d3f825a64f4472e3bd0a4ae3b2ef46b1d4b0420efe52");
+    expect(chunks.at(-1)!.hash).toBe("0ffd97bbe1e6d97be42de16781ca6b4d89a13ab9acd1ddbb0797588d8236cf78");
   });
 
   it("cuts content without boundaries (zeros) at maxSize, into identical chunks", () => {
     const chunks = chunkBuffer(new Uint8Array(MiB));
-    expect(chunks.map((c) => c.size)).toEqual([256 * KiB, 256 * KiB, 256 * KiB, 256 * KiB]);
-    expect(new Set(chunks.map((c) => c.hash))).toEqual(new Set(["8a39d2abd3999ab73c34db2476849cddf303ce389b35826850f9a700589b4a90"]));
+    expect(chunks.map((c) => c.size)).toEqual(Array(8).fill(128 * KiB));
+    expect(new Set(chunks.map((c) => c.hash))).toEqual(new Set(["fa43239bcee7b97ca62f007cc68487560a39e19f74f3dde7486db3f98df8e471"]));
   });
 });
 
@@ -225,7 +228,7 @@ describe("a small edit moves little data", () => {
     expect(bigChunks.length - unchanged).toBeLessThanOrEqual(2);
   });
 
-  it("overwriting one byte in the middle changes at most two chunks", () => {
+  it("overwriting one byte in the middle adds at most two chunks", () => {
     for (const at of [big.length / 2, big.length / 2 + 12_345, bigChunks[60]!.offset - 1]) {
       const edited = big.slice();
       edited[at] = edited[at]! ^ 0x01;
@@ -233,7 +236,8 @@ describe("a small edit moves little data", () => {
       const old = new Set(hashes(bigChunks));
       const fresh = new Set(hashes(after));
       expect(after.filter((c) => !old.has(c.hash)).length).toBeLessThanOrEqual(2);
-      expect(bigChunks.filter((c) => !fresh.has(c.hash)).length).toBeLessThanOrEqual(2);
+      // An edit in a chunk's last bytes moves its cut point: three old chunks can become two.
+      expect(bigChunks.filter((c) => !fresh.has(c.hash)).length).toBeLessThanOrEqual(3);
       expect(after.reduce((n, c) => n + (old.has(c.hash) ? 0 : c.size), 0)).toBeLessThanOrEqual(2 * DEFAULT_CHUNKING.maxSize);
     }
   });

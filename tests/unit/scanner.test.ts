@@ -357,7 +357,7 @@ describe("scan on the real disk", () => {
       const first = await scan(fs, new Map());
       expect(paths(first)).toEqual(["Caf\u00e9.txt", "sub", "sub/data.bin"]);
       expect(first.entries[0]!.diskPath).toBe("Cafe\u0301.txt");
-      expect(first.entries[2]).toMatchObject({ hash: sha(data), chunks: refs(data), size: data.length });
+      expect(first.entries[2]).toMatchObject({ hash: contentId(refs(data)), chunks: refs(data), size: data.length });
       expect(reasons(first)).toEqual({ link: "symlink not synced" });
 
       const noReads = new ErrorFs(fs, { methods: ["read"] });
