@@ -3,7 +3,8 @@
  *
  * Durability: `writeTemp` opens with O_CREAT|O_EXCL (a random name from node:crypto, never an
  * existing file), writes (with an fdatasync in the background every SYNC_EVERY bytes, so that
- * the disk works while data arrives), fsyncs the file before closing it and unlinks it on any
+ * the disk works while data arrives; past DIRECT_AFTER bytes with O_DIRECT where the filesystem
+ * allows it, see client/fs/direct-write.ts), fsyncs the file before closing it and unlinks it on any
  * failure; the engine then `rename`s it over the target and `fsyncDir`s the folder. `lstat` uses `fs.lstat`
  * with plain numbers (`bigint: false`): it never follows a symlink. Reads go through one
  * file handle and fresh buffers of READ_PIECE bytes (or the caller's `piece`), the next piece
@@ -14,6 +15,7 @@ import { chmodSync, closeSync, constants, fdatasync, fsync, lstatSync, mkdirSync
 import * as fsp from "node:fs/promises";
 import { resolve } from "node:path";
 import { TEMP_PREFIX } from "../../protocol/paths.ts";
+import { ALIGN, DirectWriter } from "./direct-write.ts";
 import { assertRelative, errorCode, joinPath, type Fs, type Kind, type ReadOptions, type Stat } from "./types.ts";
 
 /** The buffer small files are read into before their bytes are copied out (see `read`). */
@@ -28,18 +30,28 @@ const SMALL_WRITE = 64 * 1024;
 /** writeTemp starts a background fdatasync after this many bytes written since the last one. */
 export const SYNC_EVERY = 32 * 1024 * 1024;
 
+/** writeTemp writes a file's bytes past this many with O_DIRECT (client/fs/direct-write.ts). */
+export const DIRECT_AFTER = 8 * 1024 * 1024;
+
 export interface RealFsOptions {
   /** Bytes `writeTemp` writes between background fdatasyncs (default SYNC_EVERY). */
   readonly syncEvery?: number;
+  /**
+   * Bytes `writeTemp` writes through the page cache before it goes on with O_DIRECT (rounded up
+   * to ALIGN; default DIRECT_AFTER; Infinity: never).
+   */
+  readonly directAfter?: number;
 }
 
 export class RealFs implements Fs {
   readonly root: string;
   readonly #syncEvery: number;
+  readonly #directAfter: number;
 
   constructor(root: string, opts: RealFsOptions = {}) {
     this.root = resolve(root);
     this.#syncEvery = opts.syncEvery ?? SYNC_EVERY;
+    this.#directAfter = Math.ceil((opts.directAfter ?? DIRECT_AFTER) / ALIGN) * ALIGN;
   }
 
   private abs(path: string, syscall: string): string {
@@ -181,19 +193,29 @@ export class RealFs implements Fs {
     // A failed one fails the write.
     let syncing: Promise<void> | undefined;
     let syncFailed: { err: unknown } | undefined;
+    // Past directAfter bytes, the rest goes with O_DIRECT (undefined: not yet, or not supported).
+    let direct: DirectWriter | undefined;
+    let directTried = false;
     try {
       try {
         let pos = 0;
         let unsynced = 0;
         for await (const piece of data) {
-          // Each piece is written before the next is asked for: the producer may reuse it.
-          for (let off = 0; off < piece.length; ) {
-            const n = Math.min(piece.length - off, WRITE_SLICE);
-            const bytesWritten = n <= SMALL_WRITE ? writeSync(fd, piece, off, n, pos) : await call<number>((cb) => write(fd, piece, off, n, pos, cb));
-            if (bytesWritten === 0) throw Object.assign(new Error(`EIO: i/o error, write '${abs}'`), { code: "EIO", syscall: "write", path: abs });
-            off += bytesWritten;
-            pos += bytesWritten;
+          // Each piece is written (or copied) before the next is asked for: the producer may reuse it.
+          let off = 0;
+          if (!direct && !directTried && pos + piece.length > this.#directAfter) {
+            // The bytes up to directAfter (an aligned offset) through the page cache, then direct.
+            off = Math.max(0, this.#directAfter - pos);
+            pos = await this.#writeAt(fd, abs, piece, 0, off, pos);
+            directTried = true;
+            direct = this.openDirect(abs, fd, pos);
           }
+          if (direct) {
+            await direct.add(off === 0 ? piece : piece.subarray(off));
+            pos += piece.length - off;
+            continue;
+          }
+          pos = await this.#writeAt(fd, abs, piece, off, piece.length - off, pos);
           if (syncFailed) throw syncFailed.err;
           unsynced += piece.length;
           if (unsynced >= this.#syncEvery && !syncing) {
@@ -207,10 +229,12 @@ export class RealFs implements Fs {
             );
           }
         }
+        await direct?.finish();
         await syncing;
         if (syncFailed) throw syncFailed.err;
         await this.fsyncFile(fd, abs);
       } finally {
+        await direct?.close();
         await syncing;
         closeSync(fd);
       }
@@ -223,6 +247,23 @@ export class RealFs implements Fs {
       throw err;
     }
     return rel;
+  }
+
+  /** Writes `piece[off, off + len)` at `pos` through the page cache; returns the next position. */
+  async #writeAt(fd: number, abs: string, piece: Uint8Array, off: number, len: number, pos: number): Promise<number> {
+    for (let end = off + len; off < end; ) {
+      const n = Math.min(end - off, WRITE_SLICE);
+      const bytesWritten = n <= SMALL_WRITE ? writeSync(fd, piece, off, n, pos) : await call<number>((cb) => write(fd, piece, off, n, pos, cb));
+      if (bytesWritten === 0) throw Object.assign(new Error(`EIO: i/o error, write '${abs}'`), { code: "EIO", syscall: "write", path: abs });
+      off += bytesWritten;
+      pos += bytesWritten;
+    }
+    return pos;
+  }
+
+  /** The O_DIRECT writer for the rest of a temp file (a seam for tests); undefined where unsupported. */
+  protected openDirect(abs: string, fd: number, pos: number): DirectWriter | undefined {
+    return DirectWriter.open(abs, fd, pos);
   }
 
   /** fdatasync of a temp file being written (a seam for tests to count or fail them). */

@@ -1,12 +1,15 @@
 /**
  * RealFs.writeTemp beyond the Fs contract (tests/unit/client-fs.test.ts): the write-behind
- * fdatasync, a failing one failing the write, pieces written before the next is asked for.
+ * fdatasync, a failing one failing the write, pieces written before the next is asked for, and
+ * the O_DIRECT writes of a large file's bulk (client/fs/direct-write.ts), refused or not.
  */
 import { createHash } from "node:crypto";
+import { write } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ALIGN, DIRECT_BUFFER, DirectWriter } from "../../client/fs/direct-write.ts";
 import { RealFs } from "../../client/fs/real.ts";
 import { errorCode, fsError } from "../../client/fs/types.ts";
 
@@ -95,6 +98,79 @@ describe("RealFs.writeTemp", () => {
     );
     expect(errorCode(err)).toBe("EIO");
     expect(fs.syncs).toBe(0);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+/** Records whether writeTemp went on with O_DIRECT, and can make it refuse (see direct-write.ts). */
+class DirectFs extends RealFs {
+  opened = 0;
+  refuse: "open" | "write" | undefined;
+  directWrites = 0;
+
+  protected override openDirect(abs: string, fd: number, pos: number): DirectWriter | undefined {
+    if (this.refuse === "open") return undefined;
+    this.opened++;
+    return DirectWriter.open(abs, fd, pos, (dfd, buf, off, len, at, cb) => {
+      this.directWrites++;
+      if (this.refuse === "write") cb(Object.assign(new Error("EINVAL: invalid argument, write"), { code: "EINVAL" }), 0);
+      else write(dfd, buf, off, len, at, cb);
+    });
+  }
+}
+
+/** Pieces of the given sizes (cycled) up to `total` bytes of one deterministic stream. */
+function* stream(total: number, sizes: number[]): Generator<Uint8Array> {
+  const all = Buffer.alloc(total);
+  for (let i = 0; i < total; i++) all[i] = (i * 7 + (i >> 12)) & 0xff;
+  for (let at = 0, k = 0; at < total; k++) {
+    const n = Math.min(sizes[k % sizes.length]!, total - at);
+    yield Buffer.from(all.subarray(at, at + n)); // a copy: writeTemp may not keep what it is given
+    at += n;
+  }
+}
+
+const streamHash = (total: number): string => createHash("sha256").update(Buffer.concat([...stream(total, [total || 1])])).digest("hex");
+
+describe("RealFs.writeTemp with O_DIRECT past directAfter", () => {
+  const after = 10_000; // rounded up to 12288, an ALIGN multiple
+  // At the switch, one byte past it, a block past, past both staging buffers and a tail.
+  const sizes = [12_288, 12_289, 12_288 + ALIGN, 12_288 + 2 * DIRECT_BUFFER + 1, 12_288 + 3 * DIRECT_BUFFER - 5];
+
+  it.each(sizes)("writes %i bytes exactly, the rest of the file through O_DIRECT", async (total) => {
+    const fs = new DirectFs(dir, { directAfter: after });
+    const rel = await fs.writeTemp("", stream(total, [777, 1024 * 1024 + 3, 5000]));
+    const bytes = await readFile(join(dir, rel));
+    expect(bytes.length).toBe(total);
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(streamHash(total));
+    expect(fs.opened).toBe(total > 12_288 ? 1 : 0);
+    if (total > 12_288 + DIRECT_BUFFER) expect(fs.directWrites).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(["open", "write"] as const)("a filesystem that refuses O_DIRECT at %s gets the same bytes through the page cache", async (refuse) => {
+    const fs = new DirectFs(dir, { directAfter: after });
+    fs.refuse = refuse;
+    const total = 12_288 + 2 * DIRECT_BUFFER + 99;
+    const rel = await fs.writeTemp("", stream(total, [64 * 1024 + 1]));
+    const bytes = await readFile(join(dir, rel));
+    expect(bytes.length).toBe(total);
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(streamHash(total));
+    // Refused once, then never asked again for this file.
+    if (refuse === "write") expect(fs.directWrites).toBe(1);
+  });
+
+  it("a stream that fails while direct writes are going leaves no temp file", async () => {
+    const fs = new DirectFs(dir, { directAfter: after });
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield* stream(12_288 + DIRECT_BUFFER + 5, [DIRECT_BUFFER / 2]);
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    }
+    const err = await fs.writeTemp("", failing()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(errorCode(err)).toBe("ENOSPC");
+    expect(fs.opened).toBe(1);
     expect(await readdir(dir)).toEqual([]);
   });
 });
