@@ -226,9 +226,9 @@ export class Remote {
     for (;;) {
       const page = await this.request<I.IndexPage>("get", I.buildIndexQuery({ space, after, max: I.MAX_PAGE }));
       yield page;
-      const last = page.entries.at(-1);
-      if (page.complete || !last) return;
-      after = last.seq;
+      const last = Math.max(page.entries.at(-1)?.seq ?? 0, page.refused.at(-1)?.seq ?? 0);
+      if (page.complete || last === 0) return;
+      after = last;
     }
   }
 

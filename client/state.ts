@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS conflicts (
   space TEXT NOT NULL, path TEXT NOT NULL, copy TEXT NOT NULL, replica TEXT NOT NULL, created INTEGER NOT NULL,
   local_at TEXT NOT NULL, PRIMARY KEY (space, copy)
 );
+CREATE TABLE IF NOT EXISTS refused (
+  space TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (space, path)
+) WITHOUT ROWID;
 `;
 
 interface EntryRow {
@@ -178,6 +181,7 @@ export class ClientState {
     this.#db.transaction(() => {
       this.#db.prepare("DELETE FROM entries WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM conflicts WHERE space = ?").run(id);
+      this.#db.prepare("DELETE FROM refused WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM spaces WHERE id = ?").run(id);
     })();
   }
@@ -236,5 +240,21 @@ export class ClientState {
 
   removeConflict(space: SpaceId, copy: string): void {
     this.#db.prepare("DELETE FROM conflicts WHERE space = ? AND copy = ?").run(space, copy);
+  }
+
+  /**
+   * Remote paths this device refused (an index entry breaking the path rules, XEP-draft.md
+   * § 5.4), with the reason: kept so that `status` goes on reporting them after the sync that
+   * read them. Such a path can never become valid, so they stay until the space is left.
+   */
+  refused(space: SpaceId): Array<{ path: string; reason: string }> {
+    return this.#db.prepare("SELECT path, reason FROM refused WHERE space = ? ORDER BY path").all(space) as Array<{ path: string; reason: string }>;
+  }
+
+  addRefused(space: SpaceId, paths: ReadonlyArray<{ path: string; reason: string }>): void {
+    const put = this.#db.prepare("INSERT OR REPLACE INTO refused (space, path, reason) VALUES (?, ?, ?)");
+    this.#db.transaction(() => {
+      for (const r of paths) put.run(space, r.path, r.reason);
+    })();
   }
 }

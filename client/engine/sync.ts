@@ -12,7 +12,7 @@ import type { ChunkRef } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { manifestOf, withChunks } from "../../protocol/manifest.ts";
 import { mergeAll, type VersionVector } from "../../protocol/vv.ts";
-import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
+import type { IndexEntry, RefusedEntry } from "../../protocol/stanzas/index-exchange.ts";
 import { checkMarker, type MarkerState } from "../marker.ts";
 import type { ChunkUploader } from "../remote.ts";
 import { coveredBySkip, ignoredBy, scan, type ScanResult } from "../scanner.ts";
@@ -50,6 +50,8 @@ interface Survey {
   readonly scanned: ScanResult;
   readonly disk: Map<string, Disk>;
   readonly actions: Action[];
+  /** Remote entries refused for their path (§ 5.4): reported, never written. */
+  readonly refused: readonly RefusedEntry[];
 }
 
 /**
@@ -82,13 +84,16 @@ async function expandRemote(ctx: SyncContext, remote: Map<string, IndexEntry>, s
 async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader): Promise<Survey> {
   const { fs, state, remote, space, replica } = ctx;
   const remoteChanges = new Map<string, IndexEntry>();
+  const refused: RefusedEntry[] = [];
   let head = after;
   for await (const page of remote.readIndex(space.id, after)) {
     for (const e of page.entries) remoteChanges.set(e.path, e);
+    refused.push(...page.refused);
     head = Math.max(head, page.head);
   }
   // Each path's latest entry dominates its earlier ones, so these are all the merge needs.
-  const seen = mergeAll([...remoteChanges.values()].map((e) => e.vector));
+  // Refused entries count as read (they will never be written), or the digests would never agree.
+  const seen = mergeAll([...[...remoteChanges.values()].map((e) => e.vector), ...refused.map((r) => r.vector)]);
   const synced = state.entries(space.id);
   await expandRemote(ctx, remoteChanges, synced);
   let seeded = false;
@@ -111,7 +116,7 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, e]));
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
-  return { head, seen, synced, scanned, disk, actions };
+  return { head, seen, synced, scanned, disk, actions, refused };
 }
 
 export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
@@ -133,7 +138,9 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
 
   for (let round = 0; round < ROUNDS; round++) {
     ctx.signal?.throwIfAborted();
-    const { head, seen, synced, scanned, disk, actions } = await survey(ctx, pulledSeq, uploader);
+    const { head, seen, synced, scanned, disk, actions, refused } = await survey(ctx, pulledSeq, uploader);
+    if (refused.length) state.addRefused(space.id, refused.map((r) => ({ path: r.path, reason: refusedReason(r) })));
+    for (const r of refused) heldBack.set(r.path, refusedReason(r));
     if (uploader) {
       report.bytesUp += uploader.sent;
       uploader.sent = 0;
@@ -217,7 +224,7 @@ export interface SpaceStatus {
 export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
   const marker = await checkMarker(ctx.fs, ctx.space.id);
   if (marker !== "ok") return { status: "paused", reason: marker, pendingUp: 0, pendingDown: 0, readOnlySkipped: 0, skipped: [] };
-  const { scanned, actions } = await survey(ctx, ctx.state.space(ctx.space.id)?.pulled ?? 0);
+  const { scanned, actions, refused } = await survey(ctx, ctx.state.space(ctx.space.id)?.pulled ?? 0);
   const up = actions.filter((a) => a.type === "push" || (a.type === "conflict" && a.keep === "local")).length;
   const down = actions.filter((a) => a.type === "apply" || a.type === "conflict").length;
   return {
@@ -225,6 +232,15 @@ export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
     pendingUp: up,
     pendingDown: down,
     readOnlySkipped: actions.filter((a) => a.type === "read-only").length,
-    skipped: scanned.skipped.map((s) => ({ path: s.path, reason: s.reason })),
+    skipped: [
+      ...scanned.skipped.map((s) => ({ path: s.path, reason: s.reason })),
+      // Refused by an earlier sync (kept in the state), and any in what is still to read.
+      ...new Map([...ctx.state.refused(ctx.space.id), ...refused.map((r) => ({ path: r.path, reason: refusedReason(r) }))].map((r) => [r.path, r])).values(),
+    ],
   };
+}
+
+/** How a remote entry refused for its path is reported (`status`, the sync summary). */
+function refusedReason(r: RefusedEntry): string {
+  return `refused from the sharing manager: ${r.reason}`;
 }

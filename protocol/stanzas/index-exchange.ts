@@ -11,7 +11,7 @@
  * Sequence numbers are per space, start at 1 and grow by one per applied path version;
  * `after` is exclusive. A commit's files get consecutive numbers ending at `head`, in order.
  */
-import { badRequest } from "../errors.ts";
+import { ShareError, badRequest } from "../errors.ts";
 import type { FileVersion } from "../file.ts";
 import { spaceId, type ReplicaId, type SpaceId } from "../ids.ts";
 import { NS } from "../ns.ts";
@@ -24,6 +24,7 @@ import {
   optionalChild,
   parseUint,
   requiredAttr,
+  requiredChild,
   requiredUint,
 } from "../xml.ts";
 import { buildFile, parseFile } from "./file.ts";
@@ -51,6 +52,20 @@ export interface IndexPage {
   /** True when this page reaches `head`: nothing newer is left to read. */
   readonly complete: boolean;
   readonly entries: readonly IndexEntry[];
+  /**
+   * Entries left out because their path breaks the path rules (§ 5.4): the receiver writes
+   * nothing for them and goes on with the others. Their vectors still count as read.
+   */
+  readonly refused: readonly RefusedEntry[];
+}
+
+/** An index entry whose path a receiver refused: the rule's reason and the path as reported. */
+export interface RefusedEntry {
+  readonly seq: number;
+  /** At most 200 characters of the path, characters XML cannot carry written as `\u{..}`. */
+  readonly path: string;
+  readonly reason: string;
+  readonly vector: VersionVector;
 }
 
 export function buildIndexQuery(q: IndexQuery): Element {
@@ -77,7 +92,7 @@ export function parseIndexQuery(el: Element): IndexQuery {
   return max === undefined ? { space, after } : { space, after, max };
 }
 
-export function buildIndexPage(p: IndexPage): Element {
+export function buildIndexPage(p: Omit<IndexPage, "refused">): Element {
   const el = new Element("index", { xmlns: NS.share, space: p.space, head: String(p.head), complete: String(p.complete) });
   for (const e of p.entries) el.cnode(buildFile(e, { seq: String(e.seq) }));
   const first = p.entries[0];
@@ -96,13 +111,23 @@ export function parseIndexPage(el: Element): IndexPage {
   const head = requiredUint(el, "head");
   const complete = optionalBool(el, "complete", false);
   let prev = 0;
-  const entries = childrenNamed(el, "file").map((f): IndexEntry => {
+  const entries: IndexEntry[] = [];
+  const refused: RefusedEntry[] = [];
+  for (const f of childrenNamed(el, "file")) {
     const seq = requiredUint(f, "seq");
     if (seq <= prev || seq > head) throw badRequest(`Index entries must have increasing seq ≤ head; got ${seq}`);
     prev = seq;
-    return { ...parseFile(f), seq };
-  });
-  return { space, head, complete, entries };
+    try {
+      entries.push({ ...parseFile(f), seq });
+    } catch (err) {
+      // A path that breaks the rules costs that entry only (§ 5.4); anything else malformed
+      // is the page's fault.
+      if (!(err instanceof ShareError) || err.code !== "invalid-path") throw err;
+      const vector = parseVector(requiredChild(f, "vector"));
+      refused.push({ seq, path: err.attrs.path ?? "", reason: err.attrs.reason ?? "invalid-path", vector });
+    }
+  }
+  return { space, head, complete, entries, refused };
 }
 
 /** One path in a commit: the new version and the version it was based on (empty for a new path). */

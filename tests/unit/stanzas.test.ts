@@ -24,11 +24,11 @@ const cases: Array<[string, unknown, (v: never) => Element, (el: Element) => unk
   ["index query (after, max)", { space: F.space, after: 42, max: 500 }, I.buildIndexQuery as never, I.parseIndexQuery],
   [
     "index page",
-    { space: F.space, head: 60, complete: false, entries: [{ ...F.file, seq: 43 }, { ...F.deletion, seq: 44 }, { ...F.dir, seq: 45 }] },
+    { space: F.space, head: 60, complete: false, entries: [{ ...F.file, seq: 43 }, { ...F.deletion, seq: 44 }, { ...F.dir, seq: 45 }], refused: [] },
     I.buildIndexPage as never,
     I.parseIndexPage,
   ],
-  ["empty index page", { space: F.space, head: 0, complete: true, entries: [] }, I.buildIndexPage as never, I.parseIndexPage],
+  ["empty index page", { space: F.space, head: 0, complete: true, entries: [], refused: [] }, I.buildIndexPage as never, I.parseIndexPage],
   [
     "commit",
     { space: F.space, changes: [{ version: F.file, base: F.vector }, { version: F.deletion, base: EMPTY }] },
@@ -174,6 +174,34 @@ describe("malformed payloads are refused with a ShareError", () => {
     }
     expect(thrown).toBeInstanceOf(ShareError);
     expect((thrown as ShareError).code).toBe(code);
+  });
+});
+
+describe("an index page with a hostile path (§ 5.4)", () => {
+  const entry = (seq: number, path: string, n: number) =>
+    `<file seq='${seq}' path='${path}' kind='dir' size='0' mtime='1' mode='493' replica='r1'><vector><c r='r1' n='${n}'/></vector></file>`;
+
+  it("leaves out only the entries whose path breaks a rule, with their reason and vector", () => {
+    const xml = `<index xmlns='urn:xmpp:share:0' space='s1' head='9'>${entry(3, "ok", 1)}${entry(5, "../etc", 2)}${entry(6, "fine/CON.txt", 3)}${entry(8, "also ok", 4)}</index>`;
+    const page = I.parseIndexPage(parseXml(xml) as Element);
+    expect(page.entries.map((e) => [e.seq, e.path])).toEqual([
+      [3, "ok"],
+      [8, "also ok"],
+    ]);
+    expect(page.refused).toEqual([
+      { seq: 5, path: "../etc", reason: "dot-dot", vector: { entries: [["r1", 2]] } },
+      { seq: 6, path: "fine/CON.txt", reason: "windows-reserved", vector: { entries: [["r1", 3]] } },
+    ]);
+  });
+
+  it("still fails the page for anything else malformed, even beside a bad path", () => {
+    const noVector = "<file seq='4' path='../x' kind='dir' size='0' mtime='1' mode='493' replica='r1'/>";
+    for (const xml of [
+      `<index xmlns='urn:xmpp:share:0' space='s1' head='9'>${entry(5, "../etc", 2)}${noVector}</index>`,
+      `<index xmlns='urn:xmpp:share:0' space='s1' head='9'>${entry(5, "../etc", 2)}${entry(4, "ok", 1)}</index>`,
+    ]) {
+      expect(() => I.parseIndexPage(parseXml(xml) as Element)).toThrow(ShareError);
+    }
   });
 });
 
