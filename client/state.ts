@@ -107,6 +107,11 @@ function toSpace(r: SpaceRow): LocalSpace {
  * a folder's synced versions are held whole during a sync, and SQLite gives each row its own copies.
  */
 function toSynced(r: EntryRow, intern: <T extends string>(s: T) => T): Synced {
+  if (r.deleted === 1) {
+    // A deletion's `hash` column holds what it deleted (`was`), or is empty.
+    const version: FileVersion = { path: r.path, kind: intern(r.kind), vector: decode(r.vector), hash: "", size: r.size, mtimeMs: r.mtime, mode: r.mode, deleted: true, replica: intern(r.replica), chunks: [], ...(r.hash ? { was: r.hash } : {}) };
+    return r.l_size === null ? { version } : { version, local: { size: r.l_size, mtimeMs: r.l_mtime ?? 0, ino: r.l_ino ?? 0 } };
+  }
   const chunks = unpackChunks(r.chunks);
   const version: FileVersion = {
     path: r.path,
@@ -208,7 +213,7 @@ export class ClientState {
   commit(space: SpaceId, synced: readonly Synced[], pulled?: number, seen: VersionVector = EMPTY): void {
     this.#db.transaction(() => {
       for (const { version, local } of synced) {
-        this.#put.run(space, version.path, version.kind, version.deleted ? 1 : 0, version.hash, version.size, version.mtimeMs, version.mode, version.replica,
+        this.#put.run(space, version.path, version.kind, version.deleted ? 1 : 0, version.deleted ? (version.was ?? "") : version.hash, version.size, version.mtimeMs, version.mode, version.replica,
           encode(version.vector), packChunks(version.chunks), local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null);
       }
       const v = mergeAll([this.vector(space), seen, ...synced.map((s) => s.version.vector)]);

@@ -27,6 +27,13 @@ export interface FileVersion {
   readonly mode: number;
   /** A tombstone: the path was deleted in this version. */
   readonly deleted: boolean;
+  /**
+   * On a deletion of a file: the content id of the file it deleted (XEP-draft.md § 5.7), so that
+   * a replica that never learnt of the deletion and still holds exactly those bytes (a device
+   * whose database was lost) deletes them instead of bringing them back as an edit. Absent on
+   * every other version, and on deletions that do not know what they deleted.
+   */
+  readonly was?: string;
   /** The replica that made this version. */
   readonly replica: ReplicaId;
   /** The chunks that make up the content, in order; empty for directories and deletions. */

@@ -79,7 +79,10 @@ const EXEC = 0o100;
 function localVersion(path: string, d: OnDisk | undefined, s: Synced | undefined, vector: VersionVector, replica: ReplicaId, nowMs: number): FileVersion {
   if (!d) {
     const prev = s?.version;
-    return { path, kind: prev?.kind ?? "file", vector, hash: "", size: 0, mtimeMs: nowMs, mode: prev?.mode ?? 0o644, deleted: true, replica, chunks: [] };
+    // What it deletes travels with it (`was`): a replica that lost its records can tell its
+    // copy of exactly these bytes from an edit.
+    const was = prev && !prev.deleted && prev.kind === "file" && prev.hash ? { was: prev.hash } : {};
+    return { path, kind: prev?.kind ?? "file", vector, hash: "", size: 0, mtimeMs: nowMs, mode: prev?.mode ?? 0o644, deleted: true, replica, chunks: [], ...was };
   }
   const dir = d.kind === "dir";
   return {
@@ -167,6 +170,12 @@ export function plan(input: PlanInput): Action[] {
     }
     if (sameContent(d, r)) {
       actions.push({ type: "adopt", path, remote: r, ...(d ? { disk: d } : {}) });
+      continue;
+    }
+    // No record of this path (a device whose database was lost) and the remote side deleted
+    // exactly what is on disk, or an empty folder: that is the deletion, not a local edit.
+    if (!s && d && r.deleted && d.kind === r.kind && (d.kind === "dir" || (r.was !== undefined && r.was === d.hash))) {
+      actions.push({ type: "apply", path, remote: r, disk: d });
       continue;
     }
     // Both changed, differently.

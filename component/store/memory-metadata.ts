@@ -75,7 +75,8 @@ export function normalizeVersions(versions: readonly FileVersion[]): FileVersion
     }
     const { path, kind, hash, size, mtimeMs, mode, deleted, replica } = v;
     const chunks = v.chunks.map((c) => ({ hash: c.hash, size: c.size }));
-    return { path, kind, vector: decode(encode(v.vector)), hash, size, mtimeMs, mode, deleted, replica, chunks };
+    const was = deleted && v.was ? { was: v.was } : {};
+    return { path, kind, vector: decode(encode(v.vector)), hash, size, mtimeMs, mode, deleted, replica, chunks, ...was };
   });
 }
 

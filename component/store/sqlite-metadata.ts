@@ -179,7 +179,9 @@ function toEntry(r: EntryRow): IndexEntry {
   const { path, seq, kind, hash, size, mode, replica } = r;
   const chunks = unpackChunks(r.chunks);
   const vector = decode(r.vector);
-  return { path, seq, kind, hash, size, mtimeMs: r.mtime, mode, deleted: r.deleted === 1, replica, vector, chunks };
+  // A deletion's `hash` column holds what it deleted (`was`), or is empty.
+  if (r.deleted === 1) return { path, seq, kind, hash: "", size, mtimeMs: r.mtime, mode, deleted: true, replica, vector, chunks, ...(hash ? { was: hash } : {}) };
+  return { path, seq, kind, hash, size, mtimeMs: r.mtime, mode, deleted: false, replica, vector, chunks };
 }
 
 function toSpace(r: SpaceRow, members: readonly BareJid[]): SpaceRecord {
@@ -400,7 +402,8 @@ export class SqliteMetadataStore implements MetadataStore {
         touched.add(h);
       }
       used += (v.deleted ? 0 : v.size) - (old && !old.deleted ? old.size : 0);
-      const { path, kind, hash, size, mtimeMs, mode, deleted, replica } = v;
+      const { path, kind, size, mtimeMs, mode, deleted, replica } = v;
+      const hash = deleted ? (v.was ?? "") : v.hash;
       this.q.putEntry.run(space, path, seq, kind, hash, size, mtimeMs, mode, deleted ? 1 : 0, replica,
         encode(v.vector), packChunks(v.chunks));
     });

@@ -7,7 +7,8 @@
  *     <chunk hash='…64 hex…' size='5'/>
  *   </file>
  *
- * A deletion is `deleted='true'` with no hash and no chunks; a directory is `kind='dir'`.
+ * A deletion is `deleted='true'` with no hash and no chunks (and, for a deleted file, `was`:
+ * the content id it deleted); a directory is `kind='dir'`.
  * In an index page each `<file/>` also has `seq`; in a commit it may carry `<base/>`.
  */
 import { badRequest } from "../errors.ts";
@@ -44,8 +45,10 @@ export function buildFile(f: FileVersion, extra: Record<string, string> = {}): E
     replica: f.replica,
     ...extra,
   };
-  if (f.deleted) attrs.deleted = "true";
-  else if (f.kind === "file") attrs.hash = f.hash;
+  if (f.deleted) {
+    attrs.deleted = "true";
+    if (f.was) attrs.was = f.was;
+  } else if (f.kind === "file") attrs.hash = f.hash;
   const el = new Element("file", attrs);
   el.cnode(buildVector(f.vector));
   if (!f.deleted) {
@@ -89,7 +92,12 @@ export function parseFile(el: Element): FileVersion {
       throw badRequest(`<file path='${path}'/> is a ${deleted ? "deletion" : "directory"} and cannot carry content`);
     }
     if (size !== 0) throw badRequest(`<file path='${path}'/> is a ${deleted ? "deletion" : "directory"}; size must be 0`);
+    if (optionalAttr(el, "was") !== undefined) {
+      if (!deleted || kind !== "file") throw badRequest(`<file path='${path}'/> has was= but is not the deletion of a file`);
+      return { path, kind, vector, hash, size, mtimeMs, mode, deleted, replica, chunks, was: parseHash(el, "was") };
+    }
   } else {
+    if (optionalAttr(el, "was") !== undefined) throw badRequest(`<file path='${path}'/> has was= but is not a deletion`);
     hash = parseHash(el, "hash");
     if (manifestEls.length > 0) {
       if (chunkEls.length > 0) throw badRequest(`<file path='${path}'/> has both <chunk/> and <manifest/>`);

@@ -226,6 +226,16 @@ export function runMetadataStoreContract(name: string, open: () => Promise<Metad
         expect(await store.getEntry(S("nope"), v.path)).toBeUndefined();
       });
 
+      it("keeps what a deletion says it deleted (was), and nothing for one that does not say", async () => {
+        await store.commit(S("s1"), [file("a", [[1, 10]]), file("b", [[2, 20]])], ok);
+        const gone = { ...tombstone("a"), was: "c".repeat(64) };
+        const silent = tombstone("b");
+        await store.commit(S("s1"), [gone, silent], ok);
+        expect(await store.getEntry(S("s1"), "a")).toEqual({ ...gone, seq: 3 });
+        expect(await store.getEntry(S("s1"), "b")).toEqual({ ...silent, seq: 4 });
+        expect((await store.readIndex(S("s1"), 2, 10)).map((e) => e.was)).toEqual(["c".repeat(64), undefined]);
+      });
+
       it("pages the index: after is exclusive, each path once with its latest version", async () => {
         await store.commit(S("s1"), ["a", "b", "c", "d"].map((p) => file(p)), ok);
         const b2 = file("b", [[1, 4]]);

@@ -411,9 +411,12 @@ describe("a device whose state database was deleted, its clock a day back (row 1
     expect(t.get("same.txt")).toBe("unchanged\n");
     expect(t.get("new.txt")).toBe("Bob's new file\n");
     expect(holders(t, "same.txt", "unchanged\n")).toEqual(["same.txt"]);
-    // Not asserted: v1 is kept as a conflict copy (harmless noise), and gone.txt comes back
-    // everywhere. Without its database the laptop cannot tell its old copy from an edit, and an
-    // edit beats a delete; telling them apart would need the tombstone to name the deleted hash.
+    // Carol's deletion names the bytes it deleted (was): the laptop's copy is exactly those,
+    // so it is deleted there too rather than brought back to everyone as an edit.
+    expect(t.has("gone.txt")).toBe(false);
+    expect(holders(t, "gone.txt", "deleted by Carol\n")).toEqual([]);
+    // Not asserted: v1 is kept as a conflict copy (harmless noise): the laptop cannot tell its
+    // old copy of report.txt from an edit, and keeps both (nothing is lost).
     // Alice now edits the version she received, with her clock still a day behind: a newer
     // version, whatever its mtime says, and it replaces Bob's everywhere with no conflict.
     const before = [...t.keys()];

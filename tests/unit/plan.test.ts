@@ -51,8 +51,27 @@ describe("plan", () => {
     expect(run({ d: edited })[0]).toMatchObject({ type: "push", base: EMPTY });
   });
 
-  it("local delete: push a tombstone", () => {
-    expect(run({ s: synced })[0]).toMatchObject({ type: "push", version: { deleted: true, size: 0, hash: "" } });
+  it("local delete: push a tombstone that names the content it deleted (was)", () => {
+    expect(run({ s: synced })[0]).toMatchObject({ type: "push", version: { deleted: true, size: 0, hash: "", was: h("a") } });
+    // A folder, or a path already deleted, has no content to name.
+    const dir: Synced = { version: { ...v0, kind: "dir", hash: "", size: 0, chunks: [] } };
+    const [a] = run({ s: dir });
+    expect(a?.type === "push" && a.version.deleted && a.version.was).toBe(undefined);
+  });
+
+  it("no record of the path (a lost database): a remote deletion of exactly these bytes deletes them", () => {
+    // The bytes on disk are the ones the deletion names: the deletion applies, nothing is kept.
+    expect(run({ d: same, r: { ...remoteDelete, was: h("a") } })).toEqual([{ type: "apply", path: "a.txt", remote: { ...remoteDelete, was: h("a") }, disk: same }]);
+    // Other bytes, or a deletion that does not say what it deleted: an edit beats a deletion.
+    for (const r of [{ ...remoteDelete, was: h("z") }, remoteDelete]) {
+      expect(run({ d: same, r })[0]).toMatchObject({ type: "conflict", keep: "local" });
+    }
+    // With a record, a changed file is an edit whatever the deletion names.
+    expect(run({ s: synced, d: edited, r: { ...remoteDelete, was: h("b") } })[0]).toMatchObject({ type: "conflict", keep: "local" });
+    // An empty folder with no record, deleted remotely: the deletion applies (removed only if still empty).
+    const dirDisk: OnDisk = { ...same, kind: "dir", size: 0, hash: "", chunks: [] };
+    const dirDelete: IndexEntry = { ...remoteDelete, kind: "dir" };
+    expect(run({ d: dirDisk, r: dirDelete })[0]).toMatchObject({ type: "apply" });
   });
 
   it("touched but same content: remember the new stat only", () => {

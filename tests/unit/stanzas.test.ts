@@ -24,7 +24,7 @@ const cases: Array<[string, unknown, (v: never) => Element, (el: Element) => unk
   ["index query (after, max)", { space: F.space, after: 42, max: 500 }, I.buildIndexQuery as never, I.parseIndexQuery],
   [
     "index page",
-    { space: F.space, head: 60, complete: false, entries: [{ ...F.file, seq: 43 }, { ...F.deletion, seq: 44 }, { ...F.dir, seq: 45 }], refused: [] },
+    { space: F.space, head: 60, complete: false, entries: [{ ...F.file, seq: 43 }, { ...F.deletion, seq: 44 }, { ...F.dir, seq: 45 }, { ...F.deletion, path: "gone.txt", was: F.sha("gone"), seq: 46 }], refused: [] },
     I.buildIndexPage as never,
     I.parseIndexPage,
   ],
@@ -119,6 +119,9 @@ const malformed: Array<[string, string, string]> = [
   ["file with uppercase hash", `<commit xmlns='urn:xmpp:share:0' space='s1'><file path='a' kind='file' hash='${F.sha("a").toUpperCase()}' size='0' mtime='1' mode='420' replica='r1'><vector><c r='r1' n='1'/></vector></file></commit>`, "bad-request"],
   ["file with empty vector", `<commit xmlns='urn:xmpp:share:0' space='s1'><file path='a' kind='dir' size='0' mtime='1' mode='493' replica='r1'><vector/></file></commit>`, "bad-request"],
   ["file with mode beyond 0o777", `<commit xmlns='urn:xmpp:share:0' space='s1'><file path='a' kind='dir' size='0' mtime='1' mode='4095' replica='r1'><vector><c r='r1' n='1'/></vector></file></commit>`, "bad-request"],
+  ["live file naming what it deleted", `<commit xmlns='urn:xmpp:share:0' space='s1'><file path='a' kind='file' hash='${F.sha("")}' was='${F.sha("a")}' size='0' mtime='1' mode='420' replica='r1'><vector><c r='r1' n='1'/></vector></file></commit>`, "bad-request"],
+  ["deleted folder naming content", `<commit xmlns='urn:xmpp:share:0' space='s1'><file path='a' kind='dir' deleted='true' was='${F.sha("a")}' size='0' mtime='1' mode='493' replica='r1'><vector><c r='r1' n='1'/></vector></file></commit>`, "bad-request"],
+  ["deletion with a malformed was", `<commit xmlns='urn:xmpp:share:0' space='s1'><file path='a' kind='file' deleted='true' was='XYZ' size='0' mtime='1' mode='420' replica='r1'><vector><c r='r1' n='1'/></vector></file></commit>`, "bad-request"],
   ["deletion with content", `<commit xmlns='urn:xmpp:share:0' space='s1'><file path='a' kind='file' deleted='true' hash='${F.sha("a")}' size='0' mtime='1' mode='420' replica='r1'><vector><c r='r1' n='1'/></vector></file></commit>`, "bad-request"],
   ["vector with duplicate replica", "<snm xmlns='urn:xmpp:share:0' space='s1' replica='r1'><vector><c r='r1' n='1'/><c r='r1' n='2'/></vector></snm>", "invalid-vector"],
   ["vector with negative counter", "<snm xmlns='urn:xmpp:share:0' space='s1' replica='r1'><vector><c r='r1' n='-1'/></vector></snm>", "bad-request"],
