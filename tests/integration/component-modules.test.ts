@@ -257,17 +257,35 @@ describe("a full disk under the metadata", () => {
   });
 });
 
-describe("a member removed from a group", () => {
-  it("replays their old requests and tokens in vain: the answers of a space that does not exist, and nothing changes", async () => {
-    const g = await c.ok<G.Group>(A, "set", G.buildCreateGroup({ name: "Family", members: [bob, carol] }));
-    const space = (await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "group", name: "Photos", group: g.id }))).id;
+describe("a member who is no longer one (removed from a group, or gone from a pair)", () => {
+  /** Makes a space with Bob in it; returns it and how Bob stops being a member. */
+  const setups: Array<[string, () => Promise<{ space: SpaceId; drop: () => Promise<unknown> }>]> = [
+    [
+      "removed from a group by its owner",
+      async () => {
+        const g = await c.ok<G.Group>(A, "set", G.buildCreateGroup({ name: "Family", members: [bob, carol] }));
+        const space = (await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "group", name: "Photos", group: g.id }))).id;
+        return { space, drop: () => c.ok(A, "set", G.buildMemberChange("remove-member", { group: g.id, jid: bob })) };
+      },
+    ],
+    [
+      "who left a pair (the pair passes to Alice)",
+      async () => {
+        const space = (await pairSpace()).id;
+        return { space, drop: () => c.ok(B, "set", S.buildLeaveSpace(space)) };
+      },
+    ],
+  ];
+
+  it.each(setups)("%s: replays their old requests and tokens in vain, the answers of a space that does not exist, and nothing changes", async (_, setup) => {
+    const { space, drop } = await setup();
     const chunk = await c.upload("Bob's photo", bob);
     const v = version("photo.jpg", "Bob's photo", bump(EMPTY, phone, 1), phone, chunk);
     const commit = I.buildCommit({ space, changes: [{ version: v, base: EMPTY }] });
     await c.ok(B, "set", commit);
     const down = await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space, direction: "download", chunks: [chunk] }));
     const up = await c.ok<SL.Slots>(B, "get", SL.buildSlotRequest({ space, direction: "upload", chunks: [{ hash: sha("more"), size: 4 }] }));
-    await c.ok(A, "set", G.buildMemberChange("remove-member", { group: g.id, jid: bob }));
+    await drop();
     const before = { space: await c.store.getSpace(space), index: await c.store.readIndex(space, 0, 100), acks: await c.store.acks(space) };
 
     // Every request of Bob's is answered as for a space that does not exist.
