@@ -19,6 +19,7 @@ import path from "node:path";
 import { watch } from "chokidar";
 import { Command } from "commander";
 import { type Cast, hasContent, startCast } from "../tests/harness/cast.ts";
+import { folderFiles } from "../tests/harness/folder.ts";
 import { prosodyVersion } from "../tests/harness/prosody-check.ts";
 
 const PEOPLE = ["adam", "bob", "charlene"] as const;
@@ -47,14 +48,9 @@ class Story {
   }
 }
 
-/** A folder's files (not the .xshare marker), relative, sorted. */
+/** A folder's files (not the client's state), relative, sorted. */
 async function files(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
-    const rel = path.relative(dir, path.join(e.parentPath, e.name));
-    if (e.isFile() && !rel.split(path.sep).some((p) => p.startsWith(".xshare"))) out.push(rel);
-  }
-  return out.sort();
+  return [...(await folderFiles(dir)).keys()];
 }
 
 async function play(cast: Cast, story: Story): Promise<Map<string, string>> {

@@ -9,10 +9,11 @@
 // Not part of `npm test`: it takes minutes.
 
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Command } from "commander";
 import { type Cast, startCast } from "../tests/harness/cast.ts";
+import { folderFiles } from "../tests/harness/folder.ts";
 
 const PEOPLE = ["adam", "bob", "charlene"] as const;
 type Person = (typeof PEOPLE)[number];
@@ -31,14 +32,9 @@ function rng(seed: number): () => number {
 
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
-/** Every file of a folder (not the marker) → its content's hash. */
+/** Every file of a folder (not the client's state) → its content's hash. */
 async function tree(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    const rel = path.relative(dir, path.join(e.parentPath, e.name));
-    if (e.isFile() && !rel.split(path.sep).some((p) => p.startsWith(".xshare"))) out.set(rel, sha(await readFile(path.join(dir, rel))));
-  }
-  return out;
+  return new Map([...(await folderFiles(dir))].map(([p, b]) => [p, sha(b)]));
 }
 
 async function main(opts: { minutes: string; seed: string }): Promise<number> {

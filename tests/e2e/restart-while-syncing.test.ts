@@ -6,10 +6,11 @@
  * two people wrote the same file), and the same vector digest on every device and the sharing
  * manager.
  */
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cast, startCast } from "../harness/cast.ts";
+import { folderText } from "../harness/folder.ts";
 
 const PEOPLE = ["adam", "bob", "charlene"] as const;
 let cast: Cast;
@@ -29,14 +30,9 @@ afterAll(async () => {
   await cast?.close();
 });
 
-/** Files of a folder (not the marker) and their contents. */
+/** Files of a folder (not the client's state) and their contents, sorted by path. */
 async function tree(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    const rel = path.relative(dir, path.join(e.parentPath, e.name));
-    if (e.isFile() && !rel.startsWith(".xshare")) out[rel] = await readFile(path.join(dir, rel), "utf8");
-  }
-  return sorted(out);
+  return Object.fromEntries(await folderText(dir));
 }
 
 describe("Prosody restarted in the middle of syncing", () => {
