@@ -57,6 +57,8 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   let bridge: ReturnType<typeof createIqBridge> | undefined;
   const gcLock = new Mutex();
   let link: ComponentLink | undefined;
+  /** Why the XMPP server last refused the handshake; cleared once online. */
+  let refusal: string | undefined;
 
 
   // An uploaded chunk is recorded only while its bytes exist, and once durable (record-chunks.ts).
@@ -70,7 +72,13 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     limits: { maxChunkBytes: config.limits.maxChunkBytes },
     now,
     // The bridge needs the router, built below; until then (a few ms at start) say "not yet".
-    health: () => ({ ok: link?.online ?? false, domain: config.domain, xmpp: link?.online ? "connected" : "connecting" }),
+    // "refused" with the reason while the XMPP server turns the handshake down (a wrong secret).
+    health: () => ({
+      ok: link?.online ?? false,
+      domain: config.domain,
+      xmpp: link?.online ? "connected" : refusal ? "refused" : "connecting",
+      ...(!link?.online && refusal ? { reason: refusal } : {}),
+    }),
     iqBridge: async (req, res) => {
       if (bridge) return bridge(req, res);
       res.writeHead(503, { "Retry-After": "1" }).end("Starting\n");
@@ -128,6 +136,8 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     void router?.handle(stanza).then((reply) => reply && current.send(reply));
   });
   current.on("offline", () => sharing.clear());
+  current.on("refused", (err: Error) => (refusal = err.message));
+  current.on("online", () => (refusal = undefined));
 
   let gcRunning: Promise<GcResult> | undefined;
   const gc = () => (gcRunning ??= collectGarbage(deps, gcLock).finally(() => (gcRunning = undefined)));

@@ -1,7 +1,7 @@
 /**
  * A wrong component secret (issue 7, row 6), against a real Prosody: the sharing manager says
  * so clearly at each attempt, tries again less and less often (5 s, then 10 s, …), stays up with
- * its health check saying it is not connected, and nothing else happens: Prosody goes on serving
+ * its health check saying the secret was refused, and nothing else happens: Prosody goes on serving
  * its users. SIGTERM still stops it at once.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -66,7 +66,7 @@ describe("a wrong component secret", () => {
     const url = (JSON.parse(out.split("\n").find((l) => l.includes('"HTTP chunk server listening"'))!) as { url: string }).url;
     const health = await fetch(`${url}health`);
     expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({ xmpp: "connecting" });
+    expect(await health.json()).toMatchObject({ xmpp: "refused", reason: expect.stringMatching(/refused the component secret/) });
     // Prosody goes on serving everyone else.
     const alice = await connectClient(prosody, "alice", "pw");
     await stopEntity(alice);
