@@ -64,6 +64,13 @@ CREATE TABLE IF NOT EXISTS conflicts (
   space TEXT NOT NULL, path TEXT NOT NULL, copy TEXT NOT NULL, replica TEXT NOT NULL, created INTEGER NOT NULL,
   local_at TEXT NOT NULL, PRIMARY KEY (space, copy)
 );
+CREATE TABLE IF NOT EXISTS waiting (
+  space TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, deleted INTEGER NOT NULL,
+  hash TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL,
+  replica TEXT NOT NULL, vector BLOB NOT NULL, chunks BLOB NOT NULL,
+  l_size INTEGER, l_mtime INTEGER, l_ino INTEGER,
+  PRIMARY KEY (space, path)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS refused (
   space TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (space, path)
 ) WITHOUT ROWID;
@@ -187,6 +194,7 @@ export class ClientState {
       this.#db.prepare("DELETE FROM entries WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM conflicts WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM refused WHERE space = ?").run(id);
+      this.#db.prepare("DELETE FROM waiting WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM spaces WHERE id = ?").run(id);
     })();
   }
@@ -245,6 +253,26 @@ export class ClientState {
 
   removeConflict(space: SpaceId, copy: string): void {
     this.#db.prepare("DELETE FROM conflicts WHERE space = ? AND copy = ?").run(space, copy);
+  }
+
+  /**
+   * Remote versions read but not written yet because a local path spelt otherwise occupies
+   * their place (a case-insensitive disk): each sync tries them again, since the index position
+   * has moved past them, until written or superseded. `setWaiting` replaces the space's set.
+   */
+  waiting(space: SpaceId): FileVersion[] {
+    const intern = <T extends string>(s: T): T => s;
+    return (this.#db.prepare("SELECT * FROM waiting WHERE space = ? ORDER BY path").all(space) as EntryRow[]).map((r) => toSynced(r, intern).version);
+  }
+
+  setWaiting(space: SpaceId, versions: readonly FileVersion[]): void {
+    const put = this.#db.prepare(
+      `INSERT OR REPLACE INTO waiting (space, path, kind, deleted, hash, size, mtime, mode, replica, vector, chunks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#db.transaction(() => {
+      this.#db.prepare("DELETE FROM waiting WHERE space = ?").run(space);
+      for (const v of versions) put.run(space, v.path, v.kind, v.deleted ? 1 : 0, v.deleted ? (v.was ?? "") : v.hash, v.size, v.mtimeMs, v.mode, v.replica, encode(v.vector), packChunks(v.chunks));
+    })();
   }
 
   /**

@@ -62,9 +62,17 @@ async function aliasOf(fs: Fs, path: string): Promise<string | undefined> {
 /**
  * Brings remote versions to disk; false when some path must wait for the next round. A remote
  * path that a local one spelt otherwise occupies (a case-insensitive disk) is not written: it
- * goes to `heldBack` with the reason, and counts as done for this sync.
+ * goes to `heldBack` with the reason, its version to `waiting` (the caller keeps it for the next
+ * sync, when the local name may have gone), and counts as done for this sync.
  */
-export async function applyRemote(ctx: SyncContext, actions: readonly Action[], disk: ReadonlyMap<string, Disk>, report: { pulled: number; conflicts: number; bytesDown: number }, heldBack: Map<string, string> = new Map()): Promise<boolean> {
+export async function applyRemote(
+  ctx: SyncContext,
+  actions: readonly Action[],
+  disk: ReadonlyMap<string, Disk>,
+  report: { pulled: number; conflicts: number; bytesDown: number },
+  heldBack: Map<string, string> = new Map(),
+  waiting: Map<string, FileVersion> = new Map(),
+): Promise<boolean> {
   const { fs, state, remote, space } = ctx;
   const cache = new Map<ChunkHash, Uint8Array>();
   const fetch = async (chunks: readonly { hash: ChunkHash; size: number }[], into: ChunkTarget) => {
@@ -210,6 +218,7 @@ export async function applyRemote(ctx: SyncContext, actions: readonly Action[], 
         const alias = w.expect === undefined ? await aliasOf(fs, w.target) : undefined;
         if (alias === undefined) return false;
         heldBack.set(w.v.path, `case-collision with local ${alias}`);
+        waiting.set(w.v.path, w.v);
         return true;
       }
     };

@@ -8,7 +8,7 @@
  * folder whose files were all deleted).
  */
 import { ShareError } from "../../protocol/errors.ts";
-import type { ChunkRef } from "../../protocol/file.ts";
+import type { ChunkRef, FileVersion } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { manifestOf, withChunks } from "../../protocol/manifest.ts";
 import { mergeAll, type VersionVector } from "../../protocol/vv.ts";
@@ -86,6 +86,9 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   const remoteChanges = new Map<string, IndexEntry>();
   const refused: RefusedEntry[] = [];
   let head = after;
+  // Versions read by an earlier sync but not written (a local name in their place): again,
+  // unless the index has something newer for the path.
+  for (const v of state.waiting(space.id)) remoteChanges.set(v.path, { ...v, seq: 0 });
   for await (const page of remote.readIndex(space.id, after)) {
     for (const e of page.entries) remoteChanges.set(e.path, e);
     refused.push(...page.refused);
@@ -127,6 +130,8 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
    * remote ones a local path spelt otherwise occupies (apply.ts). Reported; not tried again.
    */
   const heldBack = new Map<string, string>();
+  /** Remote versions held back this sync (apply.ts), kept for the next one. */
+  const waiting = new Map<string, FileVersion>();
   const marker = await checkMarker(fs, space.id);
   if (marker !== "ok") return { ...report, status: "paused", reason: marker };
   let pulledSeq = state.space(space.id)?.pulled ?? 0;
@@ -150,7 +155,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     report.readOnlySkipped = actions.filter((a) => a.type === "read-only").map((a) => a.path);
     let settled: boolean;
     try {
-      settled = await applyRemote(ctx, actions, disk, report, heldBack);
+      settled = await applyRemote(ctx, actions, disk, report, heldBack, waiting);
     } catch (err) {
       if (!(err instanceof LocalChanged)) throw err;
       settled = false;
@@ -163,6 +168,8 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     const consume = () => {
       pulledSeq = head;
       state.commit(space.id, [], head, seen);
+      // The index position is past them now: what could not be written waits in the state.
+      state.setWaiting(space.id, [...waiting.values()]);
     };
     if (settled && !won) consume();
     ctx.signal?.throwIfAborted();

@@ -73,6 +73,23 @@ describe("names that differ only in case", () => {
     expect((await a.sync(space.id)).status).toBe("in-sync");
     expect(text(afs, "Foo.txt")).toBe("Alice's\n");
     expect(text(afs, "other.txt")).toBe("Carol's other\n");
-    expect((await c.sync(space.id)).status).toBe("in-sync");
+    // Every sync says again that Alice's Foo.txt waits (the index position has moved past it).
+    const again = await c.sync(space.id);
+    expect(again.status).toBe("in-sync");
+    expect(again.skipped).toContainEqual({ path: "Foo.txt", reason: "case-collision with local FOO.txt" });
+    expect(text(cfs, "FOO.txt")).toBe("Carol's\n");
+    // Carol renames hers out of the way: the next sync writes Alice's, and sends Carol's new name.
+    await cfs.rename("FOO.txt", "FOO (Carol).txt");
+    const after = await c.sync(space.id);
+    expect(after.status).toBe("in-sync");
+    expect(after.skipped).toEqual([]);
+    expect(text(cfs, "Foo.txt")).toBe("Alice's\n");
+    expect(text(cfs, "FOO (Carol).txt")).toBe("Carol's\n");
+    expect((await a.sync(space.id)).status).toBe("in-sync");
+    expect(text(afs, "FOO (Carol).txt")).toBe("Carol's\n");
+    expect(text(afs, "Foo.txt")).toBe("Alice's\n");
+    // Written once: nothing waits any more, and a further sync moves nothing.
+    expect(c.state.waiting(space.id)).toEqual([]);
+    expect(await c.sync(space.id)).toMatchObject({ status: "in-sync", pushed: 0, pulled: 0 });
   });
 });
