@@ -96,6 +96,7 @@ export async function applyRemote(
     cache,
     fetch,
     slabs: new Slabs(),
+    dirs: new Set(),
   };
   const copies = new Set(actions.flatMap((a) => (a.type === "conflict" && a.copy ? [a.copy] : [])));
   const recorded: Synced[] = [];

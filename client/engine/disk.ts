@@ -54,6 +54,8 @@ export interface ChunkSupply {
   readonly fetch: (chunks: readonly ChunkRef[], into: ChunkTarget) => Promise<void>;
   /** Window buffers, reused from window to window and file to file (see `Slabs`). */
   readonly slabs: Slabs;
+  /** Folders known to exist, made by this sync's writes so far (optional). */
+  readonly dirs?: Set<string>;
 }
 
 /** Where downloaded chunks go. */
@@ -259,15 +261,17 @@ export function fileMode(v: FileVersion): number {
 export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: string, expect: OnDisk | undefined, opts: { syncDir?: boolean } = {}): Promise<Stat> {
   const { fs } = supply;
   const dir = parentPath(target);
-  if (dir) await fs.mkdir(dir);
+  // Made once per sync (a sync of many files in one folder would mkdir it per file).
+  if (dir && !supply.dirs?.has(dir)) {
+    await fs.mkdir(dir);
+    supply.dirs?.add(dir);
+  }
   // Every chunk written is verified (downloaded or read locally), so the file is its chunk list;
   // the list must be the one the version's content id names.
   if (contentId(v.chunks) !== v.hash) throw new Error(`${v.path}: its chunk list does not match its content id`);
-  const tmp = await fs.writeTemp(dir, content(supply, v));
+  const tmp = await fs.writeTemp(dir, content(supply, v), { mode: fileMode(v), mtimeMs: v.mtimeMs });
   try {
     if (!sameStat(await fs.lstat(target), expect)) throw new LocalChanged(v.path);
-    await fs.setMode(tmp, fileMode(v));
-    await fs.setTimes(tmp, v.mtimeMs);
     await fs.rename(tmp, target);
   } catch (err) {
     await fs.remove(tmp).catch(() => undefined);

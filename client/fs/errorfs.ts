@@ -10,7 +10,7 @@
  * Rules are checked in order; the first that decides to fail wins. Non-matching calls, and
  * everything after a rule is spent, go straight to the inner Fs.
  */
-import { fsError, type ErrnoCode, type Fs, type FsMethod, type ReadOptions, type Stat } from "./types.ts";
+import { fsError, type ErrnoCode, type Fs, type FsMethod, type ReadOptions, type Stat, type TempAttrs } from "./types.ts";
 
 export type InjectedCode = Extract<ErrnoCode, "ENOSPC" | "EIO" | "EACCES">;
 
@@ -106,13 +106,13 @@ export class ErrorFs implements Fs {
   readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
     return this.run(() => this.check("readRange", path), () => this.inner.readRange(path, offset, length));
   }
-  async writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string> {
+  async writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, attrs?: TempAttrs): Promise<string> {
     const r = this.decide("writeTemp", [dir]);
     if (r !== undefined && r.afterBytes === undefined) {
       this.failures++;
       throw fsError(r.code ?? "EIO", "writeTemp", dir);
     }
-    return this.inner.writeTemp(dir, r === undefined ? data : this.limited(data, r, "writeTemp", dir));
+    return this.inner.writeTemp(dir, r === undefined ? data : this.limited(data, r, "writeTemp", dir), attrs);
   }
   rename(from: string, to: string): Promise<void> {
     return this.run(() => this.check("rename", from, to), () => this.inner.rename(from, to));

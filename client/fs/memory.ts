@@ -14,7 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { foldKey, TEMP_PREFIX } from "../../protocol/paths.ts";
-import { assertRelative, fsError, joinPath, parentPath, type Fs, type Kind, type ReadOptions, type Stat } from "./types.ts";
+import { assertRelative, fsError, joinPath, parentPath, type Fs, type Kind, type ReadOptions, type Stat, type TempAttrs } from "./types.ts";
 
 interface Node {
   kind: Kind;
@@ -93,7 +93,7 @@ export class MemoryFs implements Fs {
     return this.readable(path, "readRange").data.slice(offset, offset + length);
   }
 
-  async writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string> {
+  async writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, attrs: TempAttrs = {}): Promise<string> {
     const d = this.need(dir, "writeTemp");
     if (d.children === null) throw fsError("ENOTDIR", "writeTemp", dir);
     let rel: string;
@@ -105,7 +105,8 @@ export class MemoryFs implements Fs {
       // A copy: the producer may reuse the piece once the next is asked for (Buffer.slice would not copy).
       for await (const p of data) pieces.push(Uint8Array.prototype.slice.call(p));
       file.data = Buffer.concat(pieces);
-      file.mtimeMs = this.now();
+      file.mtimeMs = attrs.mtimeMs ?? this.now();
+      if (attrs.mode !== undefined) file.mode = attrs.mode & 0o777;
     } catch (err) {
       await this.remove(rel);
       throw err;

@@ -11,12 +11,12 @@
  * read while the caller works on the current one, so memory per open read is bounded by two.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, constants, fdatasync, fsync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, unlinkSync, utimesSync, write, writeSync, type Stats } from "node:fs";
+import { chmodSync, closeSync, constants, fchmodSync, fdatasync, fsync, futimesSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, unlinkSync, utimesSync, write, writeSync, type Stats } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { resolve } from "node:path";
 import { TEMP_PREFIX } from "../../protocol/paths.ts";
 import { ALIGN, DirectWriter } from "./direct-write.ts";
-import { assertRelative, errorCode, joinPath, type Fs, type Kind, type ReadOptions, type Stat } from "./types.ts";
+import { assertRelative, errorCode, joinPath, type Fs, type Kind, type ReadOptions, type Stat, type TempAttrs } from "./types.ts";
 
 /** The buffer small files are read into before their bytes are copied out (see `read`). */
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
@@ -181,8 +181,8 @@ export class RealFs implements Fs {
     }
   }
 
-  async writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string> {
-    const rel = joinPath(dir, TEMP_PREFIX + randomBytes(8).toString("hex"));
+  async writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, attrs: TempAttrs = {}): Promise<string> {
+    const rel = joinPath(dir, tempName());
     const abs = this.writable(rel, "writeTemp");
     // Opened, small pieces written and closed with synchronous calls (microseconds each; the
     // thread pool costs several times that per file); large writes and the fsyncs, which wait
@@ -232,6 +232,9 @@ export class RealFs implements Fs {
         await direct?.finish();
         await syncing;
         if (syncFailed) throw syncFailed.err;
+        // On the open file: no path lookups (a sync of many small files makes these per file).
+        if (attrs.mode !== undefined) fchmodSync(fd, attrs.mode & 0o777);
+        if (attrs.mtimeMs !== undefined) futimesSync(fd, attrs.mtimeMs / 1000, attrs.mtimeMs / 1000);
         await this.fsyncFile(fd, abs);
       } finally {
         await direct?.close();
@@ -346,6 +349,16 @@ function kindOf(st: Stats): Kind {
 
 function toStat(st: Stats): Stat {
   return { kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode & 0o777 };
+}
+
+/**
+ * A fresh temporary file name: this process's random prefix and a counter (O_EXCL refuses any
+ * name that exists anyway). Random bytes per file cost more than the write of a small file.
+ */
+let tempSeq = 0;
+const TEMP_RUN = randomBytes(6).toString("hex");
+function tempName(): string {
+  return `${TEMP_PREFIX}${TEMP_RUN}${(tempSeq++).toString(36)}`;
 }
 
 /** A node:fs callback call as a promise. */

@@ -84,9 +84,11 @@ export interface Fs {
    * Creates `dir/.xshare-tmp-<random>` exclusively (O_EXCL), writes `data`, fsyncs and closes
    * it, and returns its relative path. On any failure the temp file is removed and the error
    * rethrown, so a failed write (ENOSPC) leaves nothing behind. Each piece of `data` is written
-   * (or copied) before the next is asked for: the producer may then reuse its buffer.
+   * (or copied) before the next is asked for: the producer may then reuse its buffer. With
+   * `attrs`, the file gets those permission bits and that mtime before it is closed (one call
+   * each on the open file, instead of setMode and setTimes by path afterwards).
    */
-  writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<string>;
+  writeTemp(dir: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, attrs?: TempAttrs): Promise<string>;
   /** Atomically replaces `to` with `from` (same filesystem; the engine renames within a folder). */
   rename(from: string, to: string): Promise<void>;
   /** Makes a directory's entries (a rename, a create) durable. */
@@ -123,6 +125,14 @@ export interface FsError extends Error {
   readonly errno: number;
   readonly syscall: string;
   readonly path: string;
+}
+
+/** What `writeTemp` sets on the file it writes. */
+export interface TempAttrs {
+  /** Permission bits (`& 0o777`). */
+  readonly mode?: number;
+  /** Modification time (the access time gets the same). */
+  readonly mtimeMs?: number;
 }
 
 /** An error shaped like node:fs's (`ENOSPC: no space left on device, writeTemp 'a/b'`). */

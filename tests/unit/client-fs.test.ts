@@ -176,6 +176,16 @@ for (const [name, make] of Object.entries(makers)) {
       expect((await fs.lstat(root))?.size).toBe(0);
     });
 
+    it("writeTemp gives the file the mode and mtime asked for, kept by the rename", async () => {
+      const fs = await setup();
+      await fs.mkdir("d");
+      const t = await fs.writeTemp("d", pieces("script"), { mode: 0o755, mtimeMs: 1_600_000_000_000 });
+      await fs.rename(t, "d/run.sh");
+      expect(await fs.lstat("d/run.sh")).toMatchObject({ kind: "file", size: 6, mode: 0o755, mtimeMs: 1_600_000_000_000 });
+      const plain = await fs.writeTemp("d", pieces("x"), { mode: 0o1644 });
+      expect((await fs.lstat(plain))!.mode).toBe(0o644);
+    });
+
     it("writeTemp is done with each piece before it asks for the next (the producer may reuse it)", async () => {
       const fs = await setup();
       async function* reused(): AsyncIterable<Uint8Array> {
