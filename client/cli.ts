@@ -109,7 +109,11 @@ Typical use:
     .command("run")
     .description("keep every space of this device in sync until stopped (Ctrl-C, SIGTERM): watches the folders, tells the other members' clients about changes, and hears about theirs")
     .option("--delay <ms>", "wait this long after a local change before syncing, so that changes made together go together", "100")
-    .option("--keepalive <seconds>", "repeat this device's presence to the sharing manager this often", "60")
+    .option(
+      "--keepalive <seconds>",
+      "repeat this device's presence to the sharing manager this often, and ping the server (XEP-0199) after this long without hearing from it; no answer within the same time (at least 5 s, at most 20 s) means the connection is dead, and it is made again",
+      "60",
+    )
     .addOption(new Option("--show <state>", "presence to show; with dnd or xa, changes made elsewhere are fetched only when you are back").choices(SHOWS))
     .option("--quiet", "print nothing but errors")
     .action(async (o: { delay: string; keepalive: string; show?: Show; quiet?: boolean }) => {

@@ -155,6 +155,12 @@ export class Daemon {
   /** Logs in (rejects with a UsageError when that fails), then runs until stop(). */
   async start(): Promise<void> {
     const conn = await connect({ ...this.#config, daemon: true, reconnectDelayMs: this.#opts.retryMs });
+    // Liveness (XEP-0199 ping, ClientConnection): the server is pinged after a keepalive period
+    // without a byte from it, and the link is given up (and re-established) when a ping gets no
+    // byte back within the keepalive period, but never less than 5 s (a busy or rate-limiting
+    // server is not a dead one) nor more than 20 s. A silently dead network is noticed within
+    // keepalive + that, e.g. 80 s at the default 60 s, instead of TCP's ~15 min.
+    conn.setLiveness({ pingIdleMs: this.#opts.keepaliveMs, pingTimeoutMs: Math.min(20_000, Math.max(5_000, this.#opts.keepaliveMs)) });
     this.#opts.onConnection?.(conn);
     const remote = new Remote((iq) => conn.request(iq), this.#config.component);
     const state = ClientState.open(this.#home.stateDb);

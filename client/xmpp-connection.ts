@@ -14,10 +14,22 @@
 // once per lost session (failed reconnect attempts are not sessions), "offline" after close().
 // Reconnection (opt-in) stops for good after a stream error that a retry would only repeat or
 // make worse, notably `conflict`: another session took our resource.
+//
+// Liveness: a network that silently stops delivering (no FIN, no RST: a NAT that forgot us, a
+// Wi-Fi gone, a black hole) leaves TCP believing the connection is fine for as long as its
+// retransmissions last (~15 min), and nothing in an idle XMPP session would notice. So once
+// online, after `pingIdleMs` without a single byte from the server, the connection pings it
+// (XEP-0199, `urn:xmpp:ping`, to the account's domain). Any byte received within
+// `pingTimeoutMs` of the ping proves the link alive: the reply, an error reply (the server did
+// answer), or anything else. Nothing at all → the socket is destroyed, and the lost session goes
+// the ordinary way: "disconnect", then reconnection with backoff. A reconnect attempt that a
+// black hole swallows is cut as soon as xmpp.js gives up waiting for the server's stream header
+// (`timeoutMs`), or else by the stall guard (`reconnectStallMs`).
 
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { client, type Client, type SocketLike, type XMPPError } from "@xmpp/client";
+import { performance } from "node:perf_hooks";
+import { client, xml, type Client, type SocketLike, type XMPPError } from "@xmpp/client";
 import type { JID } from "@xmpp/jid";
 import type { Element } from "ltx";
 import { sameAddress } from "../protocol/jid.ts";
@@ -44,6 +56,12 @@ export interface ClientConnectionOptions {
   reconnectStallMs?: number;
   /** ms xmpp.js waits for the server at each step of opening and closing (default 2000). */
   timeoutMs?: number;
+  /** Once online: ms without any byte from the server before it is pinged (XEP-0199; default
+   *  60 s; 0 turns the liveness check off). Can be changed later: setLiveness(). */
+  pingIdleMs?: number;
+  /** ms a ping waits for any byte from the server before the connection is taken for dead and
+   *  its socket destroyed (default 20 s). */
+  pingTimeoutMs?: number;
   /** Receives every error xmpp.js or a socket reports. Must not throw. */
   onError?: (err: Error) => void;
 }
@@ -58,6 +76,10 @@ export interface DisconnectInfo {
   /** Whether the connection will try to come back by itself. */
   willReconnect: boolean;
 }
+
+const NS_PING = "urn:xmpp:ping";
+const DEFAULT_PING_IDLE_MS = 60_000;
+const DEFAULT_PING_TIMEOUT_MS = 20_000;
 
 /** Stream errors after which reconnecting is wrong, not just useless. `conflict`: another
  *  session took our resource; coming back would kick it, and it would kick us, forever. */
@@ -86,12 +108,22 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
   private streamError: string | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private pingIdleMs: number;
+  private pingTimeoutMs: number;
+  /** performance.now() of the last byte received on the current socket. */
+  private lastHeard = 0;
+  /** The liveness timer: waits for the idle period, then for the ping's answer. */
+  private livenessTimer: NodeJS.Timeout | undefined;
+  /** The ping in flight, if any: its id and when it was sent (performance.now()). */
+  private ping: { id: string; sentAt: number } | undefined;
   /** Ids of our IQ requests in flight → the address each was sent to. */
   private readonly asked = new Map<string, string>();
 
   constructor(opts: ClientConnectionOptions) {
     super();
     this.opts = opts;
+    this.pingIdleMs = opts.pingIdleMs ?? DEFAULT_PING_IDLE_MS;
+    this.pingTimeoutMs = opts.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
     this.xmpp = client({
       service: opts.service,
       domain: opts.domain,
@@ -106,10 +138,12 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     this.xmpp.prependListener("element", (el: Element) => {
       dropIfTooDeep(el as unknown as XmlElement);
       this.unlessFromAsked(el);
+      this.ifPingAnswer(el);
     });
     this.xmpp.on("error", (err) => this.onError(err));
     this.xmpp.on("online", (address) => this.onOnline(address));
     this.xmpp.on("disconnect", (info) => this.onDisconnect(info.clean));
+    this.cutTimedOutAttempts();
 
     // xmpp.js starts its reconnect module in client(); it is ours to turn on or off.
     this.xmpp.reconnect.stop();
@@ -188,11 +222,23 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     return this.next("disconnect", timeoutMs).then(([info]) => info);
   }
 
+  /**
+   * Changes the liveness check (see the header): ping after `pingIdleMs` without a byte from the
+   * server (0: never), give up on the connection `pingTimeoutMs` after the ping. Takes effect at
+   * once, for this session and the next ones.
+   */
+  setLiveness(opts: { pingIdleMs?: number; pingTimeoutMs?: number }): void {
+    if (opts.pingIdleMs !== undefined) this.pingIdleMs = opts.pingIdleMs;
+    if (opts.pingTimeoutMs !== undefined) this.pingTimeoutMs = opts.pingTimeoutMs;
+    if (!this.ping) this.armLiveness();
+  }
+
   /** Stops reconnecting and closes the stream; never throws. */
   async close(): Promise<void> {
     this.closed = true;
     this.sessionOnline = false; // a close we asked for is not a lost session
     this.clearStallGuard();
+    this.stopLiveness();
     this.xmpp.reconnect.stop();
     if (this.xmpp.status !== "offline") {
       try {
@@ -230,6 +276,9 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
 
   private onOnline(address: JID): void {
     this.clearStallGuard();
+    this.lastHeard = performance.now(); // the server just bound our resource
+    this.stopLiveness();
+    this.armLiveness();
     if (this.opts.reconnect) this.xmpp.reconnect.delay = this.opts.reconnectDelayMs ?? 1000;
     this.sessionOnline = true;
     this.sessionError = undefined;
@@ -238,6 +287,7 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private onDisconnect(clean: boolean): void {
+    this.stopLiveness();
     if (!this.sessionOnline) return; // a failed attempt, not a lost session
     this.sessionOnline = false;
     const final = this.streamError !== undefined && FINAL_STREAM_ERRORS.has(this.streamError);
@@ -271,8 +321,111 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     const attach = this.xmpp._attachSocket;
     this.xmpp._attachSocket = (socket: SocketLike) => {
       guard(socket);
+      // Liveness counts bytes, not stanzas: a big stanza arriving slowly is a live link. (For TLS
+      // this is the wrapper's decrypted data; STARTTLS attaches the wrapper here too.)
+      socket.on("data", () => {
+        if (this.xmpp.socket === socket) this.lastHeard = performance.now();
+      });
       attach.call(this.xmpp, socket);
     };
+  }
+
+  /** Destroys the current socket: "close", then "disconnect", then (if reconnecting) the next
+   *  attempt. @xmpp/tls's wrapper (xmpps://, and STARTTLS) has no destroy(), and its end() sends
+   *  a FIN and waits for the peer's, which a dead network never delivers: no "close" would come
+   *  for as long as TCP retries. The TLS socket inside it is destroyed instead (and with it the
+   *  TCP socket under it); the wrapper passes its "close" on. */
+  private cutSocket(): void {
+    const socket = this.xmpp.socket;
+    if (socket?.destroy) socket.destroy();
+    else if (socket?.socket?.destroy) socket.socket.destroy();
+    else socket?.end();
+  }
+
+  /**
+   * xmpp.js waits `timeoutMs` for the server's stream header and then rejects the reconnect
+   * attempt, but leaves its socket open: nothing would close it before the stall guard. An attempt
+   * that timed out is cut at once, so that the next one (with backoff) starts.
+   */
+  private cutTimedOutAttempts(): void {
+    const r = this.xmpp.reconnect;
+    const attempt = r.reconnect.bind(r);
+    r.reconnect = async () => {
+      try {
+        await attempt();
+      } catch (err) {
+        const status = this.xmpp.status;
+        if ((err as Error)?.name === "TimeoutError" && !this.closed && status !== "online" && status !== "disconnect" && status !== "offline") this.cutSocket();
+        throw err;
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- liveness (XEP-0199)
+
+  /** Schedules the next look at the link: when `pingIdleMs` will have passed since the last byte. */
+  private armLiveness(): void {
+    if (this.livenessTimer) clearTimeout(this.livenessTimer);
+    this.livenessTimer = undefined;
+    if (this.closed || !this.online || !(this.pingIdleMs > 0)) return;
+    const wait = Math.max(0, this.lastHeard + this.pingIdleMs - performance.now());
+    this.livenessTimer = setTimeout(() => this.checkLiveness(), wait);
+    this.livenessTimer.unref();
+  }
+
+  private checkLiveness(): void {
+    this.livenessTimer = undefined;
+    if (this.closed || !this.online) return;
+    const now = performance.now();
+    const ping = this.ping;
+    if (ping) {
+      if (this.lastHeard > ping.sentAt) {
+        // Something came after the ping (an answer under another id, any stanza): alive.
+        this.endPing();
+        return this.armLiveness();
+      }
+      const left = ping.sentAt + this.pingTimeoutMs - now;
+      if (left > 0) {
+        this.livenessTimer = setTimeout(() => this.checkLiveness(), left);
+        this.livenessTimer.unref();
+        return;
+      }
+      this.endPing();
+      this.onError(new Error(`no answer from ${this.opts.domain} within ${this.pingTimeoutMs} ms of a ping (XEP-0199): the connection is dead`));
+      return this.cutSocket();
+    }
+    if (now - this.lastHeard < this.pingIdleMs) return this.armLiveness();
+    this.sendPing(now);
+  }
+
+  private sendPing(now: number): void {
+    const id = `ping-${randomUUID()}`;
+    const to = this.opts.domain;
+    this.ping = { id, sentAt: now };
+    // Registered like any request of ours, so that only the server's answer keeps its id.
+    this.asked.set(id, to);
+    this.xmpp.send(xml("iq", { type: "get", to, id }, xml("ping", { xmlns: NS_PING }))).catch((err: unknown) => this.onError(err as Error));
+    this.livenessTimer = setTimeout(() => this.checkLiveness(), this.pingTimeoutMs);
+    this.livenessTimer.unref();
+  }
+
+  /** The answer to our ping (a result, or an error: the server answered either way). */
+  private ifPingAnswer(el: Element): void {
+    if (!this.ping || el.name !== "iq" || (el.attrs.type !== "result" && el.attrs.type !== "error")) return;
+    if (String(el.attrs.id ?? "") !== this.ping.id) return;
+    this.endPing();
+    this.armLiveness();
+  }
+
+  private endPing(): void {
+    if (this.ping) this.asked.delete(this.ping.id);
+    this.ping = undefined;
+  }
+
+  private stopLiveness(): void {
+    if (this.livenessTimer) clearTimeout(this.livenessTimer);
+    this.livenessTimer = undefined;
+    this.endPing();
   }
 
   private armStallGuard(): void {
@@ -280,9 +433,7 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     this.stallTimer = setTimeout(() => {
       if (this.closed || this.online) return;
       // Closing the socket yields "disconnect", which schedules the next attempt.
-      const socket = this.xmpp.socket;
-      if (socket?.destroy) socket.destroy();
-      else socket?.end();
+      this.cutSocket();
     }, this.opts.reconnectStallMs ?? 30_000);
     this.stallTimer.unref();
   }

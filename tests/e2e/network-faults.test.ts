@@ -8,7 +8,11 @@
  *   a. Bob's XMPP link is cut for a few seconds (connections closed, new ones refused), healed;
  *   b. every chunk each way is 300 ms late, on Bob's XMPP link and on HTTP, during transfers;
  *      then on time again;
- *   c. Bob's XMPP link is reset (RST) in the middle of something the server is sending him.
+ *   c. Bob's XMPP link is reset (RST) in the middle of something the server is sending him;
+ *   d. Bob's XMPP link becomes a black hole: nothing gets through either way and neither side is
+ *      told (no FIN, no RST), long enough for a reconnect attempt to be swallowed too; healed.
+ *      Only the client's own liveness check (an XEP-0199 ping after a keepalive period of
+ *      silence, client/xmpp-connection.ts) can notice; TCP alone would take ~15 minutes.
  *
  * Each time, Bob's daemon survives (same process), says it lost the session and came back by
  * itself (where there was a loss), and both folders converge on exactly what was last written,
@@ -161,6 +165,33 @@ describe("the network between Bob's client and the server fails, then heals", ()
     await write("bob", "bob-reset.txt", "written by Bob just after the reset\n");
     await converge("after the reset");
     expect(bob.output().slice(mark)).toMatch(RECONNECTED);
+    bobStillRuns(bobPid);
+  }, 90_000);
+
+  it("d. black hole (no FIN, no RST) while both change files: Bob's client notices by itself, reconnects after the heal, and both converge", async () => {
+    const bob = cast.daemon("bob")!;
+    const mark = bob.output().length;
+    proxy.blackhole();
+    // Adam's change makes the server send Bob an SNM (or the manager's presence): swallowed.
+    await write("adam", "plan.txt", "day 1: museum\nday 2: beach\nday 3: hills\nday 4: lake (black hole)\n");
+    await write("adam", "adam-blackhole.txt", "written by Adam while Bob's link was a black hole\n");
+    // Nothing reaches Bob's client, not even an end: only its ping, unanswered, can tell it.
+    // (cast: --keepalive 2, so a ping after 2 s of silence, given up 5 s later.)
+    await cast.eventually("Bob's client notices the black hole by itself", () => /disconnected/.test(bob.output().slice(mark)), 30_000);
+    await write("bob", "bob-list.txt", "socks\nsunscreen\nhat (fast again)\ntowel (black hole)\n");
+    await write("bob", "bob-blackhole.txt", "written by Bob while his link was a black hole\n");
+    // Still dark for a while: the first reconnect attempt (1 s after the loss) is swallowed too,
+    // and stays so after the heal; the client must give up on it by itself as well.
+    await new Promise((r) => setTimeout(r, 3_000));
+    bobStillRuns(bobPid);
+    expect(bob.output().slice(mark)).not.toMatch(/online as /);
+    proxy.heal();
+    await converge("after the black hole healed");
+    expect(bob.output().slice(mark)).toMatch(RECONNECTED);
+    // Files travel over HTTP, which was never dark: what shows that Bob's XMPP session is a live
+    // one again, not the dead one, is hearing of a change he has no reason of his own to look for.
+    await write("adam", "adam-after.txt", "written by Adam after the black hole healed\n");
+    await converge("Adam's change after the heal, which only an SNM or presence can tell Bob of");
     bobStillRuns(bobPid);
   }, 90_000);
 });
