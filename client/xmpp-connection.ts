@@ -118,6 +118,8 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
   private ping: { id: string; sentAt: number } | undefined;
   /** Ids of our IQ requests in flight → the address each was sent to. */
   private readonly asked = new Map<string, string>();
+  /** Fails each request in flight (a lost session). */
+  private readonly inFlight = new Set<(err: Error) => void>();
 
   constructor(opts: ClientConnectionOptions) {
     super();
@@ -189,9 +191,17 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     iq.attrs.id ??= `x-${randomUUID()}`;
     const id = String(iq.attrs.id);
     this.asked.set(id, String(iq.attrs.to ?? ""));
+    // A lost session fails the request at once: its answer can no longer come, and waiting for
+    // the timeout (30 s) would hold up whoever asked for nothing.
+    let drop!: (err: Error) => void;
+    const lost = new Promise<never>((_, reject) => (drop = reject));
+    this.inFlight.add(drop);
+    const answer = this.xmpp.iqCaller.request(iq, timeoutMs);
+    answer.catch(() => undefined); // settled later by xmpp.js (a timeout) when the race is lost
     try {
-      return await this.xmpp.iqCaller.request(iq, timeoutMs);
+      return await Promise.race([answer, lost]);
     } finally {
+      this.inFlight.delete(drop);
       this.asked.delete(id);
     }
   }
@@ -290,6 +300,8 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     this.stopLiveness();
     if (!this.sessionOnline) return; // a failed attempt, not a lost session
     this.sessionOnline = false;
+    for (const drop of this.inFlight) drop(new NotConnectedError("disconnected while waiting for an answer"));
+    this.inFlight.clear();
     const final = this.streamError !== undefined && FINAL_STREAM_ERRORS.has(this.streamError);
     if (final) {
       // xmpp.js's own "disconnect" listener runs after this one and schedules an attempt; stop
