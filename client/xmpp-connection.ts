@@ -200,6 +200,12 @@ export class ClientConnection extends EventEmitter<ConnectionEvents> {
     answer.catch(() => undefined); // settled later by xmpp.js (a timeout) when the race is lost
     try {
       return await Promise.race([answer, lost]);
+    } catch (err) {
+      // xmpp.js's TimeoutError has no message: "xshare: " and nothing else would reach the user.
+      if ((err as Error)?.name === "TimeoutError" && !(err as Error).message) {
+        throw Object.assign(new Error(`no answer from ${String(iq.attrs.to ?? this.opts.domain)} within ${timeoutMs >= 10_000 ? Math.round(timeoutMs / 1000) : (timeoutMs / 1000).toFixed(1)} s`), { name: "TimeoutError" });
+      }
+      throw err;
     } finally {
       this.inFlight.delete(drop);
       this.asked.delete(id);

@@ -221,6 +221,18 @@ describe("liveness check (XEP-0199 ping once online)", () => {
     expect(conn.online).toBe(false);
   });
 
+  it("a request that gets no answer fails with a message that says so (xmpp.js's own has none)", async () => {
+    const srv = await fakeServer(() => "ignore");
+    cleanup.push(() => srv.close());
+    const conn = await online(srv, { pingIdleMs: 0 });
+    const iq = new Element("iq", { type: "get", to: "share.example.org" }).c("query", { xmlns: "jabber:iq:version" }).up();
+    const err = (await conn.request(iq, 300).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error;
+    expect([err.name, err.message]).toEqual(["TimeoutError", "no answer from share.example.org within 0.3 s"]);
+  });
+
   it("any traffic from the server resets the idle period: no ping is needed", async () => {
     const srv = await fakeServer(() => "ignore");
     cleanup.push(() => srv.close());
