@@ -10,6 +10,8 @@
 //     Debian's postinst would start a system Prosody on the standard ports with /etc/prosody's
 //     config; we keep it from starting (policy-rc.d) and stop it if it started anyway. A system
 //     Prosody must never be left running: the tests use Prosody only with their own config.
+//  3. With --syncthing (`npm run bench`, which compares with it): Debian's syncthing, the same
+//     way (installed as root, else what to run). Its package starts no service.
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -23,6 +25,7 @@ const MODULES = path.join(ROOT, "node_modules");
 const STAMP = path.join(MODULES, ".xshare-stamp");
 const PROSODY = "/usr/bin/prosody";
 const PROSODYCTL = "/usr/bin/prosodyctl";
+const SYNCTHING = "/usr/bin/syncthing";
 const POLICY_RC = "/usr/sbin/policy-rc.d";
 
 function say(message) {
@@ -147,6 +150,21 @@ async function ensureProsody() {
   say("prosody installed; the system service is stopped (tests run their own instances)");
 }
 
+/** `npm run bench` only (--syncthing): Debian's syncthing, the program it compares with. */
+function ensureSyncthing() {
+  if (existsSync(SYNCTHING)) return;
+  if (!isRoot()) fail("syncthing is missing (npm run bench compares with it): run  sudo apt-get install syncthing");
+  say("installing Debian's syncthing package (apt-get), for npm run bench");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  let status = run("apt-get", ["install", "-y", "syncthing"], { env });
+  if (status !== 0) {
+    status = run("apt-get", ["update"], { env });
+    if (status === 0) status = run("apt-get", ["install", "-y", "syncthing"], { env });
+  }
+  if (status !== 0 || !existsSync(SYNCTHING)) fail("ensure-deps: apt-get install syncthing failed (see above)");
+}
+
 checkNode();
 ensureNodeModules();
 await ensureProsody();
+if (process.argv.includes("--syncthing")) ensureSyncthing();
