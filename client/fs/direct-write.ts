@@ -24,9 +24,9 @@ import { closeSync, constants, ftruncate, openSync, write } from "node:fs";
 /** Alignment of buffers, offsets and lengths for O_DIRECT. */
 export const ALIGN = 4096;
 /** Bytes per direct write (one staging buffer). */
-export const DIRECT_BUFFER = 4 * 1024 * 1024;
+export const DIRECT_BUFFER = 1024 * 1024;
 /** Staging buffers kept for the next writer. */
-const POOL = 4;
+const POOL = 2;
 
 const free: Buffer[] = [];
 
