@@ -36,6 +36,7 @@ import { type ComponentProcess, startComponentProcess } from "../tests/harness/c
 import { shebangFlags } from "../tests/harness/node-flags.ts";
 import { type ProsodyHandle, REPO_ROOT, startProsody } from "../tests/harness/prosody.ts";
 import type { RescanChildResult } from "./fixtures/rescan-child.ts";
+import { fileHash } from "./harness/data.ts";
 import type { SyncChildResult } from "./fixtures/sync-child.ts";
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
@@ -220,23 +221,6 @@ function makeRandomFile(file: string, mib: number): number {
     closeSync(fd);
   }
   return performance.now() - t0;
-}
-
-function fileHash(file: string): string {
-  const h = createHash("sha256");
-  const fd = openSync(file, "r");
-  try {
-    const buf = Buffer.allocUnsafe(16 * MiB);
-    for (let pos = 0; ; ) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest("hex");
 }
 
 /** Relative path → sha256 of every file under `dir` (skipping the client's `.xshare`). */

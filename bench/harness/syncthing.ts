@@ -36,6 +36,7 @@ import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Element, clone, parse } from "ltx";
+import { killOnExit } from "../../tests/harness/on-exit.ts";
 
 const execFileP = promisify(execFile);
 
@@ -245,20 +246,8 @@ function deadOrZombie(pid: number): boolean {
   }
 }
 
-let handlersInstalled = false;
 function installExitHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on("exit", killAllSyncthingsNow);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = (): void => {
-      killAllSyncthingsNow();
-      process.removeListener(signal, onSignal);
-      // Keep the default behaviour (die by that signal) unless someone else handles it.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
+  killOnExit(killAllSyncthingsNow);
 }
 
 /**

@@ -15,6 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ensureProsody } from "./prosody-check.ts";
+import { killOnExit } from "./on-exit.ts";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const PROSODY_CONFIG = path.join(REPO_ROOT, "docker/prosody/prosody.cfg.lua");
@@ -75,20 +76,8 @@ function killAllNow(): void {
   live.clear();
 }
 
-let handlersInstalled = false;
 function installExitHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on("exit", killAllNow);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const onSignal = (): void => {
-      killAllNow();
-      process.removeListener(signal, onSignal);
-      // Keep the default behaviour (die by that signal) unless someone else handles it.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
+  killOnExit(killAllNow);
 }
 
 /** Kills `pid` if this process disappears without cleaning up (the exit handler cannot run on SIGKILL). */
