@@ -127,7 +127,8 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   const report = { space: space.id, pushed: 0, pulled: 0, conflicts: 0, readOnlySkipped: [] as string[], skipped: [] as Array<{ path: string; reason: string }>, bytesUp: 0, bytesDown: 0, head: space.pulled };
   /**
    * Paths held back this sync, with the reason: local ones the sharing manager refused (push.ts),
-   * remote ones a local path spelt otherwise occupies (apply.ts). Reported; not tried again.
+   * remote ones a local path spelt otherwise occupies (apply.ts: their versions go to `waiting`,
+   * tried again at the next sync), remote paths that break the path rules. Reported.
    */
   const heldBack = new Map<string, string>();
   /** Remote versions held back this sync (apply.ts), kept for the next one. */
