@@ -175,7 +175,9 @@ describe("server-side disconnects", () => {
     await run.waitFor("online");
     await prosody.restart();
     const disconnect = await run.waitFor("disconnect");
-    expect(disconnect["streamError"]).toBe("system-shutdown");
+    // Prosody says system-shutdown when its shutdown gets to write it; once in a CI run (loaded,
+    // two workers) the connection closed first. Either way the client must come back by itself.
+    expect(["system-shutdown", null]).toContain(disconnect["streamError"]);
     await run.waitFor("reconnected");
     expect((await run.waitFor("iq-result"))["type"]).toBe("result");
     const { code, signal, stderr } = await run.exit;
