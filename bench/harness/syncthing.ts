@@ -36,7 +36,7 @@ import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Element, clone, parse } from "ltx";
-import { killOnExit } from "../../tests/harness/on-exit.ts";
+import { exited, killOnExit, waitExit } from "../../tests/harness/processes.ts";
 
 const execFileP = promisify(execFile);
 
@@ -284,21 +284,6 @@ function spawnWatchdog(pgid: number, group = true): ChildProcess {
   const dog = spawn("sh", ["-c", script], { stdio: "ignore", detached: true });
   dog.unref();
   return dog;
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 // ---------------------------------------------------------------- helpers

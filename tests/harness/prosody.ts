@@ -15,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ensureProsody } from "./prosody-check.ts";
-import { killOnExit } from "./on-exit.ts";
+import { exited, killOnExit, waitExit } from "./processes.ts";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const PROSODY_CONFIG = path.join(REPO_ROOT, "docker/prosody/prosody.cfg.lua");
@@ -115,21 +115,6 @@ function acceptsTcp(port: number): Promise<boolean> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 class PortInUse extends Error {}
 

@@ -1,4 +1,27 @@
 /**
+ * Child processes of the harnesses (Prosody, Syncthing): whether one has exited, waiting for it,
+ * and killing what they started when this process goes.
+ */
+import type { ChildProcess } from "node:child_process";
+
+/** Whether `child` has exited (by itself or by a signal). */
+export function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Resolves true once `child` has exited, false after `ms` if it has not. */
+export function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (exited(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
  * Runs `kill` when this process exits, or on SIGINT, SIGTERM or SIGHUP (then dies by that signal,
  * unless someone else handles it): harnesses that start servers use it so that nothing they
  * started outlives the test run or benchmark. Installed once per `kill`.
