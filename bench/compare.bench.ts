@@ -53,6 +53,7 @@ import {
 import { type Limits, type MachineInfo, machineInfo, measureLimits } from "./harness/machine.ts";
 import { type FolderStatus, type SyncthingInstance, type SyncthingPair, killAllSyncthingsNow, startSyncthingPair, syncthingVersion } from "./harness/syncthing.ts";
 import { type XshareSide, startXshareSide } from "./harness/xshare-side.ts";
+import { deadOrZombie } from "../tests/harness/processes.ts";
 
 // ------------------------------------------------------------------ options
 
@@ -161,16 +162,6 @@ mkdirSync(join(root, "tmp"), { recursive: true });
 process.env.TMPDIR = join(root, "tmp");
 
 const pairs = new Set<SyncthingPair>();
-
-function deadOrZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "Z" || state === "X";
-  } catch {
-    return true;
-  }
-}
 
 /** Every descendant of `pid` (children first found through /proc/<pid>/task/<tid>/children). */
 function descendants(pid: number, out = new Set<number>()): Set<number> {

@@ -36,7 +36,7 @@ import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Element, clone, parse } from "ltx";
-import { exited, killOnExit, waitExit } from "../../tests/harness/processes.ts";
+import { deadOrZombie, exited, killOnExit, waitExit } from "../../tests/harness/processes.ts";
 
 const execFileP = promisify(execFile);
 
@@ -234,16 +234,6 @@ export function killAllSyncthingsNow(): void {
   const until = Date.now() + 2_000;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   while (pids.some((pid) => !deadOrZombie(pid)) && Date.now() < until) Atomics.wait(pause, 0, 0, 10);
-}
-
-function deadOrZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "Z" || state === "X";
-  } catch {
-    return true;
-  }
 }
 
 function installExitHandlers(): void {

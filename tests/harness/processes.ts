@@ -3,10 +3,22 @@
  * and killing what they started when this process goes.
  */
 import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 /** Whether `child` has exited (by itself or by a signal). */
 export function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Whether process `pid` is gone, or a zombie (it runs nothing more), from /proc. */
+export function deadOrZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "Z" || state === "X";
+  } catch {
+    return true;
+  }
 }
 
 /** Resolves true once `child` has exited, false after `ms` if it has not. */
