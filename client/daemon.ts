@@ -2,7 +2,8 @@
  * `xshare run`: the sharing client as a daemon, keeping every space of this device in sync
  * (XEP-draft.md § 5.12 and § 5.13; the patent's FIG. 9 and FIG. 10).
  *
- * - Local changes: each space folder is watched (chokidar); the first change starts an
+ * - Local changes: each space folder and its subfolders are watched (chokidar, folders only: a
+ *   folder's watch reports changes to the files in it); the first change starts an
  *   aggregation delay (`delayMs`), after which the space is synced (push and pull, engine/sync.ts).
  * - Coming online (FIG. 9): every session starts with directed presence to the sharing manager
  *   carrying, per space, the digest of this device's vector (state.ts). The manager answers with
@@ -368,16 +369,29 @@ export class Daemon {
   #watchSpace(space: LocalSpace): void {
     if (this.#watchers.has(space.id) || this.#stopping) return;
     const folder = space.folder!;
+    // Folders only: chokidar keeps one fs.watch per watched path, and a folder's watch already
+    // reports every change to the files in it (inotify on Linux, FSEvents, ReadDirectoryChangesW),
+    // which its `raw` events pass on. Watching each file as well cost ~8 kB of memory per file
+    // (npm run bench:watch: RSS 74 -> 154 MB for 10,000 new files, against 79 -> 91 folders only),
+    // and the sync that follows reads the disk anyway (#touched), so the event's path is only a
+    // filter: our own temporary files and the state folder start nothing.
     const w = watch(folder, {
       ignoreInitial: true,
       persistent: true,
-      ignored: (p: string) => {
+      // Neither matters when any event only starts a sync (the scanner skips links), and each
+      // costs work and memory per path.
+      atomic: false,
+      followSymlinks: false,
+      ignored: (p: string, stats?: { isDirectory(): boolean }) => {
+        if (stats && !stats.isDirectory()) return true; // files, links, anything else
         const rel = p.slice(folder.length + 1);
-        const name = rel.slice(rel.lastIndexOf("/") + 1);
-        return rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`) || name.startsWith(TEMP_PREFIX);
+        return rel === STATE_DIR || rel.startsWith(`${STATE_DIR}/`);
       },
     });
-    w.on("all", () => this.#want(space.id, this.#opts.delayMs, false));
+    w.on("raw", (_event, name: string | null, details) => {
+      if (name && (name.startsWith(TEMP_PREFIX) || (name === STATE_DIR && (details as { watchedPath?: string }).watchedPath === folder))) return;
+      this.#want(space.id, this.#opts.delayMs, false);
+    });
     w.on("error", (err: unknown) => this.#opts.log(`watching ${folder}: ${(err as Error).message}`));
     this.#watchers.set(space.id, w);
     // Changes made while the daemon was not running: checked on disk like any touch (#touched);

@@ -5,7 +5,7 @@
  * who is not a member (Dave) and for Bob's ordinary chat client, and record every stanza they
  * receive, to show that no space id and no sharing payload ever reaches them.
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Client } from "@xmpp/client";
@@ -118,6 +118,30 @@ describe("xshare run", () => {
     // `status` shows, while the daemon runs, which members' sharing clients are online.
     const st = JSON.parse(await ok(homes.alice!, ["status", "--json"])) as Array<{ id: string; status: string; online?: Record<string, unknown> }>;
     expect(st.find((r) => r.id === space)).toMatchObject({ status: "in-sync", online: { [jid("bob")]: [{ resource: "xshare-phone" }] } });
+  }, 90_000);
+
+  it("notices every kind of local change, in any folder: in place, in new nested folders, renames and deletions", async () => {
+    // The daemon watches folders only (a folder's watch reports changes to the files in it):
+    // nothing here creates or truncates the file it edits, and keepalives do not look at the disk.
+    const bob = (...p: string[]) => path.join(folder("bob-trip"), ...p);
+    const alice = (...p: string[]) => path.join(folder("alice-trip"), ...p);
+    const photo = Buffer.alloc(200_000, 7);
+    photo[100] = 42;
+    const fh = await open(bob("photos", "day1.jpg"), "r+");
+    await fh.write(Buffer.from([42]), 0, 1, 100);
+    await fh.close();
+    await eventually("Alice receives the byte changed in place", async () => (await readFile(alice("photos", "day1.jpg"))).equals(photo));
+    await mkdir(bob("deep", "er", "est"), { recursive: true });
+    await writeFile(bob("deep", "er", "est", "note.txt"), "one\n");
+    await eventually("Alice receives a file in a new nested folder", has(alice("deep", "er", "est", "note.txt"), "one\n"));
+    await appendFile(bob("deep", "er", "est", "note.txt"), "two\n");
+    await eventually("Alice receives an append in that folder", has(alice("deep", "er", "est", "note.txt"), "one\ntwo\n"));
+    await rename(bob("photos", "day1.jpg"), bob("photos", "day-one.jpg"));
+    await eventually("Alice sees the rename", async () => (await readdir(alice("photos"))).join() === "day-one.jpg");
+    await rm(bob("deep"), { recursive: true });
+    await eventually("Alice sees the folder deleted", async () => !(await readdir(folder("alice-trip"))).includes("deep"));
+    await writeFile(bob("photos", "day2.jpg"), "later");
+    await eventually("a folder whose sibling was deleted is still watched", has(alice("photos", "day2.jpg"), "later"));
   }, 90_000);
 
   it("Charlene, offline while Alice and Bob change the group folder, gets everything when she comes online after a component restart", async () => {
