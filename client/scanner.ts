@@ -98,6 +98,11 @@ export interface ScanOptions {
    * The scan waits for the promise it returns (back-pressure); it must not reject.
    */
   readonly onChunk?: ChunkSink;
+  /**
+   * False: nothing is read. A file whose stat does not match `previous` is listed with
+   * `changed` and no hash or chunks (for "did anything change?", which the walk answers).
+   */
+  readonly hash?: boolean;
 }
 
 export type ChunkSink = (chunk: ChunkRef, bytes: Uint8Array) => void | Promise<void>;
@@ -141,7 +146,7 @@ export type KnownLookup = Pick<ReadonlyMap<string, Known>, "get">;
 export async function scan(fs: Fs, previous: KnownLookup, opts: ScanOptions = {}): Promise<ScanResult> {
   const ctx: Ctx = { fs, previous, ig: await loadIgnore(fs), opts, entries: [], skipped: [], toHash: [], temps: [], bytes: 0, slice: performance.now() };
   await walk(ctx, "", "");
-  await hashAll(ctx);
+  if (opts.hash !== false) await hashAll(ctx);
   const entries: ScannedEntry[] = ctx.entries.filter((e) => e.drop !== true);
   entries.sort(byPath);
   ctx.skipped.sort(byPath);

@@ -200,12 +200,13 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
  * Whether the folder differs from what was last synced, looking at the disk only (no request):
  * the daemon's start-up check, so that a space with neither local nor remote changes costs no
  * sync session (XEP-draft.md § 5.12). A touched file with the same content counts as a change
- * (its sync is short).
+ * (its sync is short), so nothing is read: the walk's stats answer (a new 1 GiB file was
+ * hashed here once, and then again by the sync it started).
  */
 export async function hasLocalChanges(ctx: Pick<SyncContext, "fs" | "state" | "space">): Promise<boolean> {
   if ((await checkMarker(ctx.fs, ctx.space.id)) !== "ok") return false;
   const synced = ctx.state.entries(ctx.space.id);
-  const scanned = await scan(ctx.fs, known(synced));
+  const scanned = await scan(ctx.fs, known(synced), { hash: false });
   const covered = coveredBySkip(scanned.skipped);
   const seen = new Set<string>();
   for (const e of scanned.entries) {

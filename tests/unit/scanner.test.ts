@@ -103,6 +103,25 @@ describe("scan on MemoryFs", () => {
     expect(by.get("same")!.changed).toBe(false);
   });
 
+  it("with hash: false reads no file: changed and new files are listed as changed, without hash", async () => {
+    let now = 1000;
+    const mem = new MemoryFs({ now: () => now });
+    mem.writeFile("same", "abc");
+    mem.writeFile("edited", "abc");
+    const first = await scan(mem, new Map());
+    now = 2000;
+    mem.writeFile("edited", "abcd");
+    mem.writeFile("d/new", random(300_000));
+    const spy = new ErrorFs(mem, []);
+    const r = await scan(spy, known(first), { hash: false });
+    expect(new Set(spy.calls.map((c) => c.method))).toEqual(new Set(["lstat", "readdir"]));
+    const by = new Map(r.entries.map((e) => [e.path, e]));
+    expect(by.get("same")).toMatchObject({ changed: false, hash: first.entries.find((e) => e.path === "same")!.hash });
+    expect(by.get("edited")).toMatchObject({ changed: true, size: 4, hash: "" });
+    expect(by.get("d/new")).toMatchObject({ changed: true, size: 300_000, hash: "", chunks: [] });
+    expect(by.get("d")).toMatchObject({ kind: "dir", changed: true });
+  });
+
   it("applies .xshareignore (gitignore syntax, case-insensitive) and syncs the ignore file itself", async () => {
     const fs = new MemoryFs();
     fs.writeFile(".xshareignore", "*.log\n!keep.log\nbuild/\nthumbs.db\n.xshareignore\n");
