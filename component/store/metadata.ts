@@ -7,7 +7,9 @@
  *
  * Every method is async so that networked stores fit. Each method is atomic on its own;
  * `commit` is the only multi-row write and runs its check and its writes in one transaction.
- * A method that resolves has made its change durable (SQLite: WAL + synchronous=FULL).
+ * A method that resolves has made its change durable (SQLite: WAL + synchronous=FULL), except
+ * `addChunks`: its rows are durable once a later write is (every `commit`), which is all a
+ * commit naming them needs (see sqlite-metadata.ts).
  */
 import type { FileVersion } from "../../protocol/file.ts";
 import type { BareJid, ChunkHash, GroupId, ReplicaId, SpaceId } from "../../protocol/ids.ts";
@@ -129,6 +131,8 @@ export interface MetadataStore {
   /**
    * Records that verified chunks are stored, all in one transaction (idempotent per chunk: a
    * chunk already recorded keeps its first uploader, size and time). An empty list is a no-op.
+   * Durable with the next durable write (not necessarily on its own): power loss before it may
+   * forget these records, never any that a resolved `commit` relies on.
    */
   addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void>;
   /** The subset of `hashes` the store holds. */

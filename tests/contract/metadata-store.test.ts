@@ -68,6 +68,9 @@ describe("SqliteMetadataStore on a file", () => {
     expect(s.pragma("journal_mode")).toBe("wal");
     expect(s.pragma("synchronous")).toBe(2);
     expect(s.pragma("foreign_keys")).toBe(1);
+    // addChunks commits with NORMAL (durable with the next commit) and puts FULL back.
+    await s.addChunks([{ hash: "ab".repeat(32) as ChunkHash, size: 3 }], alice, 1);
+    expect(s.pragma("synchronous")).toBe(2);
     await s.close();
   });
 
