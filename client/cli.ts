@@ -8,6 +8,9 @@ import * as C from "./commands.ts";
 import { UsageError } from "./config.ts";
 import { resolveHome, type Home } from "./home.ts";
 import { terminalProgress } from "./progress.ts";
+import { SETTINGS, clearSpace, isSetting, removeRule, setRule, setSetting, setSpace, unsetSetting } from "./schedule/edit.ts";
+import { PRIORITIES, describePolicy, type PolicyDocument, type Priority } from "./schedule/policy.ts";
+import { POLICY_FILE, loadPolicy, policyFile, readPolicyDocument, writePolicyDocument } from "./schedule/store.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -165,6 +168,59 @@ Typical use:
     .description("settle a conflict: keep the local version, the remote one, or both")
     .addOption(new Option("--keep <side>", "which version to keep").choices(["local", "remote", "both"]).makeOptionMandatory())
     .action(async (path: string, o: { keep: "local" | "remote" | "both" }) => print(await C.resolveConflict(home(), path, o.keep)));
+
+  const config = program
+    .command("config")
+    .description(`when, in what order and how fast this device transfers (its ${POLICY_FILE}); without a subcommand, shows the policy`)
+    .option("--json", "the stored document, as JSON")
+    .action(async (o: { json?: boolean }) => {
+      if (o.json) return json(await readPolicyDocument(home()));
+      print([`${policyFile(home())}:`, ...describePolicy(await loadPolicy(home())).map((l) => `  ${l}`)]);
+    });
+  const edit = async (change: (doc: PolicyDocument) => PolicyDocument): Promise<void> => {
+    const policy = await writePolicyDocument(home(), change(await readPolicyDocument(home())));
+    await C.nudge(home());
+    print(describePolicy(policy));
+  };
+  config
+    .command("rule <pattern>")
+    .description("priority and transfer window of the paths a pattern matches (gitignore syntax, e.g. '*.mov'); the first rule that matches a path decides")
+    .addOption(new Option("--priority <p>", "high, normal or low").choices(PRIORITIES))
+    .option("--window <cron>", "transfer only in the minutes this cron expression matches, e.g. '* 1-5 * * *' for 01:00 to 05:59; '' for always")
+    .option("--first", "a new rule goes before the others (default: after them)")
+    .option("--remove", "remove the rule for this pattern")
+    .action(async (pattern: string, o: { priority?: Priority; window?: string; first?: boolean; remove?: boolean }) =>
+      edit((doc) => (o.remove ? removeRule(doc, pattern) : setRule(doc, pattern, o))),
+    );
+  config
+    .command("space <space>")
+    .description("priority, transfer window and rate caps of one space")
+    .addOption(new Option("--priority <p>", "high, normal or low").choices(PRIORITIES))
+    .option("--window <cron>", "transfer only in the minutes this cron expression matches, e.g. '* * * * 1-5' for weekdays")
+    .option("--upload <rate>", "upload cap for this space, e.g. 500kB/s")
+    .option("--download <rate>", "download cap for this space, e.g. 2MB/s")
+    .option("--clear", "remove this space's settings")
+    .action(async (space: string, o: { priority?: Priority; window?: string; upload?: string; download?: string; clear?: boolean }) =>
+      edit((doc) => {
+        if (o.clear) return clearSpace(doc, space);
+        const { clear: _, ...set } = o;
+        return setSpace(doc, space, set);
+      }),
+    );
+  config
+    .command("set <setting> <value>")
+    .description(`a device-wide setting: ${Object.keys(SETTINGS).join(", ")} (e.g. upload 1MB/s, transfers 2, hash-cpu 0.5, metered on, metered-max 1MiB, timezone Europe/Paris)`)
+    .action(async (setting: string, value: string) => {
+      if (!isSetting(setting)) throw new UsageError(`unknown setting ${JSON.stringify(setting)}; known: ${Object.keys(SETTINGS).join(", ")}`);
+      await edit((doc) => setSetting(doc, setting, value));
+    });
+  config
+    .command("unset <setting>")
+    .description("back to the default for a device-wide setting")
+    .action(async (setting: string) => {
+      if (!isSetting(setting)) throw new UsageError(`unknown setting ${JSON.stringify(setting)}; known: ${Object.keys(SETTINGS).join(", ")}`);
+      await edit((doc) => unsetSetting(doc, setting));
+    });
 
   return program;
 }

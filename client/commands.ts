@@ -114,6 +114,11 @@ export async function presence(home: Home, value: string): Promise<string[]> {
   return [`presence ${value}${value === "dnd" || value === "xa" ? ": changes made elsewhere are fetched when you are back" : ""}`];
 }
 
+/** Tells a running `xshare run` of this home that its settings changed (SIGHUP); no-op without one. */
+export async function nudge(home: Home): Promise<void> {
+  await nudgeDaemon(home);
+}
+
 /** Tells a running `xshare run` of this home that its spaces changed (SIGHUP); no-op without one. */
 async function nudgeDaemon(home: Home): Promise<void> {
   const pid = Number((await readFile(daemonPidFile(home), "utf8").catch(() => "")).trim());
