@@ -101,7 +101,8 @@ Typical use:
       else {
         print(reports.map((r) => {
           const extra = [r.conflicts ? `${r.conflicts} conflict(s) kept as copies` : "", r.readOnlySkipped.length ? `${r.readOnlySkipped.length} local change(s) not sent (read-only space)` : "", r.skipped.length ? `${r.skipped.length} path(s) not synced (see status)` : ""].filter(Boolean).join("; ");
-          return `${r.space}: ${r.status}${r.reason ? ` (${r.reason})` : ""}, ${r.pushed} sent, ${r.pulled} received${extra ? `; ${extra}` : ""}`;
+          const waiting = r.waiting?.length ? `; ${r.waiting.length} transfer(s) waiting for the schedule (see xshare schedule)` : "";
+          return `${r.space}: ${r.status}${r.reason ? ` (${r.reason})` : ""}, ${r.pushed} sent, ${r.pulled} received${extra ? `; ${extra}` : ""}${waiting}`;
         }));
         if (reports.length === 0) print(["no spaces set up on this device"]);
       }
@@ -135,7 +136,7 @@ Typical use:
 
   program
     .command("status")
-    .description("per space: kind, members, folder, in sync or not, changes pending each way, conflicts")
+    .description("per space: kind, members, folder, in sync or not, changes pending each way, conflicts, and the transfers that wait for the schedule (schedule.json), with why and until when")
     .option("--json", "machine-readable output")
     .action(async (o: { json?: boolean }) => {
       const rows = await C.status(home());
@@ -149,6 +150,36 @@ Typical use:
         }
         if (r.readOnlyLocalChanges) print([`  ${r.readOnlyLocalChanges} local change(s) will not be sent: the space is read-only for you`]);
         for (const s of r.notSynced) print([`  not synced: ${s.path} (${s.reason})`]);
+        for (const w of r.waiting) print([`  waits: ${C.describeQueued(w)}`]);
+      }
+    });
+
+  program
+    .command("schedule")
+    .description("the transfer plan: per space, what a sync would send and receive now, in what order, why, and when (schedule.json's priorities, windows and metered limit)")
+    .option("--space <id>", "only this space")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", `
+Transfers are listed in the order they go: what may go now first (by priority, high before
+normal before low, then small before large), then what waits for a transfer window, by the
+time it opens, then what no time releases (larger than metered-max on a metered connection).
+Only file contents are transfers; deletions, folders and conflicts go at once. What waits is
+still indexed and announced to the other members; only the bulk transfer waits. A running
+\`xshare run\` syncs the space again when the window opens.
+
+The policy is set with \`xshare config\` (see \`xshare config --help\`). Times are read on the
+schedule's clock: the system's, moved by XSHARE_CLOCK_OFFSET_MS milliseconds if set (for
+trying a schedule: XSHARE_CLOCK_OFFSET_MS=3600000 xshare schedule shows the plan an hour on).`)
+    .action(async (o: { space?: string; json?: boolean }) => {
+      const rep = await C.schedule(home(), o.space ? { space: o.space } : {});
+      if (o.json) return json(rep);
+      print([`${rep.file}${rep.exists ? "" : " (absent: the default policy)"}, planned at ${rep.now}:`, ...rep.policy.map((l) => `  ${l}`)]);
+      if (rep.spaces.length === 0) return print(["no spaces set up on this device"]);
+      for (const sp of rep.spaces) {
+        print([`${sp.id}  ${sp.name}  ${sp.folder}`]);
+        if (sp.status === "paused") print([`  paused${sp.reason ? ` (${sp.reason})` : ""}: nothing is transferred`]);
+        else if (sp.queue.length === 0) print(["  nothing to transfer"]);
+        sp.queue.forEach((q, i) => print([`  ${i + 1}. ${C.describeQueued(q)}`]));
       }
     });
 

@@ -21,12 +21,17 @@
  * - dnd and xa (XEP-draft.md § 5.12 "Presence states"): the daemon still learns of changes and
  *   syncs its own (a push reads what changed remotely first), but a space that only changed
  *   remotely waits until it is available again (`setShow`): no bulk downloads meanwhile.
+ * - Schedule (schedule.json, engine/schedule.ts): read at start (a bad file stops the start with
+ *   its error), again before every sync and on SIGHUP (`refresh`); a bad edit while running is
+ *   logged and the last good policy stays. Its rate buckets live as long as the policy does.
+ *   A sync that leaves transfers waiting for a window arms a timer for the first of them
+ *   (`nextRun`): the space is synced again then, on the daemon's clock (`now`).
  * - Trouble: a lost connection is re-established with backoff (ClientConnection); a failed sync
  *   is retried with backoff; `stop()` stops the watchers, lets the running sync finish its
  *   current file (writes go through a temporary file and a rename, so none is left half
  *   written), says unavailable and closes.
  */
-import { rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { xml } from "@xmpp/client";
@@ -47,6 +52,10 @@ import { hasLocalChanges, syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
 import { Remote } from "./remote.ts";
+import type { EngineSchedule } from "./engine/context.ts";
+import { nextRun, scheduleOf } from "./engine/schedule.ts";
+import { parsePolicyText } from "./schedule/policy.ts";
+import { policyFile } from "./schedule/store.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
 
 /** How long a sync waits for the answers to the SNMs it sent before the next sync may start. */
@@ -76,7 +85,12 @@ export interface DaemonOptions {
   readonly onSynced?: (report: SyncReport) => void;
   /** Called once logged in, before anything is sent (the benchmark counts stanzas from here). */
   readonly onConnection?: (conn: ClientConnection) => void;
+  /** The clock the syncs and the schedule read (ms; default Date.now; see client/clock.ts). */
+  readonly now?: () => number;
 }
+
+/** setTimeout's longest delay; a later wake-up fires then, and the sync after it sets the next. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Which stanza errors mean "the sharing manager is not there right now". */
 function unreachable(err: unknown): boolean {
@@ -95,6 +109,13 @@ export class Daemon {
   readonly #home: Home;
   readonly #config: ClientConfig;
   readonly #opts: Required<Omit<DaemonOptions, "show" | "onSynced" | "onConnection">> & Pick<DaemonOptions, "onSynced" | "onConnection">;
+  /** The schedule in force (undefined: no schedule.json) and the file text it was read from. */
+  #schedule: EngineSchedule | undefined;
+  #scheduleText: string | undefined;
+  /** Per space with transfers waiting for a window: the timer that syncs it when the first may go. */
+  readonly #wakes = new Map<SpaceId, { at: number; timer: NodeJS.Timeout }>();
+  /** Spaces whose last sync left transfers waiting (a new policy may let them go). */
+  readonly #waitingIn = new Set<SpaceId>();
   readonly #me: BareJid;
   #show: Show | undefined;
   #device: Device | undefined;
@@ -133,7 +154,7 @@ export class Daemon {
     this.#home = home;
     this.#config = config;
     this.#opts = {
-      delayMs: opts.delayMs ?? 100, keepaliveMs: opts.keepaliveMs ?? 60_000, retryMs: opts.retryMs ?? 1000, log: opts.log ?? (() => undefined),
+      delayMs: opts.delayMs ?? 100, keepaliveMs: opts.keepaliveMs ?? 60_000, retryMs: opts.retryMs ?? 1000, log: opts.log ?? (() => undefined), now: opts.now ?? (() => Date.now()),
       ...(opts.onSynced ? { onSynced: opts.onSynced } : {}),
       ...(opts.onConnection ? { onConnection: opts.onConnection } : {}),
     };
@@ -154,6 +175,8 @@ export class Daemon {
 
   /** Logs in (rejects with a UsageError when that fails), then runs until stop(). */
   async start(): Promise<void> {
+    // A bad schedule.json is said before anything else happens.
+    await this.#readSchedule(true);
     const conn = await connect({ ...this.#config, daemon: true, reconnectDelayMs: this.#opts.retryMs });
     // Liveness (XEP-0199 ping, ClientConnection): the server is pinged after a keepalive period
     // without a byte from it, and the link is given up (and re-established) when a ping gets no
@@ -208,6 +231,8 @@ export class Daemon {
     this.#abort.abort();
     clearInterval(this.#keepalive);
     clearTimeout(this.#retryTimer);
+    for (const w of this.#wakes.values()) clearTimeout(w.timer);
+    this.#wakes.clear();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     await Promise.all([...this.#watchers.values()].map((w) => w.close()));
@@ -393,6 +418,62 @@ export class Daemon {
     for (const id of [...this.#watchers.keys()]) if (!now.has(id)) this.#unwatch(id);
     for (const s of this.#spaces()) this.#watchSpace(s);
     await this.#announce(false);
+    // A changed schedule may let waiting transfers go (or hold new ones): plan those spaces again.
+    if (await this.#readSchedule(false)) for (const id of this.#waitingIn) this.#want(id, 0);
+  }
+
+  /**
+   * Reads schedule.json again; true when the policy changed. `strict` (at start) throws a bad
+   * file's error; later a bad file is logged and the policy in force stays.
+   */
+  async #readSchedule(strict: boolean): Promise<boolean> {
+    const file = policyFile(this.#home);
+    let text: string;
+    try {
+      text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return "";
+        throw err;
+      });
+      if (text === this.#scheduleText) return false;
+      const parsed = text.trim() === "" ? undefined : parsePolicyText(text, file);
+      // `{}` is no schedule at all, as for the CLI (store.ts).
+      const policy = parsed && JSON.stringify(JSON.parse(text)) !== "{}" ? parsed : undefined;
+      this.#schedule = scheduleOf(policy, this.#opts.now);
+    } catch (err) {
+      if (strict) throw err;
+      // Once per bad version of the file, not at every sync.
+      if (this.#scheduleText !== `bad ${String(err)}`) this.#opts.log(`${(err as Error).message}; the schedule in force stays`);
+      this.#scheduleText = `bad ${String(err)}`;
+      return false;
+    }
+    const first = this.#scheduleText === undefined;
+    this.#scheduleText = text;
+    if (!first) this.#opts.log(this.#schedule ? `schedule: ${file} read again` : "schedule: none (no schedule.json); everything transfers at once");
+    return !first;
+  }
+
+  /** After a sync: a timer for the first transfer waiting for a window, if any. */
+  #wakeFor(id: SpaceId, report: SyncReport): void {
+    const old = this.#wakes.get(id);
+    const waiting = report.waiting ?? [];
+    if (waiting.length) this.#waitingIn.add(id);
+    else this.#waitingIn.delete(id);
+    const at = nextRun(waiting);
+    if (old && old.at === at) return;
+    if (old) clearTimeout(old.timer);
+    this.#wakes.delete(id);
+    if (at === undefined || this.#stopping) return;
+    const ms = Math.min(MAX_TIMER_MS, Math.max(0, at - this.#opts.now()));
+    this.#opts.log(`${id}: ${waiting.length} transfer(s) waiting; next at ${new Date(at).toISOString()}`);
+    const uploads = waiting.some((w) => w.direction === "up");
+    const timer = setTimeout(() => {
+      this.#wakes.delete(id);
+      this.#opts.log(`${id}: a transfer window opens`);
+      // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
+      if (uploads) this.#want(id, 0);
+      else this.#remoteChange(id);
+    }, ms);
+    this.#wakes.set(id, { at, timer });
   }
 
   #unwatch(id: SpaceId): void {
@@ -459,6 +540,7 @@ export class Daemon {
     if (!space?.folder) return;
     const before = digest(d.state.vector(id));
     try {
+      await this.#readSchedule(false);
       const report = await syncSpace({
         state: d.state,
         remote: d.remote,
@@ -466,13 +548,15 @@ export class Daemon {
         space,
         replica: this.#config.replica,
         me: this.#me,
-        now: () => Date.now(),
+        now: this.#opts.now,
         signal: this.#abort.signal,
+        ...(this.#schedule ? { schedule: this.#schedule } : {}),
         // A daemon only runs under the device's sync lock (commands.ts `run`).
         holdsLock: true,
       });
       this.#retryMs = this.#opts.retryMs;
-      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}`);
+      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}${report.waiting?.length ? `, ${report.waiting.length} waiting for the schedule` : ""}`);
+      this.#wakeFor(id, report);
       this.#opts.onSynced?.(report);
       // The folder kept changing while it synced: go again once it is quiet.
       if (report.status === "incomplete") this.#want(id, this.#opts.delayMs);
