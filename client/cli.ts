@@ -163,9 +163,10 @@ Typical use:
 Transfers are listed in the order they go: what may go now first (by priority, high before
 normal before low, then small before large), then what waits for a transfer window, by the
 time it opens, then what no time releases (larger than metered-max on a metered connection).
-Only file contents are transfers; deletions, folders and conflicts go at once. What waits is
-still indexed and announced to the other members; only the bulk transfer waits. A running
-\`xshare run\` syncs the space again when the window opens.
+Only file contents are transfers; deletions, folders and conflicts go at once. A download
+that waits is read from the index already (only its content waits); an upload that waits is
+not committed until it goes. A running \`xshare run\` syncs the space again when the window
+opens.
 
 The policy is set with \`xshare config\` (see \`xshare config --help\`). Times are read on the
 schedule's clock: the system's, moved by XSHARE_CLOCK_OFFSET_MS milliseconds if set (for
