@@ -81,9 +81,9 @@ export function batchBytes(opts: TransferOptions | undefined): number {
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Waits until the limiter lets `bytes` go (no limiter: at once). */
-async function pace(opts: TransferOptions | undefined, bytes: number): Promise<void> {
-  if (opts?.limiter) await opts.limiter.acquire(bytes, opts.sleep ?? realSleep);
+/** Waits until the limiter lets the batch's bytes go. */
+async function pace(limiter: Limiter, opts: TransferOptions, batch: ReadonlyArray<{ size: number }>): Promise<void> {
+  await limiter.acquire(batch.reduce((n, c) => n + c.size, 0), opts.sleep ?? realSleep);
 }
 
 export interface ChunkSource {
@@ -304,7 +304,7 @@ export class Remote {
       const missing = slots.missing.map((h) => byHash.get(h)).filter((s): s is ChunkSource => s !== undefined);
       const batches = groupBySize(missing, batchBytes(opts));
       await runParallel(batches, opts?.parallel ?? PARALLEL, async (batch) => {
-        await pace(opts, batch.reduce((n, s) => n + s.size, 0));
+        if (opts?.limiter) await pace(opts.limiter, opts, batch);
         const records: Array<{ hash: ChunkHash; bytes: Uint8Array }> = [];
         for (const s of batch) {
           const bytes = await s.read();
@@ -353,7 +353,7 @@ export class Remote {
       const mine = unique.slice(page * SL.MAX_SLOT_CHUNKS, (page + 1) * SL.MAX_SLOT_CHUNKS);
       const wanted = mine.filter((c) => !gone.has(c.hash));
       await runParallel(groupBySize(wanted, batchBytes(opts)), opts?.parallel ?? PARALLEL, async (batch) => {
-        await pace(opts, batch.reduce((n, c) => n + c.size, 0));
+        if (opts?.limiter) await pace(opts.limiter, opts, batch);
         // Records are decoded as they stream in: each chunk is verified and handed over as soon
         // as its last byte has arrived, and the body is never held whole. Handing over is
         // sequential, in order; reading waits while the sink is busy.

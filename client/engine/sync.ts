@@ -114,15 +114,14 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   let seeded = false;
   // With a schedule there is no uploader (the push uploads in plan order); hashing may be paced.
   const pace = ctx.schedule ? hashPacer(ctx.schedule.policy.hashCpu, ctx.schedule.cpuNow, ctx.schedule.sleep) : undefined;
-  const onChunk = (c: ChunkRef, bytes: Uint8Array) => {
-    if (pace) return pace(c, bytes);
+  const onChunk = pace ?? ((c: ChunkRef, bytes: Uint8Array) => {
     if (!uploader) return;
     if (!seeded) {
       seeded = true;
       for (const s of synced.values()) if (!s.version.deleted) uploader.skip(s.version.chunks.map((x) => x.hash));
     }
     return uploader.add(c, bytes);
-  };
+  });
   const scanned = await scan(fs, known(synced), { onChunk, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   await uploader?.drain();
   const covered = coveredBySkip(scanned.skipped);

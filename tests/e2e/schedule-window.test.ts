@@ -82,4 +82,22 @@ describe("a low-priority video waits for its window while a document syncs at on
     expect(syncLines(after, space).some((l) => l.received === 1)).toBe(true);
     expect((await xshare(cast.home("bob"), ["status"], { env: env() })).stdout).not.toContain("waits:");
   }, 120_000);
+
+  it("on a metered connection the large file is held, not by time; turning metered off (xshare config, which tells the running daemon) lets it go", async () => {
+    await cast.run("bob", ["config", "set", "metered-max", "100kB"]);
+    await cast.run("bob", ["config", "set", "metered", "on"]);
+    const bob = cast.daemon("bob")!;
+    await bob.waitFor(/schedule: .*schedule\.json read again/);
+    const big = randomBytes(300_000);
+    await writeFile(path.join(folder.adam, "small.txt"), "small\n");
+    await writeFile(path.join(folder.adam, "big.bin"), big);
+    await cast.eventually("Bob has the small file", hasContent(path.join(folder.bob, "small.txt"), "small\n"), 20_000);
+    await cast.eventually("Bob's status says the big one is held", async () =>
+      (await xshare(cast.home("bob"), ["status"], { env: env() })).stdout.includes("  waits: receive big.bin (300 kB): normal priority, held (metered: larger than 100 kB)"), 20_000);
+    await expect(readFile(path.join(folder.bob, "big.bin"))).rejects.toThrow();
+    const mark = bob.output().length;
+    await cast.run("bob", ["config", "set", "metered", "off"]);
+    await cast.eventually("Bob has the big file once off the metered connection", hasContent(path.join(folder.bob, "big.bin"), big), 20_000);
+    expect(syncLines(bob.output().slice(mark), space).some((l) => l.received === 1)).toBe(true);
+  }, 120_000);
 });
