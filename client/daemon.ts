@@ -25,13 +25,13 @@
  *   its error), again before every sync and on SIGHUP (`refresh`); a bad edit while running is
  *   logged and the last good policy stays. Its rate buckets live as long as the policy does.
  *   A sync that leaves transfers waiting for a window arms a timer for the first of them
- *   (`nextRun`): the space is synced again then, on the daemon's clock (`now`).
+ *   (daemon-schedule.ts): the space is synced again then, on the daemon's clock (`now`).
  * - Trouble: a lost connection is re-established with backoff (ClientConnection); a failed sync
  *   is retried with backoff; `stop()` stops the watchers, lets the running sync finish its
  *   current file (writes go through a temporary file and a rename, so none is left half
  *   written), says unavailable and closes.
  */
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { xml } from "@xmpp/client";
@@ -52,10 +52,7 @@ import { hasLocalChanges, syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
 import { Remote } from "./remote.ts";
-import type { EngineSchedule } from "./engine/context.ts";
-import { nextRun, scheduleOf } from "./engine/schedule.ts";
-import { parsePolicyText } from "./schedule/policy.ts";
-import { policyFile } from "./schedule/store.ts";
+import { DaemonSchedule } from "./daemon-schedule.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
 
 /** How long a sync waits for the answers to the SNMs it sent before the next sync may start. */
@@ -89,9 +86,6 @@ export interface DaemonOptions {
   readonly now?: () => number;
 }
 
-/** setTimeout's longest delay; a later wake-up fires then, and the sync after it sets the next. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** Which stanza errors mean "the sharing manager is not there right now". */
 function unreachable(err: unknown): boolean {
   if (err instanceof ShareError) return err.code === "unavailable";
@@ -109,13 +103,8 @@ export class Daemon {
   readonly #home: Home;
   readonly #config: ClientConfig;
   readonly #opts: Required<Omit<DaemonOptions, "show" | "onSynced" | "onConnection">> & Pick<DaemonOptions, "onSynced" | "onConnection">;
-  /** The schedule in force (undefined: no schedule.json) and the file text it was read from. */
-  #schedule: EngineSchedule | undefined;
-  #scheduleText: string | undefined;
-  /** Per space with transfers waiting for a window: the timer that syncs it when the first may go. */
-  readonly #wakes = new Map<SpaceId, { at: number; timer: NodeJS.Timeout }>();
-  /** Spaces whose last sync left transfers waiting (a new policy may let them go). */
-  readonly #waitingIn = new Set<SpaceId>();
+  /** schedule.json as last read, and the wake-ups for transfers waiting for a window. */
+  readonly #schedule: DaemonSchedule;
   readonly #me: BareJid;
   #show: Show | undefined;
   #device: Device | undefined;
@@ -159,6 +148,7 @@ export class Daemon {
       ...(opts.onConnection ? { onConnection: opts.onConnection } : {}),
     };
     this.#retryMs = this.#opts.retryMs;
+    this.#schedule = new DaemonSchedule(home, this.#opts.now, this.#opts.log);
     this.#me = parseBareJid(config.jid);
     this.#show = opts.show;
   }
@@ -176,7 +166,7 @@ export class Daemon {
   /** Logs in (rejects with a UsageError when that fails), then runs until stop(). */
   async start(): Promise<void> {
     // A bad schedule.json is said before anything else happens.
-    await this.#readSchedule(true);
+    await this.#schedule.read(true);
     const conn = await connect({ ...this.#config, daemon: true, reconnectDelayMs: this.#opts.retryMs });
     // Liveness (XEP-0199 ping, ClientConnection): the server is pinged after a keepalive period
     // without a byte from it, and the link is given up (and re-established) when a ping gets no
@@ -231,8 +221,7 @@ export class Daemon {
     this.#abort.abort();
     clearInterval(this.#keepalive);
     clearTimeout(this.#retryTimer);
-    for (const w of this.#wakes.values()) clearTimeout(w.timer);
-    this.#wakes.clear();
+    this.#schedule.stop();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     await Promise.all([...this.#watchers.values()].map((w) => w.close()));
@@ -419,61 +408,7 @@ export class Daemon {
     for (const s of this.#spaces()) this.#watchSpace(s);
     await this.#announce(false);
     // A changed schedule may let waiting transfers go (or hold new ones): plan those spaces again.
-    if (await this.#readSchedule(false)) for (const id of this.#waitingIn) this.#want(id, 0);
-  }
-
-  /**
-   * Reads schedule.json again; true when the policy changed. `strict` (at start) throws a bad
-   * file's error; later a bad file is logged and the policy in force stays.
-   */
-  async #readSchedule(strict: boolean): Promise<boolean> {
-    const file = policyFile(this.#home);
-    let text: string;
-    try {
-      text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT") return "";
-        throw err;
-      });
-      if (text === this.#scheduleText) return false;
-      const parsed = text.trim() === "" ? undefined : parsePolicyText(text, file);
-      // `{}` is no schedule at all, as for the CLI (store.ts).
-      const policy = parsed && JSON.stringify(JSON.parse(text)) !== "{}" ? parsed : undefined;
-      this.#schedule = scheduleOf(policy, this.#opts.now);
-    } catch (err) {
-      if (strict) throw err;
-      // Once per bad version of the file, not at every sync.
-      if (this.#scheduleText !== `bad ${String(err)}`) this.#opts.log(`${(err as Error).message}; the schedule in force stays`);
-      this.#scheduleText = `bad ${String(err)}`;
-      return false;
-    }
-    const first = this.#scheduleText === undefined;
-    this.#scheduleText = text;
-    if (!first) this.#opts.log(this.#schedule ? `schedule: ${file} read again` : "schedule: none (no schedule.json); everything transfers at once");
-    return !first;
-  }
-
-  /** After a sync: a timer for the first transfer waiting for a window, if any. */
-  #wakeFor(id: SpaceId, report: SyncReport): void {
-    const old = this.#wakes.get(id);
-    const waiting = report.waiting ?? [];
-    if (waiting.length) this.#waitingIn.add(id);
-    else this.#waitingIn.delete(id);
-    const at = nextRun(waiting);
-    if (old && old.at === at) return;
-    if (old) clearTimeout(old.timer);
-    this.#wakes.delete(id);
-    if (at === undefined || this.#stopping) return;
-    const ms = Math.min(MAX_TIMER_MS, Math.max(0, at - this.#opts.now()));
-    this.#opts.log(`${id}: ${waiting.length} transfer(s) waiting; next at ${new Date(at).toISOString()}`);
-    const uploads = waiting.some((w) => w.direction === "up");
-    const timer = setTimeout(() => {
-      this.#wakes.delete(id);
-      this.#opts.log(`${id}: a transfer window opens`);
-      // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
-      if (uploads) this.#want(id, 0);
-      else this.#remoteChange(id);
-    }, ms);
-    this.#wakes.set(id, { at, timer });
+    if (await this.#schedule.read(false)) for (const id of this.#schedule.waitingIn) this.#want(id, 0);
   }
 
   #unwatch(id: SpaceId): void {
@@ -540,7 +475,8 @@ export class Daemon {
     if (!space?.folder) return;
     const before = digest(d.state.vector(id));
     try {
-      await this.#readSchedule(false);
+      await this.#schedule.read(false);
+      const schedule = this.#schedule.current;
       const report = await syncSpace({
         state: d.state,
         remote: d.remote,
@@ -550,13 +486,14 @@ export class Daemon {
         me: this.#me,
         now: this.#opts.now,
         signal: this.#abort.signal,
-        ...(this.#schedule ? { schedule: this.#schedule } : {}),
+        ...(schedule ? { schedule } : {}),
         // A daemon only runs under the device's sync lock (commands.ts `run`).
         holdsLock: true,
       });
       this.#retryMs = this.#opts.retryMs;
       this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}${report.waiting?.length ? `, ${report.waiting.length} waiting for the schedule` : ""}`);
-      this.#wakeFor(id, report);
+      // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
+      if (!this.#stopping) this.#schedule.wakeFor(id, report.waiting ?? [], (uploads) => (uploads ? this.#want(id, 0) : this.#remoteChange(id)));
       this.#opts.onSynced?.(report);
       // The folder kept changing while it synced: go again once it is quiet.
       if (report.status === "incomplete") this.#want(id, this.#opts.delayMs);

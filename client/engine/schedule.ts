@@ -18,6 +18,8 @@
  * - The others wait: a download's remote version goes to the state's `waiting` table with the
  *   reason and the time it may go (tried again at every sync, and the daemon wakes for it); an
  *   upload is not committed, so it stays a local change that the next sync finds again.
+ * - A transfer that started inside its window finishes even if the window closes meanwhile:
+ *   nothing is pre-empted (a started file is not stopped for a higher-priority one either).
  * - Contacts' characteristics (issue 9: who is online when, the throughput seen to them) are
  *   not reported by the sharing manager yet: `urgency` is 0 for every transfer. When they are,
  *   `transfersOf` is where they become a transfer's urgency.

@@ -69,6 +69,11 @@ describe("a low-priority video waits for its window while a document syncs at on
     expect(plan.code).toBe(0);
     const queue = (JSON.parse(plan.stdout) as { spaces: Array<{ id: string; queue: Array<{ path: string; timing: string; at?: string; priority: string }> }> }).spaces.find((s) => s.id === space)!.queue;
     expect(queue).toEqual([expect.objectContaining({ path: "holiday.mov", timing: "later", priority: "low", at: new Date(opensAt).toISOString() })]);
+    const text = await xshare(cast.home("bob"), ["schedule"], { env: env() });
+    expect(text.stdout).toContain("  1. receive holiday.mov (2 MB): low priority, waits for its window * 2-5 * * * until 02:00");
+    const bad = await xshare(cast.home("bob"), ["schedule", "--space", "no-such-space"], { env: env() });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe("xshare: space no-such-space is not set up on this device (see `xshare spaces`)\n");
     // All of that happened before the window opened (else this machine was too slow for LEAD_MS).
     expect(bobNow(), "the checks above took longer than LEAD_MS").toBeLessThan(opensAt);
     await expect(readFile(path.join(folder.bob, "holiday.mov"))).rejects.toThrow();
