@@ -8,6 +8,9 @@ import * as C from "./commands.ts";
 import { UsageError } from "./config.ts";
 import { resolveHome, type Home } from "./home.ts";
 import { terminalProgress } from "./progress.ts";
+import { SETTINGS, clearSpace, isSetting, removeRule, setRule, setSetting, setSpace, unsetSetting } from "./schedule/edit.ts";
+import { PRIORITIES, describePolicy, type PolicyDocument, type Priority } from "./schedule/policy.ts";
+import { POLICY_FILE, loadPolicy, policyFile, readPolicyDocument, writePolicyDocument } from "./schedule/store.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -98,7 +101,8 @@ Typical use:
       else {
         print(reports.map((r) => {
           const extra = [r.conflicts ? `${r.conflicts} conflict(s) kept as copies` : "", r.readOnlySkipped.length ? `${r.readOnlySkipped.length} local change(s) not sent (read-only space)` : "", r.skipped.length ? `${r.skipped.length} path(s) not synced (see status)` : ""].filter(Boolean).join("; ");
-          return `${r.space}: ${r.status}${r.reason ? ` (${r.reason})` : ""}, ${r.pushed} sent, ${r.pulled} received${extra ? `; ${extra}` : ""}`;
+          const waiting = r.waiting?.length ? `; ${r.waiting.length} transfer(s) waiting for the schedule (see xshare schedule)` : "";
+          return `${r.space}: ${r.status}${r.reason ? ` (${r.reason})` : ""}, ${r.pushed} sent, ${r.pulled} received${extra ? `; ${extra}` : ""}${waiting}`;
         }));
         if (reports.length === 0) print(["no spaces set up on this device"]);
       }
@@ -132,7 +136,7 @@ Typical use:
 
   program
     .command("status")
-    .description("per space: kind, members, folder, in sync or not, changes pending each way, conflicts")
+    .description("per space: kind, members, folder, in sync or not, changes pending each way, conflicts, and the transfers that wait for the schedule (schedule.json), with why and until when")
     .option("--json", "machine-readable output")
     .action(async (o: { json?: boolean }) => {
       const rows = await C.status(home());
@@ -146,6 +150,37 @@ Typical use:
         }
         if (r.readOnlyLocalChanges) print([`  ${r.readOnlyLocalChanges} local change(s) will not be sent: the space is read-only for you`]);
         for (const s of r.notSynced) print([`  not synced: ${s.path} (${s.reason})`]);
+        for (const w of r.waiting) print([`  waits: ${C.describeQueued(w)}`]);
+      }
+    });
+
+  program
+    .command("schedule")
+    .description("the transfer plan: per space, what a sync would send and receive now, in what order, why, and when (schedule.json's priorities, windows and metered limit)")
+    .option("--space <id>", "only this space")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", `
+Transfers are listed in the order they go: what may go now first (by priority, high before
+normal before low, then small before large), then what waits for a transfer window, by the
+time it opens, then what no time releases (larger than metered-max on a metered connection).
+Only file contents are transfers; deletions, folders and conflicts go at once. A download
+that waits is read from the index already (only its content waits); an upload that waits is
+not committed until it goes. A running \`xshare run\` syncs the space again when the window
+opens.
+
+The policy is set with \`xshare config\` (see \`xshare config --help\`). Times are read on the
+schedule's clock: the system's, moved by XSHARE_CLOCK_OFFSET_MS milliseconds if set (for
+trying a schedule: XSHARE_CLOCK_OFFSET_MS=3600000 xshare schedule shows the plan an hour on).`)
+    .action(async (o: { space?: string; json?: boolean }) => {
+      const rep = await C.schedule(home(), o.space ? { space: o.space } : {});
+      if (o.json) return json(rep);
+      print([`${rep.file}${rep.exists ? "" : " (absent: the default policy)"}, planned at ${rep.now}:`, ...rep.policy.map((l) => `  ${l}`)]);
+      if (rep.spaces.length === 0) return print(["no spaces set up on this device"]);
+      for (const sp of rep.spaces) {
+        print([`${sp.id}  ${sp.name}  ${sp.folder}`]);
+        if (sp.status === "paused") print([`  paused${sp.reason ? ` (${sp.reason})` : ""}: nothing is transferred`]);
+        else if (sp.queue.length === 0) print(["  nothing to transfer"]);
+        sp.queue.forEach((q, i) => print([`  ${i + 1}. ${C.describeQueued(q)}`]));
       }
     });
 
@@ -165,6 +200,59 @@ Typical use:
     .description("settle a conflict: keep the local version, the remote one, or both")
     .addOption(new Option("--keep <side>", "which version to keep").choices(["local", "remote", "both"]).makeOptionMandatory())
     .action(async (path: string, o: { keep: "local" | "remote" | "both" }) => print(await C.resolveConflict(home(), path, o.keep)));
+
+  const config = program
+    .command("config")
+    .description(`when, in what order and how fast this device transfers (its ${POLICY_FILE}); without a subcommand, shows the policy`)
+    .option("--json", "the stored document, as JSON")
+    .action(async (o: { json?: boolean }) => {
+      if (o.json) return json(await readPolicyDocument(home()));
+      print([`${policyFile(home())}:`, ...describePolicy(await loadPolicy(home())).map((l) => `  ${l}`)]);
+    });
+  const edit = async (change: (doc: PolicyDocument) => PolicyDocument): Promise<void> => {
+    const policy = await writePolicyDocument(home(), change(await readPolicyDocument(home())));
+    await C.nudge(home());
+    print(describePolicy(policy));
+  };
+  config
+    .command("rule <pattern>")
+    .description("priority and transfer window of the paths a pattern matches (gitignore syntax, e.g. '*.mov'); the first rule that matches a path decides")
+    .addOption(new Option("--priority <p>", "high, normal or low").choices(PRIORITIES))
+    .option("--window <cron>", "transfer only in the minutes this cron expression matches, e.g. '* 1-5 * * *' for 01:00 to 05:59; '' for always")
+    .option("--first", "a new rule goes before the others (default: after them)")
+    .option("--remove", "remove the rule for this pattern")
+    .action(async (pattern: string, o: { priority?: Priority; window?: string; first?: boolean; remove?: boolean }) =>
+      edit((doc) => (o.remove ? removeRule(doc, pattern) : setRule(doc, pattern, o))),
+    );
+  config
+    .command("space <space>")
+    .description("priority, transfer window and rate caps of one space")
+    .addOption(new Option("--priority <p>", "high, normal or low").choices(PRIORITIES))
+    .option("--window <cron>", "transfer only in the minutes this cron expression matches, e.g. '* * * * 1-5' for weekdays")
+    .option("--upload <rate>", "upload cap for this space, e.g. 500kB/s")
+    .option("--download <rate>", "download cap for this space, e.g. 2MB/s")
+    .option("--clear", "remove this space's settings")
+    .action(async (space: string, o: { priority?: Priority; window?: string; upload?: string; download?: string; clear?: boolean }) =>
+      edit((doc) => {
+        if (o.clear) return clearSpace(doc, space);
+        const { clear: _, ...set } = o;
+        return setSpace(doc, space, set);
+      }),
+    );
+  config
+    .command("set <setting> <value>")
+    .description(`a device-wide setting: ${Object.keys(SETTINGS).join(", ")} (e.g. upload 1MB/s, transfers 2, hash-cpu 0.5, metered on, metered-max 1MiB, timezone Europe/Paris)`)
+    .action(async (setting: string, value: string) => {
+      if (!isSetting(setting)) throw new UsageError(`unknown setting ${JSON.stringify(setting)}; known: ${Object.keys(SETTINGS).join(", ")}`);
+      await edit((doc) => setSetting(doc, setting, value));
+    });
+  config
+    .command("unset <setting>")
+    .description("back to the default for a device-wide setting")
+    .action(async (setting: string) => {
+      if (!isSetting(setting)) throw new UsageError(`unknown setting ${JSON.stringify(setting)}; known: ${Object.keys(SETTINGS).join(", ")}`);
+      await edit((doc) => unsetSetting(doc, setting));
+    });
 
   return program;
 }

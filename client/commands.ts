@@ -22,6 +22,12 @@ import { alive, withLock } from "./lock.ts";
 import { checkMarker, writeMarker } from "./marker.ts";
 import type { Progress } from "./progress.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
+import { clockFromEnv } from "./clock.ts";
+import { scheduleOf, type QueuedTransfer } from "./engine/schedule.ts";
+import { DEFAULT_POLICY, formatBytes } from "./schedule/policy.ts";
+import { formatWhen } from "./schedule/queue.ts";
+import { systemTimeZone } from "./schedule/window.ts";
+import { loadPolicy, loadStoredPolicy, policyFile } from "./schedule/store.ts";
 
 export async function loadConfig(home: Home): Promise<ClientConfig> {
   const config = await readConfig(home.configFile);
@@ -112,6 +118,11 @@ export async function presence(home: Home, value: string): Promise<string[]> {
   await writeFile(showFile(home), `${value}\n`, { mode: 0o600 });
   await nudgeDaemon(home);
   return [`presence ${value}${value === "dnd" || value === "xa" ? ": changes made elsewhere are fetched when you are back" : ""}`];
+}
+
+/** Tells a running `xshare run` of this home that its settings changed (SIGHUP); no-op without one. */
+export async function nudge(home: Home): Promise<void> {
+  await nudgeDaemon(home);
 }
 
 /** Tells a running `xshare run` of this home that its spaces changed (SIGHUP); no-op without one. */
@@ -239,6 +250,9 @@ export async function sync(home: Home, opts: { space?: string; progress?: Progre
 }
 
 async function syncLocked(home: Home, opts: { space?: string; progress?: Progress }): Promise<SyncReport[]> {
+  const now = clockFromEnv();
+  // Read before logging in: a bad schedule.json is said at once and nothing is synced.
+  const schedule = scheduleOf(await loadStoredPolicy(home), now);
   return withDevice(home, async (d) => {
     const remoteList = await d.remote.spaces();
     for (const s of remoteList) if (d.state.space(s.id)) d.state.putSpace(s);
@@ -253,7 +267,8 @@ async function syncLocked(home: Home, opts: { space?: string; progress?: Progres
       }
       reports.push(
         await syncSpace({
-          state: d.state, remote: d.remote, fs: new RealFs(space.folder!), space, replica: d.config.replica, me, now: () => Date.now(), holdsLock: true,
+          state: d.state, remote: d.remote, fs: new RealFs(space.folder!), space, replica: d.config.replica, me, now, holdsLock: true,
+          ...(schedule ? { schedule } : {}),
           ...(opts.progress ? { onProgress: opts.progress.update } : {}),
         }),
       );
@@ -272,7 +287,7 @@ export async function run(home: Home, opts: DaemonOptions): Promise<void> {
   await withLock(join(home.stateDir, "sync.lock"), async () => {
     if (opts.show) await writeFile(showFile(home), `${opts.show}\n`, { mode: 0o600 });
     const show = opts.show ?? (await readShow(home));
-    const daemon = new Daemon(home, config, { ...opts, ...(show ? { show } : {}) });
+    const daemon = new Daemon(home, config, { now: clockFromEnv(), ...opts, ...(show ? { show } : {}) });
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const onSignal = () => stop();
@@ -350,6 +365,29 @@ export interface StatusRow extends SpaceRow {
   conflicts: number;
   readOnlyLocalChanges: number;
   notSynced: Array<{ path: string; reason: string }>;
+  /** Transfers the schedule (schedule.json) holds back, in the order they will go. */
+  waiting: WaitingRow[];
+}
+
+/** A transfer of the plan, for people and for `--json`. */
+export interface WaitingRow {
+  path: string;
+  direction: "up" | "down";
+  /** Bytes to move. */
+  size: number;
+  priority: string;
+  /** now: this sync; later: at `at`; held: not by time (metered, or a window that never opens). */
+  timing: "now" | "later" | "held";
+  reason: string;
+  /** ISO time it may start (`later`), undefined otherwise. */
+  at?: string;
+  /** `at` in the schedule's time zone, e.g. "02:00" or "Sat 01:00". */
+  when?: string;
+}
+
+function rowOf(q: QueuedTransfer, nowMs: number, timeZone: string): WaitingRow {
+  const at = q.timing === "later" && q.runAtMs !== undefined ? new Date(q.runAtMs) : undefined;
+  return { path: q.path, direction: q.direction, size: q.size, priority: q.priority, timing: q.timing, reason: q.reason, ...(at ? { at: at.toISOString(), when: formatWhen(at, new Date(nowMs), timeZone) } : {}) };
 }
 
 /** The running daemon's view of who is online, if a daemon runs. */
@@ -367,6 +405,10 @@ async function runningPeers(home: Home): Promise<PeersFile | undefined> {
 export async function status(home: Home): Promise<StatusRow[]> {
   const { inspectSpace } = await import("./engine/sync.ts");
   const peers = await runningPeers(home);
+  const now = clockFromEnv();
+  const policy = await loadPolicy(home);
+  const schedule = scheduleOf(policy, now)!;
+  const timeZone = policy.timezone ?? systemTimeZone();
   return withDevice(home, async (d) => {
     const me = parseBareJid(d.config.jid);
     const rows: StatusRow[] = [];
@@ -383,11 +425,11 @@ export async function status(home: Home): Promise<StatusRow[]> {
         base.online = online;
       }
       if (!local?.folder) {
-        rows.push({ ...base, status: "not accepted on this device", pendingUp: 0, pendingDown: 0, conflicts: 0, readOnlyLocalChanges: 0, notSynced: [] });
+        rows.push({ ...base, status: "not accepted on this device", pendingUp: 0, pendingDown: 0, conflicts: 0, readOnlyLocalChanges: 0, notSynced: [], waiting: [] });
         continue;
       }
       d.state.putSpace(s);
-      const st = await inspectSpace({ state: d.state, remote: d.remote, fs: new RealFs(local.folder), space: d.state.space(s.id)!, replica: d.config.replica, me, now: () => Date.now() });
+      const st = await inspectSpace({ state: d.state, remote: d.remote, fs: new RealFs(local.folder), space: d.state.space(s.id)!, replica: d.config.replica, me, now, schedule });
       rows.push({
         ...base,
         status: st.status,
@@ -397,8 +439,55 @@ export async function status(home: Home): Promise<StatusRow[]> {
         conflicts: d.state.conflicts(s.id).length,
         readOnlyLocalChanges: st.readOnlySkipped,
         notSynced: st.skipped,
+        waiting: (st.queue ?? []).filter((q) => q.timing !== "now").map((q) => rowOf(q, now(), timeZone)),
       });
     }
     return rows;
   });
+}
+
+export interface ScheduleReport {
+  /** schedule.json, and whether it exists (absent: the default policy, everything at once). */
+  file: string;
+  exists: boolean;
+  /** The policy in plain lines (describePolicy). */
+  policy: string[];
+  /** The schedule's clock when planned (ISO). */
+  now: string;
+  spaces: Array<{ id: string; name: string; folder: string; status: string; reason?: string; queue: WaitingRow[] }>;
+}
+
+/**
+ * `xshare schedule`: per space set up here, every transfer a sync would make now (what the
+ * status command counts as pending), in the order it would make them, why, and when: the same
+ * plan the engine makes (engine/schedule.ts), on the same clock (XSHARE_CLOCK_OFFSET_MS).
+ */
+export async function schedule(home: Home, opts: { space?: string }): Promise<ScheduleReport> {
+  const { inspectSpace } = await import("./engine/sync.ts");
+  const { describePolicy } = await import("./schedule/policy.ts");
+  const now = clockFromEnv();
+  const stored = await loadStoredPolicy(home);
+  const policy = stored ?? DEFAULT_POLICY;
+  const engine = scheduleOf(policy, now)!;
+  const timeZone = policy.timezone ?? systemTimeZone();
+  return withDevice(home, async (d) => {
+    const me = parseBareJid(d.config.jid);
+    const remoteList = await d.remote.spaces();
+    for (const s of remoteList) if (d.state.space(s.id)) d.state.putSpace(s);
+    const local = d.state.spaces().filter((s) => s.folder && remoteList.some((r) => r.id === s.id));
+    if (opts.space && !local.some((s) => s.id === opts.space)) throw new UsageError(`space ${opts.space} is not set up on this device (see \`xshare spaces\`)`);
+    const spaces: ScheduleReport["spaces"] = [];
+    for (const space of local.filter((s) => !opts.space || s.id === opts.space)) {
+      const st = await inspectSpace({ state: d.state, remote: d.remote, fs: new RealFs(space.folder!), space, replica: d.config.replica, me, now, schedule: engine });
+      spaces.push({ id: space.id, name: space.name, folder: space.folder!, status: st.status, ...(st.reason ? { reason: st.reason } : {}), queue: (st.queue ?? []).map((q) => rowOf(q, now(), timeZone)) });
+    }
+    return { file: policyFile(home), exists: stored !== undefined, policy: describePolicy(policy), now: new Date(now()).toISOString(), spaces };
+  });
+}
+
+/** A transfer of the plan for people: "receive movie.mov (12 MB): low priority (*.mov), waits for …". */
+export function describeQueued(r: WaitingRow): string {
+  const what = `${r.direction === "up" ? "send" : "receive"} ${r.path} (${formatBytes(r.size)})`;
+  if (r.timing === "now") return `${what}: now, ${r.reason}`;
+  return `${what}: ${r.priority} priority, ${r.timing === "held" ? `held (${r.reason})` : r.reason}`;
 }

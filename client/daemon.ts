@@ -22,6 +22,11 @@
  * - dnd and xa (XEP-draft.md § 5.12 "Presence states"): the daemon still learns of changes and
  *   syncs its own (a push reads what changed remotely first), but a space that only changed
  *   remotely waits until it is available again (`setShow`): no bulk downloads meanwhile.
+ * - Schedule (schedule.json, engine/schedule.ts): read at start (a bad file stops the start with
+ *   its error), again before every sync and on SIGHUP (`refresh`); a bad edit while running is
+ *   logged and the last good policy stays. Its rate buckets live as long as the policy does.
+ *   A sync that leaves transfers waiting for a window arms a timer for the first of them
+ *   (daemon-schedule.ts): the space is synced again then, on the daemon's clock (`now`).
  * - Trouble: a lost connection is re-established with backoff (ClientConnection); a failed sync
  *   is retried with backoff; `stop()` stops the watchers, lets the running sync finish its
  *   current file (writes go through a temporary file and a rename, so none is left half
@@ -48,6 +53,7 @@ import { hasLocalChanges, syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
 import { Remote } from "./remote.ts";
+import { DaemonSchedule } from "./daemon-schedule.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
 
 /** How long a sync waits for the answers to the SNMs it sent before the next sync may start. */
@@ -77,6 +83,8 @@ export interface DaemonOptions {
   readonly onSynced?: (report: SyncReport) => void;
   /** Called once logged in, before anything is sent (the benchmark counts stanzas from here). */
   readonly onConnection?: (conn: ClientConnection) => void;
+  /** The clock the syncs and the schedule read (ms; default Date.now; see client/clock.ts). */
+  readonly now?: () => number;
 }
 
 /** Which stanza errors mean "the sharing manager is not there right now". */
@@ -96,6 +104,8 @@ export class Daemon {
   readonly #home: Home;
   readonly #config: ClientConfig;
   readonly #opts: Required<Omit<DaemonOptions, "show" | "onSynced" | "onConnection">> & Pick<DaemonOptions, "onSynced" | "onConnection">;
+  /** schedule.json as last read, and the wake-ups for transfers waiting for a window. */
+  readonly #schedule: DaemonSchedule;
   readonly #me: BareJid;
   #show: Show | undefined;
   #device: Device | undefined;
@@ -134,11 +144,12 @@ export class Daemon {
     this.#home = home;
     this.#config = config;
     this.#opts = {
-      delayMs: opts.delayMs ?? 100, keepaliveMs: opts.keepaliveMs ?? 60_000, retryMs: opts.retryMs ?? 1000, log: opts.log ?? (() => undefined),
+      delayMs: opts.delayMs ?? 100, keepaliveMs: opts.keepaliveMs ?? 60_000, retryMs: opts.retryMs ?? 1000, log: opts.log ?? (() => undefined), now: opts.now ?? (() => Date.now()),
       ...(opts.onSynced ? { onSynced: opts.onSynced } : {}),
       ...(opts.onConnection ? { onConnection: opts.onConnection } : {}),
     };
     this.#retryMs = this.#opts.retryMs;
+    this.#schedule = new DaemonSchedule(home, this.#opts.now, this.#opts.log);
     this.#me = parseBareJid(config.jid);
     this.#show = opts.show;
   }
@@ -155,6 +166,8 @@ export class Daemon {
 
   /** Logs in (rejects with a UsageError when that fails), then runs until stop(). */
   async start(): Promise<void> {
+    // A bad schedule.json is said before anything else happens.
+    await this.#schedule.read(true);
     const conn = await connect({ ...this.#config, daemon: true, reconnectDelayMs: this.#opts.retryMs });
     // Liveness (XEP-0199 ping, ClientConnection): the server is pinged after a keepalive period
     // without a byte from it, and the link is given up (and re-established) when a ping gets no
@@ -209,6 +222,7 @@ export class Daemon {
     this.#abort.abort();
     clearInterval(this.#keepalive);
     clearTimeout(this.#retryTimer);
+    this.#schedule.stop();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     await Promise.all([...this.#watchers.values()].map((w) => w.close()));
@@ -407,6 +421,8 @@ export class Daemon {
     for (const id of [...this.#watchers.keys()]) if (!now.has(id)) this.#unwatch(id);
     for (const s of this.#spaces()) this.#watchSpace(s);
     await this.#announce(false);
+    // A changed schedule may let waiting transfers go (or hold new ones): plan those spaces again.
+    if (await this.#schedule.read(false)) for (const id of this.#schedule.waitingIn) this.#want(id, 0);
   }
 
   #unwatch(id: SpaceId): void {
@@ -473,6 +489,8 @@ export class Daemon {
     if (!space?.folder) return;
     const before = digest(d.state.vector(id));
     try {
+      await this.#schedule.read(false);
+      const schedule = this.#schedule.current;
       const report = await syncSpace({
         state: d.state,
         remote: d.remote,
@@ -480,13 +498,16 @@ export class Daemon {
         space,
         replica: this.#config.replica,
         me: this.#me,
-        now: () => Date.now(),
+        now: this.#opts.now,
         signal: this.#abort.signal,
+        ...(schedule ? { schedule } : {}),
         // A daemon only runs under the device's sync lock (commands.ts `run`).
         holdsLock: true,
       });
       this.#retryMs = this.#opts.retryMs;
-      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}`);
+      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}${report.waiting?.length ? `, ${report.waiting.length} waiting for the schedule` : ""}`);
+      // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
+      if (!this.#stopping) this.#schedule.wakeFor(id, report.waiting ?? [], (uploads) => (uploads ? this.#want(id, 0) : this.#remoteChange(id)));
       this.#opts.onSynced?.(report);
       // The folder kept changing while it synced: go again once it is quiet.
       if (report.status === "incomplete") this.#want(id, this.#opts.delayMs);

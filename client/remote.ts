@@ -23,6 +23,7 @@ import * as S from "../protocol/stanzas/spaces.ts";
 import type { ReplicaId } from "../protocol/ids.ts";
 import { Element, parseXml, xmlPieces } from "../protocol/xml.ts";
 import { release } from "./release.ts";
+import type { Limiter } from "./schedule/bucket.ts";
 
 /** Sends one IQ over XMPP and returns the reply stanza (as xmpp.js's iqCaller does). */
 export type XmppRequest = (iq: Element) => Promise<Element>;
@@ -51,6 +52,39 @@ export const BATCH_BYTES = 8 * 1024 * 1024;
 export const COMMIT_BATCH = 5000;
 /** Requests in flight at once. */
 export const PARALLEL = 3;
+
+/**
+ * How one upload or download is paced (schedule.json, engine/schedule.ts); absent: as fast as
+ * it goes, PARALLEL requests at once. The limiter is asked once per batch request, before it
+ * is sent, for the batch's bytes, so a capped transfer costs nothing per chunk; batches are
+ * kept to a quarter second of the tightest cap (see `batchBytes`), so that the cap holds over
+ * seconds and not only on average.
+ */
+export interface TransferOptions {
+  /** Every rate cap this transfer is subject to (device-wide, its space's). */
+  readonly limiter?: Limiter;
+  /** Requests in flight at once (the policy's `transfers`). */
+  readonly parallel?: number;
+  /** How to wait for the limiter (tests pass a fake clock's). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Smallest batch under a cap: a few chunks (the chunker's largest is 128 KiB). */
+const MIN_CAPPED_BATCH = 256 * 1024;
+
+/** Bytes per batch request: BATCH_BYTES, or a quarter second of the tightest cap in force. */
+export function batchBytes(opts: TransferOptions | undefined): number {
+  const rates = opts?.limiter?.buckets.map((b) => b.rate) ?? [];
+  if (rates.length === 0) return BATCH_BYTES;
+  return Math.max(MIN_CAPPED_BATCH, Math.min(BATCH_BYTES, Math.floor(Math.min(...rates) / 4)));
+}
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Waits until the limiter lets the batch's bytes go. */
+async function pace(limiter: Limiter, opts: TransferOptions, batch: ReadonlyArray<{ size: number }>): Promise<void> {
+  await limiter.acquire(batch.reduce((n, c) => n + c.size, 0), opts.sleep ?? realSleep);
+}
 
 export interface ChunkSource {
   readonly hash: ChunkHash;
@@ -261,15 +295,16 @@ export class Remote {
   }
 
   /** Uploads the chunks the component lacks; returns how many bytes were sent. */
-  async upload(space: SpaceId, sources: readonly ChunkSource[], progress?: Progress): Promise<number> {
+  async upload(space: SpaceId, sources: readonly ChunkSource[], progress?: Progress, opts?: TransferOptions): Promise<number> {
     const unique = [...new Map(sources.map((s) => [s.hash, s])).values()];
     if (unique.length === 0) return 0;
     const byHash = new Map(unique.map((s) => [s.hash, s]));
     let sent = 0;
     for (const slots of await this.#slots(space, "upload", unique)) {
       const missing = slots.missing.map((h) => byHash.get(h)).filter((s): s is ChunkSource => s !== undefined);
-      const batches = groupBySize(missing, BATCH_BYTES);
-      await runParallel(batches, PARALLEL, async (batch) => {
+      const batches = groupBySize(missing, batchBytes(opts));
+      await runParallel(batches, opts?.parallel ?? PARALLEL, async (batch) => {
+        if (opts?.limiter) await pace(opts.limiter, opts, batch);
         const records: Array<{ hash: ChunkHash; bytes: Uint8Array }> = [];
         for (const s of batch) {
           const bytes = await s.read();
@@ -307,7 +342,7 @@ export class Remote {
    * Downloads chunks and hands each, verified, to `sink`. Chunks the component does not hold
    * are returned (the caller reports them; another member must upload them again).
    */
-  async download(space: SpaceId, chunks: readonly ChunkRef[], sink: ChunkSink, progress?: Progress): Promise<ChunkHash[]> {
+  async download(space: SpaceId, chunks: readonly ChunkRef[], sink: ChunkSink, progress?: Progress, opts?: TransferOptions): Promise<ChunkHash[]> {
     const unique = [...new Map(chunks.map((c) => [c.hash, c])).values()];
     const absent: ChunkHash[] = [];
     const pages = await this.#slots(space, "download", unique);
@@ -317,7 +352,8 @@ export class Remote {
       // Each token names the chunks of its own page only.
       const mine = unique.slice(page * SL.MAX_SLOT_CHUNKS, (page + 1) * SL.MAX_SLOT_CHUNKS);
       const wanted = mine.filter((c) => !gone.has(c.hash));
-      await runParallel(groupBySize(wanted, BATCH_BYTES), PARALLEL, async (batch) => {
+      await runParallel(groupBySize(wanted, batchBytes(opts)), opts?.parallel ?? PARALLEL, async (batch) => {
+        if (opts?.limiter) await pace(opts.limiter, opts, batch);
         // Records are decoded as they stream in: each chunk is verified and handed over as soon
         // as its last byte has arrived, and the body is never held whole. Handing over is
         // sequential, in order; reading waits while the sink is busy.

@@ -35,6 +35,15 @@ export interface Synced {
   readonly local?: { readonly size: number; readonly mtimeMs: number; readonly ino: number };
 }
 
+/** A remote version waiting in the state (`ClientState.waiting`), and why. */
+export interface Waiting {
+  readonly version: FileVersion;
+  /** For people: "case-collision with local FOO.txt", "waits for its window * 1-5 * * * until 01:00". */
+  readonly reason?: string;
+  /** When the schedule lets it go (ms); undefined: not by time (or not the schedule's doing). */
+  readonly untilMs?: number;
+}
+
 export interface ConflictRecord {
   readonly space: SpaceId;
   /** The path both versions wanted. */
@@ -68,7 +77,7 @@ CREATE TABLE IF NOT EXISTS waiting (
   space TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, deleted INTEGER NOT NULL,
   hash TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL,
   replica TEXT NOT NULL, vector BLOB NOT NULL, chunks BLOB NOT NULL,
-  l_size INTEGER, l_mtime INTEGER, l_ino INTEGER,
+  l_size INTEGER, l_mtime INTEGER, l_ino INTEGER, reason TEXT, until_ms INTEGER,
   PRIMARY KEY (space, path)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS refused (
@@ -157,6 +166,10 @@ export class ClientState {
     // Homes made before spaces had a vector: NULL means "merge of the recorded versions".
     const cols = db.prepare("PRAGMA table_info(spaces)").all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === "vector")) db.exec("ALTER TABLE spaces ADD COLUMN vector BLOB");
+    // Homes made before the scheduler: waiting rows were case collisions only (reason NULL).
+    const wcols = db.prepare("PRAGMA table_info(waiting)").all() as Array<{ name: string }>;
+    if (!wcols.some((c) => c.name === "reason")) db.exec("ALTER TABLE waiting ADD COLUMN reason TEXT");
+    if (!wcols.some((c) => c.name === "until_ms")) db.exec("ALTER TABLE waiting ADD COLUMN until_ms INTEGER");
     return new ClientState(db);
   }
 
@@ -256,22 +269,27 @@ export class ClientState {
   }
 
   /**
-   * Remote versions read but not written yet because a local path spelt otherwise occupies
-   * their place (a case-insensitive disk): each sync tries them again, since the index position
-   * has moved past them, until written or superseded. `setWaiting` replaces the space's set.
+   * Remote versions read but not written yet, each with why: a local path spelt otherwise
+   * occupies their place (a case-insensitive disk), or the schedule (schedule.json) defers the
+   * download, until `untilMs` (undefined: not by time, e.g. metered). Each sync tries them again,
+   * since the index position has moved past them, until written or superseded. `setWaiting`
+   * replaces the space's set.
    */
-  waiting(space: SpaceId): FileVersion[] {
+  waiting(space: SpaceId): Waiting[] {
     const intern = <T extends string>(s: T): T => s;
-    return (this.#db.prepare("SELECT * FROM waiting WHERE space = ? ORDER BY path").all(space) as EntryRow[]).map((r) => toSynced(r, intern).version);
+    const rows = this.#db.prepare("SELECT * FROM waiting WHERE space = ? ORDER BY path").all(space) as Array<EntryRow & { reason: string | null; until_ms: number | null }>;
+    return rows.map((r) => ({ version: toSynced(r, intern).version, ...(r.reason !== null ? { reason: r.reason } : {}), ...(r.until_ms !== null ? { untilMs: r.until_ms } : {}) }));
   }
 
-  setWaiting(space: SpaceId, versions: readonly FileVersion[]): void {
+  setWaiting(space: SpaceId, rows: readonly Waiting[]): void {
     const put = this.#db.prepare(
-      `INSERT OR REPLACE INTO waiting (space, path, kind, deleted, hash, size, mtime, mode, replica, vector, chunks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO waiting (space, path, kind, deleted, hash, size, mtime, mode, replica, vector, chunks, reason, until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#db.transaction(() => {
       this.#db.prepare("DELETE FROM waiting WHERE space = ?").run(space);
-      for (const v of versions) put.run(space, v.path, v.kind, v.deleted ? 1 : 0, v.deleted ? (v.was ?? "") : v.hash, v.size, v.mtimeMs, v.mode, v.replica, encode(v.vector), packChunks(v.chunks));
+      for (const { version: v, reason, untilMs } of rows) {
+        put.run(space, v.path, v.kind, v.deleted ? 1 : 0, v.deleted ? (v.was ?? "") : v.hash, v.size, v.mtimeMs, v.mode, v.replica, encode(v.vector), packChunks(v.chunks), reason ?? null, untilMs ?? null);
+      }
     })();
   }
 

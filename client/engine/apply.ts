@@ -11,11 +11,12 @@ import type { ChunkHash } from "../../protocol/ids.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { Fs } from "../fs/types.ts";
 import { parentPath } from "../fs/types.ts";
-import type { Synced } from "../state.ts";
+import type { Synced, Waiting } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
 import type { ChunkSink } from "../remote.ts";
 import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, type ChunkSupply, type ChunkTarget, type LocalChunk } from "./disk.ts";
 import type { Action, OnDisk } from "./plan.ts";
+import { transferOptions } from "./schedule.ts";
 
 /** Small files written at once while pulling (each is still fsynced before its rename). */
 const WRITE_PARALLEL = 8;
@@ -71,7 +72,7 @@ export async function applyRemote(
   disk: ReadonlyMap<string, Disk>,
   report: { pulled: number; conflicts: number; bytesDown: number },
   heldBack: Map<string, string> = new Map(),
-  waiting: Map<string, FileVersion> = new Map(),
+  waiting: Map<string, Waiting> = new Map(),
 ): Promise<boolean> {
   const { fs, state, remote, space } = ctx;
   const cache = new Map<ChunkHash, Uint8Array>();
@@ -83,7 +84,7 @@ export async function applyRemote(
       },
       { place: into.place?.bind(into) },
     );
-    const absent = await remote.download(space.id, chunks, sink, (n) => ctx.onProgress?.({ phase: "download", bytes: n }));
+    const absent = await remote.download(space.id, chunks, sink, (n) => ctx.onProgress?.({ phase: "download", bytes: n }), transferOptions(ctx, "down"));
     if (absent.length) throw new ShareError("missing-chunks", { text: `${absent.length} chunk(s) are no longer held by the sharing manager` });
   };
   // Built only if something is written: a round with nothing to write (a push) never needs it.
@@ -219,7 +220,7 @@ export async function applyRemote(
         const alias = w.expect === undefined ? await aliasOf(fs, w.target) : undefined;
         if (alias === undefined) return false;
         heldBack.set(w.v.path, `case-collision with local ${alias}`);
-        waiting.set(w.v.path, w.v);
+        waiting.set(w.v.path, { version: w.v, reason: `case-collision with local ${alias}` });
         return true;
       }
     };

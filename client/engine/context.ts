@@ -5,6 +5,8 @@
 import type { ReplicaId } from "../../protocol/ids.ts";
 import type { Fs } from "../fs/types.ts";
 import type { Remote } from "../remote.ts";
+import type { RateLimits } from "../schedule/bucket.ts";
+import type { SchedulePolicy } from "../schedule/policy.ts";
 import type { KnownLookup } from "../scanner.ts";
 import type { ClientState, LocalSpace, Synced } from "../state.ts";
 import type { OnDisk } from "./plan.ts";
@@ -31,6 +33,22 @@ export interface SyncContext {
    * older than ten minutes are (another process might still be writing).
    */
   readonly holdsLock?: boolean;
+  /**
+   * The device's schedule (schedule.json, engine/schedule.ts): what may transfer now, in what
+   * order, how fast. Absent: everything at once, as fast as it goes, exactly as before there
+   * was a scheduler (the daemon and `xshare sync` pass none when there is no schedule.json).
+   */
+  readonly schedule?: EngineSchedule;
+}
+
+export interface EngineSchedule {
+  readonly policy: SchedulePolicy;
+  /** The policy's rate caps, shared by every sync of the device (built from `policy`). */
+  readonly limits: RateLimits;
+  /** Waits for the rate caps and the hashing pacer (default: a timer; tests: a fake clock's). */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** A monotonic clock in ms for the hashing pacer (default: performance.now). */
+  readonly cpuNow?: () => number;
 }
 
 export type Disk = OnDisk & { diskPath: string };

@@ -14,6 +14,7 @@ import type { ChunkSource } from "../remote.ts";
 import type { Synced } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
 import type { Action } from "./plan.ts";
+import { transferOptions } from "./schedule.ts";
 
 export type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boolean } | { kind: "done"; head: number; count: number };
 
@@ -77,7 +78,7 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
   }
   let head: number;
   try {
-    report.bytesUp += await remote.upload(space.id, sources, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
+    report.bytesUp += await remote.upload(space.id, sources, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }), transferOptions(ctx, "up"));
     for (;;) {
       try {
         head = await remote.commit(space.id, changes.map(({ version, base }) => ({ version, base })));

@@ -6,9 +6,16 @@
  *
  * Nothing is sent when the folder's marker is missing (an unmounted disk must not look like a
  * folder whose files were all deleted).
+ *
+ * With a schedule (ctx.schedule, engine/schedule.ts) each round's transfers are planned: what
+ * may go now runs in plan order (remote versions to disk first, then local ones to the sharing
+ * manager, as without a schedule, each in groups of one priority and size class), what must
+ * wait is not transferred (downloads wait in the state, uploads stay local changes) and is
+ * reported in `waiting`. Chunks are then uploaded by the push, in plan order and under the
+ * rate caps, not while the scan reads them.
  */
 import { ShareError } from "../../protocol/errors.ts";
-import type { ChunkRef, FileVersion } from "../../protocol/file.ts";
+import type { ChunkRef } from "../../protocol/file.ts";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { manifestOf, withChunks } from "../../protocol/manifest.ts";
 import { mergeAll, type VersionVector } from "../../protocol/vv.ts";
@@ -16,12 +23,13 @@ import type { IndexEntry, RefusedEntry } from "../../protocol/stanzas/index-exch
 import { checkMarker, type MarkerState } from "../marker.ts";
 import type { ChunkUploader } from "../remote.ts";
 import { coveredBySkip, ignoredBy, scan, type ScanResult } from "../scanner.ts";
-import type { Synced } from "../state.ts";
+import type { Synced, Waiting } from "../state.ts";
 import { applyRemote, removeStaleTemps } from "./apply.ts";
 import { type Disk, type SyncContext, known } from "./context.ts";
 import { LocalChanged } from "./disk.ts";
 import { plan, type Action } from "./plan.ts";
-import { push } from "./push.ts";
+import { push, type Pushed } from "./push.ts";
+import { hashPacer, scheduleRound, transferOptions, type QueuedTransfer, type ScheduledRound } from "./schedule.ts";
 
 export type { SyncContext } from "./context.ts";
 
@@ -37,6 +45,8 @@ export interface SyncReport {
   readonly bytesUp: number;
   readonly bytesDown: number;
   readonly head: number;
+  /** Transfers the schedule holds back (after the last round), in plan order; absent without a schedule. */
+  readonly waiting?: QueuedTransfer[];
 }
 
 const ROUNDS = 6;
@@ -52,6 +62,8 @@ interface Survey {
   readonly actions: Action[];
   /** Remote entries refused for their path (§ 5.4): reported, never written. */
   readonly refused: readonly RefusedEntry[];
+  /** With a schedule: the round's actions planned (engine/schedule.ts). */
+  readonly scheduled?: ScheduledRound;
 }
 
 /**
@@ -70,7 +82,7 @@ async function expandRemote(ctx: SyncContext, remote: Map<string, IndexEntry>, s
   }
   for (const h of blobs.keys()) need.delete(h);
   if (need.size) {
-    const absent = await ctx.remote.download(ctx.space.id, [...need.values()], async (h, b) => void blobs.set(h, b));
+    const absent = await ctx.remote.download(ctx.space.id, [...need.values()], async (h, b) => void blobs.set(h, b), undefined, transferOptions(ctx, "down"));
     if (absent.length) throw new ShareError("missing-chunks", { text: `${absent.length} manifest blob(s) are not held by the sharing manager` });
   }
   for (const [path, e] of remote) if (e.manifest) remote.set(path, { ...withChunks(e, blobs), seq: e.seq });
@@ -88,7 +100,7 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   let head = after;
   // Versions read by an earlier sync but not written (a local name in their place): again,
   // unless the index has something newer for the path.
-  for (const v of state.waiting(space.id)) remoteChanges.set(v.path, { ...v, seq: 0 });
+  for (const { version: v } of state.waiting(space.id)) remoteChanges.set(v.path, { ...v, seq: 0 });
   for await (const page of remote.readIndex(space.id, after)) {
     for (const e of page.entries) remoteChanges.set(e.path, e);
     refused.push(...page.refused);
@@ -100,14 +112,16 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   const synced = state.entries(space.id);
   await expandRemote(ctx, remoteChanges, synced);
   let seeded = false;
-  const onChunk = (c: ChunkRef, bytes: Uint8Array) => {
+  // With a schedule there is no uploader (the push uploads in plan order); hashing may be paced.
+  const pace = ctx.schedule ? hashPacer(ctx.schedule.policy.hashCpu, ctx.schedule.cpuNow, ctx.schedule.sleep) : undefined;
+  const onChunk = pace ?? ((c: ChunkRef, bytes: Uint8Array) => {
     if (!uploader) return;
     if (!seeded) {
       seeded = true;
       for (const s of synced.values()) if (!s.version.deleted) uploader.skip(s.version.chunks.map((x) => x.hash));
     }
     return uploader.add(c, bytes);
-  };
+  });
   const scanned = await scan(fs, known(synced), { onChunk, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   await uploader?.drain();
   const covered = coveredBySkip(scanned.skipped);
@@ -119,7 +133,8 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, e]));
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
-  return { head, seen, synced, scanned, disk, actions, refused };
+  const scheduled = ctx.schedule ? scheduleRound(space.id, actions, synced, disk, ctx.schedule.policy, new Date(ctx.now())) : undefined;
+  return { head, seen, synced, scanned, disk, actions, refused, ...(scheduled ? { scheduled } : {}) };
 }
 
 export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
@@ -132,7 +147,11 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
    */
   const heldBack = new Map<string, string>();
   /** Remote versions held back this sync (apply.ts), kept for the next one. */
-  const waiting = new Map<string, FileVersion>();
+  const waiting = new Map<string, Waiting>();
+  /** Remote versions the schedule defers, this round's (replaced each round). */
+  let deferred: Waiting[] = [];
+  /** What the schedule holds back, as the last round planned it (the report's `waiting`). */
+  let waitingNow: QueuedTransfer[] | undefined;
   const marker = await checkMarker(fs, space.id);
   if (marker !== "ok") return { ...report, status: "paused", reason: marker };
   let pulledSeq = state.space(space.id)?.pulled ?? 0;
@@ -140,11 +159,18 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   // only new chunks are named in upload slot requests, unless a commit said otherwise.
   let trustSynced = true;
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
-  const uploader = readOnly ? undefined : remote.uploader(space.id, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
+  const uploader = readOnly || ctx.schedule ? undefined : remote.uploader(space.id, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
 
   for (let round = 0; round < ROUNDS; round++) {
     ctx.signal?.throwIfAborted();
-    const { head, seen, synced, scanned, disk, actions, refused } = await survey(ctx, pulledSeq, uploader);
+    const { head, seen, synced, scanned, disk, actions, refused, scheduled } = await survey(ctx, pulledSeq, uploader);
+    // What runs this round, in groups (one without a schedule: every action, in plan.ts's order).
+    const groups = scheduled ? scheduled.groups : [actions];
+    const running = scheduled ? groups.flat() : actions;
+    if (scheduled) {
+      waitingNow = scheduled.queue.filter((q) => q.timing !== "now");
+      deferred = scheduled.deferredDownloads.map((d) => ({ version: d.action.remote, reason: d.reason, ...(d.untilMs !== undefined ? { untilMs: d.untilMs } : {}) }));
+    }
     if (refused.length) state.addRefused(space.id, refused.map((r) => ({ path: r.path, reason: refusedReason(r) })));
     for (const r of refused) heldBack.set(r.path, refusedReason(r));
     if (uploader) {
@@ -154,9 +180,9 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     if (round === 0) await removeStaleTemps(fs, scanned.temps, ctx.now(), ctx.holdsLock === true);
     report.skipped = scanned.skipped.map((s) => ({ path: s.path, reason: s.reason }));
     report.readOnlySkipped = actions.filter((a) => a.type === "read-only").map((a) => a.path);
-    let settled: boolean;
+    let settled = true;
     try {
-      settled = await applyRemote(ctx, actions, disk, report, heldBack, waiting);
+      for (const g of groups) settled = (await applyRemote(ctx, g, disk, report, heldBack, waiting)) && settled;
     } catch (err) {
       if (!(err instanceof LocalChanged)) throw err;
       settled = false;
@@ -170,11 +196,20 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       pulledSeq = head;
       state.commit(space.id, [], head, seen);
       // The index position is past them now: what could not be written waits in the state.
-      state.setWaiting(space.id, [...waiting.values()]);
+      state.setWaiting(space.id, [...waiting.values(), ...deferred.filter((d) => !waiting.has(d.version.path))]);
     };
     if (settled && !won) consume();
     ctx.signal?.throwIfAborted();
-    const pushed = await push(ctx, actions, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report, heldBack);
+    let pushed: Pushed = { kind: "none" };
+    for (const g of groups) {
+      const p = await push(ctx, g, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report, heldBack);
+      if (p.kind === "conflict") {
+        pushed = p;
+        break;
+      }
+      // Commits one after the other: the head after the last, and how many came before it since.
+      if (p.kind === "done") pushed = { kind: "done", head: p.head, count: p.count + (pushed.kind === "done" ? pushed.count : 0) };
+    }
     for (const [path, reason] of heldBack) if (!report.skipped.some((x) => x.path === path)) report.skipped.push({ path, reason });
     if (pushed.kind === "conflict") {
       if (pushed.missingChunks) trustSynced = false;
@@ -186,14 +221,14 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       pulledSeq = pushed.head;
       state.commit(space.id, [], pulledSeq);
     }
-    if (settled && pushed.kind === "none" && actions.every((a) => a.type === "read-only" || a.type === "restat" || a.type === "adopt" || heldBack.has(a.path))) {
+    if (settled && pushed.kind === "none" && running.every((a) => a.type === "read-only" || a.type === "restat" || a.type === "adopt" || heldBack.has(a.path))) {
       if (head > 0) await remote.ack(space.id, replica, head);
       report.head = head;
-      return { ...report, status: "in-sync" };
+      return { ...report, status: "in-sync", ...(waitingNow ? { waiting: waitingNow } : {}) };
     }
     report.head = head;
   }
-  return { ...report, status: "incomplete", reason: "the space kept changing while syncing; run sync again" };
+  return { ...report, status: "incomplete", reason: "the space kept changing while syncing; run sync again", ...(waitingNow ? { waiting: waitingNow } : {}) };
 }
 
 /**
@@ -227,13 +262,15 @@ export interface SpaceStatus {
   readonly pendingDown: number;
   readonly readOnlySkipped: number;
   readonly skipped: Array<{ path: string; reason: string }>;
+  /** With a schedule: every pending transfer in plan order, with when it runs and why. */
+  readonly queue?: QueuedTransfer[];
 }
 
 /** What `syncSpace` would do, without doing it. */
 export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
   const marker = await checkMarker(ctx.fs, ctx.space.id);
   if (marker !== "ok") return { status: "paused", reason: marker, pendingUp: 0, pendingDown: 0, readOnlySkipped: 0, skipped: [] };
-  const { scanned, actions, refused } = await survey(ctx, ctx.state.space(ctx.space.id)?.pulled ?? 0);
+  const { scanned, actions, refused, scheduled } = await survey(ctx, ctx.state.space(ctx.space.id)?.pulled ?? 0);
   const up = actions.filter((a) => a.type === "push" || (a.type === "conflict" && a.keep === "local")).length;
   const down = actions.filter((a) => a.type === "apply" || a.type === "conflict").length;
   return {
@@ -241,6 +278,7 @@ export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
     pendingUp: up,
     pendingDown: down,
     readOnlySkipped: actions.filter((a) => a.type === "read-only").length,
+    ...(scheduled ? { queue: scheduled.queue } : {}),
     skipped: [
       ...scanned.skipped.map((s) => ({ path: s.path, reason: s.reason })),
       // Refused by an earlier sync (kept in the state), and any in what is still to read.

@@ -49,3 +49,12 @@ export async function writePolicyDocument(home: Home, doc: PolicyDocument): Prom
   await rename(tmp, file);
   return policy;
 }
+
+/**
+ * The stored policy, or undefined when there is no schedule.json (or it is `{}`): a device
+ * without one keeps the engine's unscheduled path. Throws PolicyError when it is not valid.
+ */
+export async function loadStoredPolicy(home: Home): Promise<SchedulePolicy | undefined> {
+  const doc = await readPolicyDocument(home);
+  return Object.keys(doc).length === 0 ? undefined : parsePolicy(doc, policyFile(home));
+}

@@ -18,10 +18,11 @@
  *   logged on but busy (presence dnd or xa) is told, and fetches once it is available again; the
  *   show of the synchronizing client itself (Adam in xa) does not hold back what it sends.
  *
- * Not here because it does not exist yet (issue 9): scheduling by presence history, connection
- * speed or the time a client needs to receive, by the data items' size or priority, by the
- * synchronizing client's CPU or bandwidth, time windows, and rate limits. Today the schedule is
- * presence: logged on or not, and available or busy.
+ * Scheduling by the data items' size and priority, time windows, rate limits and hashing CPU
+ * (issue 9, schedule.json) is shown in e2e/schedule-window (a video waits for its window while
+ * a document goes at once) and integration/schedule. Not yet anywhere: scheduling by the
+ * contacts' presence history, connection speed or the time a client needs to receive (the
+ * sharing manager does not record them yet).
  */
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";

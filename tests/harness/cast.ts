@@ -62,8 +62,8 @@ export interface Cast {
   accept(name: string, space: string): Promise<string>;
   /** `xshare <args>` for the person, whatever the exit code. */
   try(name: string, args: string[]): Promise<CliResult>;
-  /** Starts (or restarts) the person's `xshare run`: they come online. */
-  online(name: string, args?: string[]): Promise<DaemonProcess>;
+  /** Starts (or restarts) the person's `xshare run`: they come online (`env`: more variables, e.g. XSHARE_CLOCK_OFFSET_MS). */
+  online(name: string, args?: string[], env?: Record<string, string>): Promise<DaemonProcess>;
   /** Stops the person's `xshare run` (SIGTERM): they go offline. Resolves to its exit code. */
   offline(name: string): Promise<number | null>;
   /** The person's running daemon, if any. */
@@ -164,9 +164,9 @@ export async function startCast(names: readonly string[], opts: CastOptions = {}
     // accept prints `<space> → <folder>`.
     accept: async (name, space) => (await ok(home(name), ["accept", space])).trim().split(" → ")[1]!,
     try: (name, args) => xshare(home(name), args),
-    online: async (name, args = daemonArgs) => {
+    online: async (name, args = daemonArgs, env = {}) => {
       await daemons.get(name)?.stop("SIGTERM");
-      const d = await startDaemon(home(name), args);
+      const d = await startDaemon(home(name), args, env);
       daemons.set(name, d);
       return d;
     },

@@ -50,11 +50,11 @@ process.once("exit", () => {
   for (const d of daemons) d.kill("SIGKILL");
 });
 
-/** Starts `xshare run` for a home, as a user would leave it running; waits until it is online. */
-export async function startDaemon(home: string, args: string[] = []): Promise<DaemonProcess> {
+/** Starts `xshare run` for a home, as a user would leave it running (`env`: more variables); waits until it is online. */
+export async function startDaemon(home: string, args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [...shebangFlags("bin/xshare.js"), path.join(REPO_ROOT, "bin/xshare.js"), "--home", home, "run", ...args], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: home },
+    env: { PATH: process.env.PATH ?? "", HOME: home, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   daemons.add(child);

@@ -1,0 +1,169 @@
+/**
+ * The device's schedule (schedule.json, client/schedule/) applied to one round of a sync: which
+ * of the round's actions move bulk data, which of those may move now, in what order, and how
+ * fast (the patent's FIG. 8). Only used when the sync context carries a schedule; without one
+ * the engine runs exactly as it did before there was a scheduler.
+ *
+ * - A transfer is an action that moves file content: a push of a file (up) or an apply of a
+ *   remote file (down), with its bytes to move, the chunks the other side does not hold yet (a
+ *   rename moves nothing, an edit of a large file a chunk or two). Deletions, folders, adopts,
+ *   restats and conflicts are not transfers: they run at once (a conflict keeps both versions,
+ *   which the conflict rule needs now, not in a window). Nor is a transfer of 0 bytes.
+ * - Transfers are planned by `queue.plan` with the policy and the sync's clock (`ctx.now`):
+ *   those it lets go now run in plan order (priority, then small before large), in groups that
+ *   the engine runs one after the other, each group its own downloads and its own commit, so a
+ *   document is on the sharing manager before the video behind it has started: a group ends
+ *   where the priority changes, and before the first file that apply.ts streams rather than
+ *   prefetches (LARGE_BYTES).
+ * - The others wait: a download's remote version goes to the state's `waiting` table with the
+ *   reason and the time it may go (tried again at every sync, and the daemon wakes for it); an
+ *   upload is not committed, so it stays a local change that the next sync finds again.
+ * - A transfer that started inside its window finishes even if the window closes meanwhile:
+ *   nothing is pre-empted (a started file is not stopped for a higher-priority one either).
+ * - Contacts' characteristics (issue 9: who is online when, the throughput seen to them) are
+ *   not reported by the sharing manager yet: `urgency` is 0 for every transfer. When they are,
+ *   `transfersOf` is where they become a transfer's urgency.
+ */
+import type { ChunkHash } from "../../protocol/ids.ts";
+import { PARALLEL, type TransferOptions } from "../remote.ts";
+import type { ChunkSink } from "../scanner.ts";
+import { CpuPacer, RateLimits } from "../schedule/bucket.ts";
+import type { Priority, SchedulePolicy } from "../schedule/policy.ts";
+import { plan, type Pending, type Planned } from "../schedule/queue.ts";
+import type { Synced } from "../state.ts";
+import type { Disk, EngineSchedule, SyncContext } from "./context.ts";
+import type { Action } from "./plan.ts";
+
+/** Files above this are streamed by apply.ts (not prefetched with the small ones). */
+export const LARGE_BYTES = 16 * 1024 * 1024;
+
+/** One transfer of the plan, as `xshare schedule` and `status` show it. */
+export interface QueuedTransfer {
+  readonly path: string;
+  readonly direction: "up" | "down";
+  /** Bytes to move. */
+  readonly size: number;
+  readonly priority: Priority;
+  /** `now`: runs this sync; `later`: at `runAtMs`; `held`: not by time (metered, a window that never opens). */
+  readonly timing: Planned["timing"];
+  readonly reason: string;
+  /** When it may start (ms); for `now`, this sync. Undefined for `held`. */
+  readonly runAtMs?: number;
+}
+
+export interface ScheduledRound {
+  /** The actions to run, in groups, one group after the other (never empty: the first holds the non-transfers). */
+  readonly groups: Action[][];
+  /** Every transfer of the round in plan order, those that run and those that wait. */
+  readonly queue: QueuedTransfer[];
+  /** The deferred downloads (apply actions), with what their waiting row says. */
+  readonly deferredDownloads: Array<{ action: Extract<Action, { type: "apply" }>; reason: string; untilMs?: number }>;
+}
+
+/**
+ * The transfers among `actions`, as `queue.plan` takes them, by action. `synced` and `disk`
+ * tell which chunks the sharing manager and this disk already hold.
+ */
+export function transfersOf(space: string, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, disk: ReadonlyMap<string, Disk>): Map<Action, Pending> {
+  let onComponent: Set<ChunkHash> | undefined;
+  let onDisk: Set<ChunkHash> | undefined;
+  const out = new Map<Action, Pending>();
+  for (const a of actions) {
+    let direction: "up" | "down";
+    let chunks: readonly { hash: ChunkHash; size: number }[];
+    let have: Set<ChunkHash>;
+    if (a.type === "push" && !a.version.deleted && a.version.kind === "file") {
+      direction = "up";
+      chunks = a.version.chunks;
+      have = onComponent ??= new Set([...synced.values()].flatMap((s) => (s.version.deleted ? [] : s.version.chunks.map((c) => c.hash))));
+    } else if (a.type === "apply" && !a.remote.deleted && a.remote.kind === "file") {
+      direction = "down";
+      chunks = a.remote.chunks;
+      have = onDisk ??= new Set([...disk.values()].flatMap((d) => d.chunks.map((c) => c.hash)));
+    } else continue;
+    const seen = new Set<ChunkHash>();
+    let size = 0;
+    for (const c of chunks) {
+      if (have.has(c.hash) || seen.has(c.hash)) continue;
+      seen.add(c.hash);
+      size += c.size;
+    }
+    // Contacts' presence history and throughput would set `urgency` here (see the header).
+    if (size > 0) out.set(a, { space, path: a.path, direction, size, urgency: 0 });
+  }
+  return out;
+}
+
+/** Plans one round's actions under `policy` at `now` (see the header). */
+export function scheduleRound(space: string, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, disk: ReadonlyMap<string, Disk>, policy: SchedulePolicy, now: Date): ScheduledRound {
+  const transfers = transfersOf(space, actions, synced, disk);
+  const byItem = new Map<Pending, Action>([...transfers].map(([a, p]) => [p, a]));
+  const planned = plan([...transfers.values()], policy, now);
+  const first: Action[] = actions.filter((a) => !transfers.has(a));
+  const groups: Action[][] = [first];
+  const queue: QueuedTransfer[] = [];
+  const deferredDownloads: ScheduledRound["deferredDownloads"] = [];
+  let key: string | undefined;
+  for (const p of planned) {
+    const a = byItem.get(p.item)!;
+    queue.push({ path: p.item.path, direction: p.item.direction, size: p.item.size, priority: p.priority, timing: p.timing, reason: p.reason, ...(p.runAt ? { runAtMs: p.runAt.getTime() } : {}) });
+    if (p.timing !== "now") {
+      if (a.type === "apply") deferredDownloads.push({ action: a, reason: p.reason, ...(p.runAt ? { untilMs: p.runAt.getTime() } : {}) });
+      continue;
+    }
+    const k = `${p.priority} ${p.item.size > LARGE_BYTES}`;
+    if (key !== undefined && k !== key) groups.push([]);
+    key = k;
+    groups.at(-1)!.push(a);
+  }
+  return { groups, queue, deferredDownloads };
+}
+
+/** When the first waiting transfer of `queue` may go (ms); undefined: none waits for a time. */
+export function nextRun(queue: readonly QueuedTransfer[]): number | undefined {
+  let best: number | undefined;
+  for (const q of queue) if (q.timing === "later" && q.runAtMs !== undefined && (best === undefined || q.runAtMs < best)) best = q.runAtMs;
+  return best;
+}
+
+/** The pacing of this sync's uploads or downloads, or undefined without a schedule. */
+export function transferOptions(ctx: Pick<SyncContext, "schedule" | "space">, direction: "up" | "down"): TransferOptions | undefined {
+  const s = ctx.schedule;
+  if (!s) return undefined;
+  // `transfers` caps the requests in flight; it never raises them above the client's own PARALLEL.
+  return { limiter: s.limits.limiter(ctx.space.id, direction), parallel: Math.min(PARALLEL, s.policy.transfers), ...(s.sleep ? { sleep: s.sleep } : {}) };
+}
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The scanner's chunk hook as a hashing pacer (policy `hashCpu` below 1): called after each
+ * chunk is hashed, it rests so that hashing uses at most that share of one core (CpuPacer).
+ * The time between two calls counts as hashing (a read waiting for the disk too: slower, never
+ * faster). One rest at a time: while one file rests, a file hashed beside it rests at its next
+ * chunk as well. Undefined when hashing is not limited.
+ */
+export function hashPacer(hashCpu: number, now: () => number = () => performance.now(), sleep: (ms: number) => Promise<void> = realSleep): ChunkSink | undefined {
+  if (hashCpu >= 1) return undefined;
+  const pacer = new CpuPacer(hashCpu);
+  let since = now();
+  let restUntil = 0;
+  return async () => {
+    const t = now();
+    if (t < restUntil) {
+      await sleep(restUntil - t);
+    } else {
+      const rest = pacer.worked(t - since);
+      if (rest > 0) {
+        restUntil = t + rest;
+        await sleep(rest);
+      }
+    }
+    since = now();
+  };
+}
+
+/** The engine's schedule for `policy` (undefined: none, the engine as before), its buckets on `now`. */
+export function scheduleOf(policy: SchedulePolicy | undefined, now: () => number): EngineSchedule | undefined {
+  return policy ? { policy, limits: new RateLimits(policy, now) } : undefined;
+}
