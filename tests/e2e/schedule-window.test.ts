@@ -82,9 +82,9 @@ describe("a low-priority video waits for its window while a document syncs at on
     const mark = bob.output().length;
     await cast.eventually("Bob has the video after the window opens", hasContent(path.join(folder.bob, "holiday.mov"), movie), LEAD_MS + 30_000);
     expect(bobNow()).toBeGreaterThanOrEqual(opensAt);
-    const after = bob.output().slice(mark);
-    expect(after.indexOf(`${space}: a transfer window opens`)).toBeGreaterThanOrEqual(0);
-    expect(syncLines(after, space).some((l) => l.received === 1)).toBe(true);
+    // The file is in place before the sync that wrote it says so: wait for its line.
+    await cast.eventually("Bob's daemon reports the sync that received it", async () => syncLines(bob.output().slice(mark), space).some((l) => l.received === 1), 20_000);
+    expect(bob.output().slice(mark)).toContain(`${space}: a transfer window opens`);
     expect((await xshare(cast.home("bob"), ["status"], { env: env() })).stdout).not.toContain("waits:");
   }, 120_000);
 
@@ -103,6 +103,6 @@ describe("a low-priority video waits for its window while a document syncs at on
     const mark = bob.output().length;
     await cast.run("bob", ["config", "set", "metered", "off"]);
     await cast.eventually("Bob has the big file once off the metered connection", hasContent(path.join(folder.bob, "big.bin"), big), 20_000);
-    expect(syncLines(bob.output().slice(mark), space).some((l) => l.received === 1)).toBe(true);
+    await cast.eventually("Bob's daemon reports the sync that received it", async () => syncLines(bob.output().slice(mark), space).some((l) => l.received === 1), 20_000);
   }, 120_000);
 });
