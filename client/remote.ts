@@ -46,8 +46,12 @@ export async function xmppShareRequest<T>(send: XmppRequest, iq: Element): Promi
   return parsed.value as T;
 }
 
-/** Bytes per upload or download batch request. */
-export const BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes per upload or download batch request. The uploader keeps PARALLEL + 1 buffers of this
+ * size: 4 MiB (was 8) took 16 MiB off the sender's peak at no cost in time (bench:client, A/B
+ * twice: 1 GiB push 110-116 MB against 129-136 MB, 10,000 files 135-137 against 141-144).
+ */
+export const BATCH_BYTES = 4 * 1024 * 1024;
 /** Paths per commit request. */
 export const COMMIT_BATCH = 5000;
 /** Requests in flight at once. */
