@@ -54,6 +54,7 @@ import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
 import { Remote } from "./remote.ts";
 import { DaemonSchedule } from "./daemon-schedule.ts";
+import type { Known } from "./scanner.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
 
 /** How long a sync waits for the answers to the SNMs it sent before the next sync may start. */
@@ -110,6 +111,8 @@ export class Daemon {
   #show: Show | undefined;
   #device: Device | undefined;
   readonly #watchers = new Map<SpaceId, FSWatcher>();
+  /** Per space, files hashed but not synced yet (SyncContext.hashCache): not read again by each sync. */
+  readonly #hashCaches = new Map<SpaceId, Map<string, Known>>();
   /** Per space: the other members' sharing clients online, as the manager last listed them. */
   readonly #peers = new Map<SpaceId, readonly Peer[]>();
   /** Per `${peer full JID} ${space}`: the digest of the last vector seen from that replica. */
@@ -428,6 +431,13 @@ export class Daemon {
   #unwatch(id: SpaceId): void {
     void this.#watchers.get(id)?.close();
     this.#watchers.delete(id);
+    this.#hashCaches.delete(id);
+  }
+
+  #hashCache(id: SpaceId): Map<string, Known> {
+    let c = this.#hashCaches.get(id);
+    if (!c) this.#hashCaches.set(id, (c = new Map()));
+    return c;
   }
 
   /** A remote change: synced now, or after dnd/xa. */
@@ -503,6 +513,7 @@ export class Daemon {
         ...(schedule ? { schedule } : {}),
         // A daemon only runs under the device's sync lock (commands.ts `run`).
         holdsLock: true,
+        hashCache: this.#hashCache(id),
       });
       this.#retryMs = this.#opts.retryMs;
       this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}${report.waiting?.length ? `, ${report.waiting.length} waiting for the schedule` : ""}`);

@@ -103,6 +103,12 @@ export interface ScanOptions {
    * `changed` and no hash or chunks (for "did anything change?", which the walk answers).
    */
   readonly hash?: boolean;
+  /**
+   * Hashes of files read before but not in `previous` (e.g. an upload the schedule holds back
+   * until its window): a file whose kind, size, mtime and inode match its entry here takes hash
+   * and chunks from it without being read. Unlike `previous`, it never makes a file unchanged.
+   */
+  readonly cache?: KnownLookup;
 }
 
 export type ChunkSink = (chunk: ChunkRef, bytes: Uint8Array) => void | Promise<void>;
@@ -284,7 +290,11 @@ function entry(ctx: Ctx, path: string, diskPath: string, st: Stat): Entry {
     e.changed = prev.mode !== mode;
   } else {
     e.size = st.size;
-    ctx.toHash.push({ entry: e, st });
+    const c = ctx.opts.cache?.get(path);
+    if (kind === "file" && c?.kind === "file" && c.size === st.size && c.mtimeMs === mtimeMs && c.ino === ino) {
+      e.hash = c.hash;
+      e.chunks = c.chunks;
+    } else ctx.toHash.push({ entry: e, st });
   }
   ctx.entries.push(e);
   return e;

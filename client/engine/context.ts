@@ -7,7 +7,7 @@ import type { Fs } from "../fs/types.ts";
 import type { Remote } from "../remote.ts";
 import type { RateLimits } from "../schedule/bucket.ts";
 import type { SchedulePolicy } from "../schedule/policy.ts";
-import type { KnownLookup } from "../scanner.ts";
+import type { Known, KnownLookup } from "../scanner.ts";
 import type { ClientState, LocalSpace, Synced } from "../state.ts";
 import type { OnDisk } from "./plan.ts";
 
@@ -33,6 +33,13 @@ export interface SyncContext {
    * older than ten minutes are (another process might still be writing).
    */
   readonly holdsLock?: boolean;
+  /**
+   * Files hashed by earlier syncs of this space and not synced since (an upload the schedule
+   * holds back, a refused commit): kept by a long-running caller (the daemon), so that the next
+   * scan takes their hash from here instead of reading them again (scanner.ts `cache`). The
+   * sync replaces its contents after each scan.
+   */
+  readonly hashCache?: Map<string, Known>;
   /**
    * The device's schedule (schedule.json, engine/schedule.ts): what may transfer now, in what
    * order, how fast. Absent: everything at once, as fast as it goes, exactly as before there

@@ -122,7 +122,15 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
     }
     return uploader.add(c, bytes);
   });
-  const scanned = await scan(fs, known(synced), { onChunk, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  const cache = ctx.hashCache;
+  const scanned = await scan(fs, known(synced), { onChunk, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(cache ? { cache } : {}) });
+  if (cache) {
+    // What this scan read (or took from the cache) and is not synced as it is: the next scan's cache.
+    cache.clear();
+    for (const e of scanned.entries) {
+      if (e.kind === "file" && e.changed && e.hash !== "") cache.set(e.path, { kind: e.kind, size: e.size, mtimeMs: e.mtimeMs, ino: e.ino, mode: e.mode, hash: e.hash, chunks: e.chunks });
+    }
+  }
   await uploader?.drain();
   const covered = coveredBySkip(scanned.skipped);
   const ignored = await ignoredBy(fs);

@@ -122,6 +122,25 @@ describe("scan on MemoryFs", () => {
     expect(by.get("d")).toMatchObject({ kind: "dir", changed: true });
   });
 
+  it("takes hash and chunks from `cache` for files whose stat matches, without reading them; they stay changed", async () => {
+    let now = 1000;
+    const mem = new MemoryFs({ now: () => now });
+    const big = random(300_000);
+    mem.writeFile("held.mov", big);
+    mem.writeFile("edited", "abc");
+    const first = await scan(mem, new Map());
+    const cache = new Map(first.entries.map((e) => [e.path, e]));
+    now = 2000;
+    mem.writeFile("edited", "abcd"); // its cache entry no longer matches: read again
+    const spy = new ErrorFs(mem, []);
+    const r = await scan(spy, new Map(), { cache });
+    expect(spy.calls.filter((c) => c.method === "read").map((c) => c.path)).toEqual(["edited"]);
+    const by = new Map(r.entries.map((e) => [e.path, e]));
+    expect(by.get("held.mov")).toMatchObject({ changed: true, size: 300_000, hash: first.entries.find((e) => e.path === "held.mov")!.hash });
+    expect(by.get("held.mov")!.chunks).toEqual(refs(big));
+    expect(by.get("edited")).toMatchObject({ changed: true, hash: sha("abcd") });
+  });
+
   it("applies .xshareignore (gitignore syntax, case-insensitive) and syncs the ignore file itself", async () => {
     const fs = new MemoryFs();
     fs.writeFile(".xshareignore", "*.log\n!keep.log\nbuild/\nthumbs.db\n.xshareignore\n");
