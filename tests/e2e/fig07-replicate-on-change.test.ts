@@ -65,8 +65,24 @@ afterAll(async () => {
   await cast?.close();
 });
 
+/**
+ * Until `name`'s client has printed nothing for a second: the syncs that coming online started
+ * are over. The CV is on disk before the sync that wrote it has finished, and a second trigger
+ * (an SNM and the sharing manager's digests both announce it) may still be queued behind it.
+ */
+async function idle(name: string): Promise<void> {
+  let length = -1;
+  let since = Date.now();
+  await cast.eventually(`${name}'s client is idle`, () => {
+    const now = cast.daemon(name)!.output().length;
+    if (now !== length) [length, since] = [now, Date.now()];
+    return Date.now() - since >= 1000;
+  });
+}
+
 describe("FIG. 7: replicating on change, to each member when present", () => {
   it("Bob reads a file and touches it: the interaction does not change the data, so it triggers no replication; his client goes on monitoring", async () => {
+    for (const name of ["adam", "bob", "charlene"]) await idle(name);
     for (const name of ["adam", "bob", "charlene"]) beforeTouch[name] = cast.daemon(name)!.output().length;
     const before = index("cv.txt");
     expect(await readFile(path.join(bobsOwn(), "cv.txt"), "utf8")).toBe("Bob's CV\n");
