@@ -106,8 +106,9 @@ Scenarios:
   5  rescan of --rescan-files unchanged files. Syncthing: POST /rest/db/scan (it returns when the scan
      is done) until the folder is idle. xmpp-share: the daemon stopped, \`xshare sync\` timed from
      spawn to exit (node start, login, index read, scan, nothing to do).
-  6  peak memory (VmHWM, reset at the start of each scenario) of every process in each scenario; the
-     table is printed when 6 is among --scenarios, the figures are always in the JSON report.
+  6  peak memory of every process in each scenario: VmHWM (reset at the start of each scenario) and
+     RssAnon (its own heap and stacks, without program file and shared libraries; sampled every 100 ms);
+     the tables are printed when 6 is among --scenarios, the figures are always in the JSON report.
   7  the receiver is offline while the sender makes a change, and the sender goes offline before the
      receiver comes back: time from the receiver's start until the file is there, or, for
      Syncthing, 'does not arrive' after --offline-wait-s.
@@ -301,11 +302,18 @@ function progress(scenario: number, round: number, side: SideKey, text: string):
 
 // ------------------------------------------------------------------ peak memory
 
-/** Peak RSS (VmHWM, KiB) per process label during the current scenario. */
+/**
+ * Peak memory per process label during the current scenario: RSS (VmHWM, KiB, kept by the
+ * kernel) and anonymous memory (RssAnon, sampled every 100 ms: the process's own heap and stacks,
+ * without the pages of its program file and shared libraries, which RSS counts whole: 34 MB of
+ * a bare node process's 41 MB RSS are its binary's).
+ */
 class Peaks {
   peak: Record<string, number> = {};
+  anon: Record<string, number> = {};
   sources: Array<() => Record<string, number | undefined>> = [];
   #timer: NodeJS.Timeout | undefined;
+  #anonTimer: NodeJS.Timeout | undefined;
   #resetOk = true;
   current(): Record<string, number | undefined> {
     return Object.assign({}, ...this.sources.map((s) => s()));
@@ -316,6 +324,7 @@ class Peaks {
       const kib = procKiB(pid, "VmHWM");
       if (!Number.isNaN(kib)) this.peak[label] = Math.max(this.peak[label] ?? 0, kib);
     }
+    this.#sampleAnon();
   }
   extra(label: string, kib: number): void {
     if (!Number.isNaN(kib)) this.peak[label] = Math.max(this.peak[label] ?? 0, kib);
@@ -323,20 +332,32 @@ class Peaks {
   /** Starts a scenario: VmHWM of every process reset to its current RSS; sampled every 500 ms. */
   start(): void {
     this.peak = {};
+    this.anon = {};
     this.#resetOk = true;
     for (const pid of Object.values(this.current())) if (pid) this.#resetOk = resetPeak(pid) && this.#resetOk;
     clearInterval(this.#timer);
+    clearInterval(this.#anonTimer);
     this.#timer = setInterval(() => this.fold(), 500);
     this.#timer.unref();
+    this.#anonTimer = setInterval(() => this.#sampleAnon(), 100);
+    this.#anonTimer.unref();
   }
-  stop(): { peaksMB: Record<string, number>; resetOk: boolean } {
+  stop(): { peaksMB: Record<string, number>; anonPeaksMB: Record<string, number>; resetOk: boolean } {
     this.fold();
     clearInterval(this.#timer);
-    return { peaksMB: Object.fromEntries(Object.entries(this.peak).map(([k, v]) => [k, kibToMB(v)])), resetOk: this.#resetOk };
+    clearInterval(this.#anonTimer);
+    const mb = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, kibToMB(v)]));
+    return { peaksMB: mb(this.peak), anonPeaksMB: mb(this.anon), resetOk: this.#resetOk };
+  }
+  #sampleAnon(): void {
+    for (const [label, pid] of Object.entries(this.current())) {
+      const kib = procKiB(pid, "RssAnon");
+      if (!Number.isNaN(kib)) this.anon[label] = Math.max(this.anon[label] ?? 0, kib);
+    }
   }
 }
 const peaks = new Peaks();
-const memory: Array<{ scenario: number; peaksMB: Record<string, number>; resetOk: boolean }> = [];
+const memory: Array<{ scenario: number; peaksMB: Record<string, number>; anonPeaksMB: Record<string, number>; resetOk: boolean }> = [];
 
 // ------------------------------------------------------------------ the systems, as the scenarios see them
 
@@ -939,14 +960,18 @@ function printResults(stKeys: SideKey[], fl: Floor[]): void {
   }
 
   if (opts.scenarios.includes(6) && memory.length) {
-    console.log("\npeak memory: VmHWM of each process during each scenario (reset at its start, after its preparation), MB");
     const labels = [...new Set(memory.flatMap((m) => Object.keys(m.peaksMB)))];
     const order = (l: string) => (l.startsWith("xshare") ? 0 : l === "component" ? 1 : l === "Prosody" ? 2 : 3);
     labels.sort((a, b) => order(a) - order(b) || a.localeCompare(b));
-    const mrows = [["process", ...memory.map((m) => `scenario ${m.scenario}`)]];
-    for (const l of labels) mrows.push([l, ...memory.map((m) => (m.peaksMB[l] === undefined ? "—" : m.peaksMB[l]!.toFixed(0)))]);
-    console.log(table(mrows, ["l", ...memory.map(() => "r" as const)]));
+    const memTable = (title: string, pick: (m: (typeof memory)[number]) => Record<string, number>) => {
+      console.log(title);
+      const mrows = [["process", ...memory.map((m) => `scenario ${m.scenario}`)]];
+      for (const l of labels) mrows.push([l, ...memory.map((m) => (pick(m)[l] === undefined ? "—" : pick(m)[l]!.toFixed(0)))]);
+      console.log(table(mrows, ["l", ...memory.map(() => "r" as const)]));
+    };
+    memTable("\npeak memory: VmHWM of each process during each scenario (reset at its start, after its preparation), MB", (m) => m.peaksMB);
     if (memory.some((m) => !m.resetOk)) console.log("  (some VmHWM could not be reset: those figures are peaks since the process started)");
+    memTable("\npeak anonymous memory: RssAnon (the process's own heap and stacks, without its program file and shared libraries), sampled every 100 ms, MB", (m) => m.anonPeaksMB);
   }
 }
 

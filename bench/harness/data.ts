@@ -212,7 +212,7 @@ export function sizeOf(file: string): number {
 // ---------------------------------------------------------------- memory
 
 /** A /proc/<pid>/status field in KiB (NaN when the process or the field is gone). */
-export function procKiB(pid: number | undefined, field: "VmHWM" | "VmRSS"): number {
+export function procKiB(pid: number | undefined, field: "VmHWM" | "VmRSS" | "RssAnon"): number {
   if (!pid) return Number.NaN;
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
