@@ -55,21 +55,26 @@ export function makeRandomFile(file: string, mib: number): string {
   return h.digest("hex");
 }
 
-/** sha256 of a file (16 MiB reads). */
-export function fileHash(file: string): string {
-  const h = createHash("sha256");
+/** Calls `fn` with each piece of the file (16 MiB reads into one reused buffer) and its position. */
+function eachPiece(file: string, fn: (piece: Buffer, pos: number) => void): void {
   const fd = openSync(file, "r");
   try {
     const buf = Buffer.allocUnsafe(16 * MiB);
     for (let pos = 0; ; ) {
       const n = readSync(fd, buf, 0, buf.length, pos);
       if (n === 0) break;
-      h.update(buf.subarray(0, n));
+      fn(buf.subarray(0, n), pos);
       pos += n;
     }
   } finally {
     closeSync(fd);
   }
+}
+
+/** sha256 of a file. */
+export function fileHash(file: string): string {
+  const h = createHash("sha256");
+  eachPiece(file, (piece) => h.update(piece));
   return h.digest("hex");
 }
 
@@ -79,29 +84,18 @@ export function fileHash(file: string): string {
  */
 export function hashAfterEdit(file: string, edit: { kind: "overwrite" | "insert"; at: number }): string {
   const h = createHash("sha256");
-  const fd = openSync(file, "r");
-  try {
-    const buf = Buffer.allocUnsafe(16 * MiB);
-    for (let pos = 0; ; ) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      const piece = buf.subarray(0, n);
-      if (edit.at >= pos && edit.at < pos + n) {
-        const i = edit.at - pos;
-        if (edit.kind === "overwrite") {
-          piece[i] = piece[i]! ^ 0xff;
-          h.update(piece);
-        } else {
-          h.update(piece.subarray(0, i));
-          h.update(INSERTED);
-          h.update(piece.subarray(i));
-        }
-      } else h.update(piece);
-      pos += n;
+  eachPiece(file, (piece, pos) => {
+    if (edit.at < pos || edit.at >= pos + piece.length) return void h.update(piece);
+    const i = edit.at - pos;
+    if (edit.kind === "overwrite") {
+      piece[i] = piece[i]! ^ 0xff;
+      h.update(piece);
+    } else {
+      h.update(piece.subarray(0, i));
+      h.update(INSERTED);
+      h.update(piece.subarray(i));
     }
-  } finally {
-    closeSync(fd);
-  }
+  });
   return h.digest("hex");
 }
 
