@@ -7,6 +7,7 @@
  * move in batches (`/chunks/batch`, `/chunks/batch-get`). Errors come back as ShareError.
  * Batch downloads are decoded and verified as they stream in (`RecordReader`).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
 import { Agent, type IncomingMessage, request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -48,8 +49,9 @@ export async function xmppShareRequest<T>(send: XmppRequest, iq: Element): Promi
 
 /**
  * Bytes per upload or download batch request. The uploader keeps PARALLEL + 1 buffers of this
- * size: 4 MiB (was 8) took 16 MiB off the sender's peak at no cost in time (bench:client, A/B
- * twice: 1 GiB push 110-116 MB against 129-136 MB, 10,000 files 135-137 against 141-144).
+ * size: 4 MiB (was 8) took 16 MiB off the sender's peak at no cost in time (npm run bench:client
+ * with this constant at 8 and at 4, twice each: 1 GiB push 110-116 MB against 129-136 MB,
+ * 10,000 files 135-137 against 141-144).
  */
 export const BATCH_BYTES = 4 * 1024 * 1024;
 /** Paths per commit request. */
@@ -83,11 +85,9 @@ export function batchBytes(opts: TransferOptions | undefined): number {
   return Math.max(MIN_CAPPED_BATCH, Math.min(BATCH_BYTES, Math.floor(Math.min(...rates) / 4)));
 }
 
-const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Waits until the limiter lets the batch's bytes go. */
 async function pace(limiter: Limiter, opts: TransferOptions, batch: ReadonlyArray<{ size: number }>): Promise<void> {
-  await limiter.acquire(batch.reduce((n, c) => n + c.size, 0), opts.sleep ?? realSleep);
+  await limiter.acquire(batch.reduce((n, c) => n + c.size, 0), opts.sleep ?? sleep);
 }
 
 export interface ChunkSource {

@@ -24,6 +24,7 @@
  *   not reported by the sharing manager yet: `urgency` is 0 for every transfer. When they are,
  *   `transfersOf` is where they become a transfer's urgency.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import { PARALLEL, type TransferOptions } from "../remote.ts";
 import type { ChunkSink } from "../scanner.ts";
@@ -134,8 +135,6 @@ export function transferOptions(ctx: Pick<SyncContext, "schedule" | "space">, di
   return { limiter: s.limits.limiter(ctx.space.id, direction), parallel: Math.min(PARALLEL, s.policy.transfers), ...(s.sleep ? { sleep: s.sleep } : {}) };
 }
 
-const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /**
  * The scanner's chunk hook as a hashing pacer (policy `hashCpu` below 1): called after each
  * chunk is hashed, it rests so that hashing uses at most that share of one core (CpuPacer).
@@ -143,7 +142,7 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * faster). One rest at a time: while one file rests, a file hashed beside it rests at its next
  * chunk as well. Undefined when hashing is not limited.
  */
-export function hashPacer(hashCpu: number, now: () => number = () => performance.now(), sleep: (ms: number) => Promise<void> = realSleep): ChunkSink | undefined {
+export function hashPacer(hashCpu: number, now: () => number = () => performance.now(), sleep: (ms: number) => Promise<void> = delay): ChunkSink | undefined {
   if (hashCpu >= 1) return undefined;
   const pacer = new CpuPacer(hashCpu);
   let since = now();
