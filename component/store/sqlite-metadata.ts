@@ -22,6 +22,8 @@
  * - `commit` is one IMMEDIATE transaction (read → check → write): a throw rolls everything back
  *   and rejects with the very same error object.
  * - `pending_snms(member, space)`: at most one SNM kept per member and space (migration 4).
+ * - A member uploaded a chunk's bytes iff they are its `chunks.uploader` (the first) or have a
+ *   `chunk_uploads` row (the later ones; migration 7).
  * - Deleting a space cascades to its members, entries, acks, refs, orphans and pending SNMs: chunks only it
  *   used then have neither refs nor orphans and fall under GC rule (b), the upload-time grace.
  * Validation helpers are shared with MemoryMetadataStore (imported from it) so that both
@@ -103,7 +105,8 @@ export const MIGRATIONS: readonly string[] = [
      replica TEXT NOT NULL, vector BLOB, digest TEXT, stored INTEGER NOT NULL,
      PRIMARY KEY (member, space_id)) WITHOUT ROWID;
    CREATE INDEX pending_snms_space ON pending_snms(space_id);`,
-  // 5: every member who uploaded a chunk's bytes (not only the first): a member may name a
+  // 5: every member who uploaded a chunk's bytes (not only the first; since 7, those after the
+  // first, chunks.uploader): a member may name a
   // chunk in a commit, or skip its upload, only if the space already holds it or they proved
   // they have the bytes (XEP-draft.md § 8). Gone with the chunk.
   `CREATE TABLE chunk_uploads (hash TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (hash, member)) WITHOUT ROWID;
@@ -118,6 +121,10 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE folds (space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
      fold TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (space_id, fold)) WITHOUT ROWID;
    INSERT OR IGNORE INTO folds SELECT space_id, fold_key(path), path FROM entries WHERE deleted = 0 ORDER BY seq;`,
+  // 7: chunk_uploads holds the members who uploaded a chunk after its first uploader, who is
+  // chunks.uploader already: recording a new chunk then writes one random B-tree row instead
+  // of two (bench:client, 1 GiB push: addChunks 1.47 -> 0.69 s of the component's thread).
+  `DELETE FROM chunk_uploads WHERE member = (SELECT c.uploader FROM chunks c WHERE c.hash = chunk_uploads.hash);`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -259,6 +266,7 @@ export class SqliteMetadataStore implements MetadataStore {
       refInSpace: p("SELECT 1 FROM chunk_refs WHERE hash = ? AND space_id = ? LIMIT 1").pluck(),
       setOrphan: p("INSERT OR REPLACE INTO orphans VALUES (?, ?, ?)"),
       clearOrphan: p("DELETE FROM orphans WHERE space_id = ? AND hash = ?"),
+      anyOrphan: p("SELECT 1 FROM orphans WHERE space_id = ? LIMIT 1").pluck(),
       ack: p(`INSERT INTO acks VALUES (?, ?, ?, ?) ON CONFLICT (space_id, member, replica)
         DO UPDATE SET seq = max(seq, excluded.seq)`),
       acks: p("SELECT member, replica, seq FROM acks WHERE space_id = ? ORDER BY member, replica"),
@@ -268,12 +276,13 @@ export class SqliteMetadataStore implements MetadataStore {
       snmsFor: p("SELECT * FROM pending_snms WHERE member = ? ORDER BY space_id"),
       dropSnm: p("DELETE FROM pending_snms WHERE member = ? AND space_id = ? AND stored = ?"),
       addChunk: p("INSERT OR IGNORE INTO chunks VALUES (?, ?, ?, ?)"),
-      addUpload: p("INSERT OR IGNORE INTO chunk_uploads VALUES (?, ?)"),
+      addUpload: p(`INSERT OR IGNORE INTO chunk_uploads SELECT @hash, @member
+        WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE hash = @hash AND uploader = @member)`),
       foldPath: p("SELECT path FROM folds WHERE space_id = ? AND fold = ?").pluck(),
       setFold: p("INSERT OR REPLACE INTO folds VALUES (?, ?, ?)"),
       dropFold: p("DELETE FROM folds WHERE space_id = ? AND fold = ? AND path = ?"),
-      usable: p(`SELECT 1 FROM chunks c WHERE c.hash = @hash AND (
-        EXISTS (SELECT 1 FROM chunk_refs r WHERE r.hash = c.hash AND r.space_id = @space)
+      usable: p(`SELECT 1 FROM chunks c WHERE c.hash = @hash AND (c.uploader = @member
+        OR EXISTS (SELECT 1 FROM chunk_refs r WHERE r.hash = c.hash AND r.space_id = @space)
         OR EXISTS (SELECT 1 FROM orphans o WHERE o.hash = c.hash AND o.space_id = @space)
         OR EXISTS (SELECT 1 FROM chunk_uploads u WHERE u.hash = c.hash AND u.member = @member))`).pluck(),
       addUploaderBytes: p(`INSERT INTO uploader_bytes VALUES (?, ?)
@@ -290,8 +299,10 @@ export class SqliteMetadataStore implements MetadataStore {
       let inserted = 0;
       let bytes = 0;
       for (const c of chunks) {
-        this.q.addUpload.run(c.hash, uploader);
-        if (this.q.addChunk.run(c.hash, c.size, uploader, nowMs).changes === 0) continue;
+        if (this.q.addChunk.run(c.hash, c.size, uploader, nowMs).changes === 0) {
+          this.q.addUpload.run({ hash: c.hash, member: uploader });
+          continue;
+        }
         inserted++;
         bytes += c.size;
       }
@@ -394,18 +405,19 @@ export class SqliteMetadataStore implements MetadataStore {
 
     let used = row.used_bytes;
     const lost = new Map<ChunkHash, number>();
-    const touched = new Set<ChunkHash>();
+    // Chunks this commit references: they have a ref when it ends, so they need no lookup and
+    // lose their orphan row, if the space has any orphans at all (one query, not one per chunk).
+    const added = new Set<ChunkHash>();
     next.forEach((v, i) => {
       const seq = row.head + 1 + i;
       const old = current.get(v.path);
       for (const h of liveChunks(old)) {
         this.q.dropRef.run(space, v.path, h);
         lost.set(h, seq);
-        touched.add(h);
       }
       for (const h of liveChunks(v)) {
         this.q.addRef.run(space, v.path, h);
-        touched.add(h);
+        added.add(h);
       }
       used += (v.deleted ? 0 : v.size) - (old && !old.deleted ? old.size : 0);
       const { path, kind, size, mtimeMs, mode, deleted, replica } = v;
@@ -413,10 +425,11 @@ export class SqliteMetadataStore implements MetadataStore {
       this.q.putEntry.run(space, path, seq, kind, hash, size, mtimeMs, mode, deleted ? 1 : 0, replica,
         encode(v.vector), packChunks(v.chunks));
     });
-    for (const h of touched) {
-      const lostAt = lost.get(h);
+    if (this.q.anyOrphan.get(space)) for (const h of added) this.q.clearOrphan.run(space, h);
+    for (const [h, lostAt] of lost) {
+      if (added.has(h)) continue;
       if (this.q.refInSpace.get(h, space)) this.q.clearOrphan.run(space, h);
-      else if (lostAt !== undefined) this.q.setOrphan.run(space, h, lostAt);
+      else this.q.setOrphan.run(space, h, lostAt);
     }
     const head = row.head + next.length;
     this.q.setHead.run(head, used, space);

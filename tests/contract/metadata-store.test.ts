@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BareJid, ChunkHash, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import { fromEntries } from "../../protocol/vv.ts";
 import { MemoryMetadataStore } from "../../component/store/memory-metadata.ts";
+import { foldKey } from "../../protocol/paths.ts";
 import { MIGRATIONS, SCHEMA_VERSION, SqliteMetadataStore } from "../../component/store/sqlite-metadata.ts";
 import { runMetadataStoreContract } from "./metadata-store.contract.ts";
 
@@ -61,6 +62,22 @@ describe("SqliteMetadataStore on a file", () => {
     // An SNM kept for an offline member survives a restart (XEP-draft.md § 5.13).
     expect(await b.snmsFor(alice)).toEqual([{ snm: { space, replica: "r2", vector: fromEntries([["r2", 9]]) }, storedMs: 50 }]);
     await b.close();
+  });
+
+  it("keeps an orphan row only while no path of the space references the chunk", async () => {
+    const s = SqliteMetadataStore.open(file);
+    await s.createSpace({ id: space, kind: "mine", name: "Mine", owner: alice, members: [alice], createdMs: 1, changedMs: 2 });
+    const other = "ef".repeat(32) as ChunkHash;
+    await s.addChunks([{ hash, size: 7 }, { hash: other, size: 3 }], alice, 1000);
+    const at = (path: string, chunks: Array<{ hash: ChunkHash; size: number }>) => ({ ...version, path, chunks, size: chunks.reduce((n, c) => n + c.size, 0) });
+    const gone = (path: string) => ({ ...version, path, chunks: [], size: 0, deleted: true, hash: "" });
+    await s.commit(space, [at("a", [{ hash, size: 7 }]), at("b", [{ hash: other, size: 3 }])], () => {});
+    await s.commit(space, [gone("a"), gone("b")], () => {}); // both orphaned at seq 3
+    await s.commit(space, [at("c", [{ hash, size: 7 }])], () => {}); // one referenced again
+    await s.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare("SELECT hash, seq FROM orphans ORDER BY hash").all()).toEqual([{ hash: other, seq: 4 }]);
+    check.close();
   });
 
   it("runs in WAL mode with synchronous=FULL and foreign keys on", async () => {
@@ -123,6 +140,32 @@ describe("SqliteMetadataStore on a file", () => {
     expect(await s.usableChunks("s-x" as SpaceId, [h], alice)).toEqual(new Set([h]));
     expect(await s.usableChunks("s-x" as SpaceId, [h], "bob@example.org" as BareJid)).toEqual(new Set());
     await s.close();
+  });
+
+  it("migrates a version-6 database: the first uploader's own upload rows go, every uploader still may use the chunk", async () => {
+    const raw = new Database(file);
+    raw.function("fold_key", { deterministic: true }, (p: unknown) => foldKey(String(p)));
+    for (const m of MIGRATIONS.slice(0, 6)) raw.exec(m);
+    raw.pragma("user_version = 6");
+    raw.prepare("INSERT INTO spaces VALUES ('s-x', 'pair', 'x', ?, NULL, 1, 1, 0, 0)").run(alice);
+    const h = "01".repeat(32) as ChunkHash;
+    raw.prepare("INSERT INTO chunks VALUES (?, ?, ?, ?)").run(h, 100, alice, 1);
+    const up = raw.prepare("INSERT INTO chunk_uploads VALUES (?, ?)");
+    up.run(h, alice);
+    up.run(h, "bob@example.org");
+    raw.close();
+    const s = SqliteMetadataStore.open(file);
+    expect(s.pragma("user_version")).toBe(SCHEMA_VERSION);
+    for (const who of [alice, "bob@example.org"] as BareJid[]) expect(await s.usableChunks("s-x" as SpaceId, [h], who)).toEqual(new Set([h]));
+    expect(await s.usableChunks("s-x" as SpaceId, [h], "carol@example.org" as BareJid)).toEqual(new Set());
+    // Carol uploads it too: one row for her; Alice uploading it again adds none.
+    await s.addChunks([{ hash: h, size: 100 }], "carol@example.org" as BareJid, 2);
+    await s.addChunks([{ hash: h, size: 100 }], alice, 3);
+    expect(await s.usableChunks("s-x" as SpaceId, [h], "carol@example.org" as BareJid)).toEqual(new Set([h]));
+    await s.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare("SELECT member FROM chunk_uploads ORDER BY member").pluck().all()).toEqual(["bob@example.org", "carol@example.org"]);
+    check.close();
   });
 
   it("migrates a version-2 database: the insert trigger gives way to addChunks' own count", async () => {
