@@ -43,7 +43,9 @@ beforeAll(async () => {
   opensAt = Date.parse(`${tomorrow}T02:00:00Z`);
   offset = opensAt - (Date.now() + LEAD_MS);
   await cast.online("adam");
-  await cast.online("bob", undefined, env());
+  // A keepalive of an hour: within these tests only SIGHUP (sent by `xshare config`) or the
+  // daemon's own wake-up timers can make it read schedule.json again, not its periodic refresh.
+  await cast.online("bob", ["--keepalive", "3600"], env());
 }, 120_000);
 
 afterAll(async () => {
