@@ -10,7 +10,9 @@
  * scenario runs on every system in turn, xmpp-share then Syncthing, round after round
  * (A B A B ...), and the table shows medians over the rounds and the ratio xmpp-share / Syncthing.
  * Before that it measures this machine's limits (bench/harness/machine.ts) and, for scenarios
- * 2–4, prints the floor they imply and each time as a multiple of it.
+ * 2–4, prints the floor they imply and each time as a multiple of it; and the runtime's memory
+ * floor (node alone, and with xshare's or the sharing manager's code loaded, idle), printed
+ * under the memory tables.
  *
  * Scenarios (what is timed: see SCENARIOS below, also printed): 1 latency of a small change,
  * 2 first sync of many small files, 3 one big file, 4 1-byte overwrite and insertion in a large
@@ -51,7 +53,7 @@ import {
   sizeOf,
   statKey,
 } from "./harness/data.ts";
-import { type Limits, type MachineInfo, machineInfo, measureLimits } from "./harness/machine.ts";
+import { type Limits, type MachineInfo, type MemoryFloor, machineInfo, measureLimits, memoryFloor } from "./harness/machine.ts";
 import { type FolderStatus, type SyncthingInstance, type SyncthingPair, killAllSyncthingsNow, startSyncthingPair, syncthingVersion } from "./harness/syncthing.ts";
 import { type XshareSide, startXshareSide } from "./harness/xshare-side.ts";
 import { deadOrZombie } from "../tests/harness/processes.ts";
@@ -108,7 +110,8 @@ Scenarios:
      spawn to exit (node start, login, index read, scan, nothing to do).
   6  peak memory of every process in each scenario: VmHWM (reset at the start of each scenario) and
      RssAnon (its own heap and stacks, without program file and shared libraries; sampled every 100 ms);
-     the tables are printed when 6 is among --scenarios, the figures are always in the JSON report.
+     the tables are printed when 6 is among --scenarios, the figures are always in the JSON report;
+     under each, the floor: the same measure of a node process that only loaded the program's code.
   7  the receiver is offline while the sender makes a change, and the sender goes offline before the
      receiver comes back: time from the receiver's start until the file is there, or, for
      Syncthing, 'does not arrive' after --offline-wait-s.
@@ -358,6 +361,10 @@ class Peaks {
 }
 const peaks = new Peaks();
 const memory: Array<{ scenario: number; peaksMB: Record<string, number>; anonPeaksMB: Record<string, number>; resetOk: boolean }> = [];
+/** The runtime's memory floor (machine.ts `memoryFloor`), measured with the limits. */
+let memFloors: Record<string, MemoryFloor> = {};
+const floorLine = (pick: (f: MemoryFloor) => number) =>
+  `  floor, before any work: ${Object.entries(memFloors).map(([k, f]) => `${k} ${pick(f).toFixed(0)}`).join("; ")} MB`;
 
 // ------------------------------------------------------------------ the systems, as the scenarios see them
 
@@ -971,7 +978,9 @@ function printResults(stKeys: SideKey[], fl: Floor[]): void {
     };
     memTable("\npeak memory: VmHWM of each process during each scenario (reset at its start, after its preparation), MB", (m) => m.peaksMB);
     if (memory.some((m) => !m.resetOk)) console.log("  (some VmHWM could not be reset: those figures are peaks since the process started)");
+    console.log(floorLine((f) => f.rssMB));
     memTable("\npeak anonymous memory: RssAnon (the process's own heap and stacks, without its program file and shared libraries), sampled every 100 ms, MB", (m) => m.anonPeaksMB);
+    console.log(floorLine((f) => f.anonMB));
   }
 }
 
@@ -993,6 +1002,13 @@ async function main(): Promise<void> {
   console.log(`  loopback TCP (node:net, 1 MiB writes) ${limits.tcpMBps.toFixed(0)} MB/s; through the counting proxy ${limits.tcpViaProxyMBps.toFixed(0)} MB/s`);
   console.log(`  disk write + fdatasync                ${limits.diskWriteMBps.toFixed(0)} MB/s`);
   console.log(`  small files (2 KiB)                   ${limits.smallFilesFsyncPerS.toFixed(0)} files/s with fsync each, ${limits.smallFilesPerS.toFixed(0)} without`);
+  // What a node process holds before any work: no xmpp-share process can use less.
+  memFloors = {
+    "node alone": memoryFloor(REPO_ROOT, shebangFlags("bin/xshare.js")),
+    "xshare's code loaded, idle": memoryFloor(REPO_ROOT, shebangFlags("bin/xshare.js"), "client/cli.ts"),
+    "the sharing manager's code loaded, idle": memoryFloor(REPO_ROOT, shebangFlags("bin/xshare-component.js"), "component/cli.ts"),
+  };
+  for (const [k, f] of Object.entries(memFloors)) console.log(`  memory floor, ${`${k}:`.padEnd(41)} RSS ${f.rssMB.toFixed(0)} MB, RssAnon ${f.anonMB.toFixed(0)} MB`);
 
   const t0 = performance.now();
   let x: XshareSide | undefined;
@@ -1046,6 +1062,7 @@ async function main(): Promise<void> {
     floors: fl,
     metrics: [...metrics.values()].map((m) => ({ ...m, medians: Object.fromEntries(Object.keys(m.values).map((k) => [k, medianOf(m, k as SideKey)])) })),
     memoryMB: memory,
+    memoryFloorMB: memFloors,
     load: scenarioLoad,
     failures,
     scenarios: SCENARIOS.filter((s) => opts.scenarios.includes(s.n)).map((s) => ({ n: s.n, title: s.title, timed: s.timed })),

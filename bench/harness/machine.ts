@@ -8,14 +8,20 @@
 //     same through the byte-counting proxy the benchmark puts in front of xmpp-share
 //     (bench/harness/counting-proxy.ts), to show what it costs;
 //   - disk: `bytes` written in 8 MiB writes then fdatasync, in `dir`; and the small-file
-//     creation rate (2 KiB each, written then fsynced, one at a time), with and without the fsync.
+//     creation rate (2 KiB each, written then fsynced, one at a time), with and without the fsync;
+//   - the runtime's memory floor (`memoryFloor`): RSS and RssAnon of a node process that does
+//     nothing, with the flags `xshare` runs with, bare and with a program's code loaded (its
+//     bundle and every library it imports, nothing started): what any `xshare` process holds
+//     before it has done any work.
 // MB = 10^6 bytes, MiB = 2^20.
 
 import { createHash, randomBytes } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import net from "node:net";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { startCountingProxy } from "./counting-proxy.ts";
 
 const MiB = 1024 * 1024;
@@ -162,4 +168,25 @@ export async function measureLimits(dir: string, opts: { bytes: number; smallFil
     smallFilesPerS,
     sizes: { shaBytes: opts.bytes, tcpBytes: opts.bytes, diskBytes: opts.bytes, smallFiles: opts.smallFiles },
   };
+}
+
+export interface MemoryFloor {
+  /** MB (10^6 bytes), idle, after a full garbage collection. */
+  rssMB: number;
+  anonMB: number;
+}
+
+/**
+ * RSS and RssAnon of a node process started with `flags` that, after loading `entry` through
+ * bin/launch.js (the program's bundle and its libraries; its `main` is not called) or nothing
+ * when `entry` is undefined, sits idle for 500 ms and then collects its garbage (--expose-gc).
+ */
+export function memoryFloor(repoRoot: string, flags: readonly string[], entry?: string): MemoryFloor {
+  const load = entry ? `const { launch } = await import(${JSON.stringify(pathToFileURL(join(repoRoot, "bin/launch.js")).href)}); await launch(${JSON.stringify(entry)});` : "";
+  // Collected before it is read: what loading left behind as garbage is not a floor.
+  const code = `${load} await new Promise((r) => setTimeout(r, 500)); globalThis.gc(); globalThis.gc(); await new Promise((r) => setTimeout(r, 100)); const s = (await import("node:fs")).readFileSync("/proc/self/status", "utf8"); process.stdout.write(JSON.stringify([/VmRSS:\\s+(\\d+)/.exec(s)[1], /RssAnon:\\s+(\\d+)/.exec(s)[1]]));`;
+  const r = spawnSync(process.execPath, [...flags, "--expose-gc", "--input-type=module", "-e", code], { cwd: repoRoot, encoding: "utf8", timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`memory floor probe (${entry ?? "bare node"}) failed: ${r.stderr || r.error?.message}`);
+  const [rss, anon] = (JSON.parse(r.stdout) as string[]).map(Number) as [number, number];
+  return { rssMB: (rss * 1024) / 1e6, anonMB: (anon * 1024) / 1e6 };
 }
