@@ -12,7 +12,9 @@
  * manager, as without a schedule, each in groups of one priority and size class), what must
  * wait is not transferred (downloads wait in the state, uploads stay local changes) and is
  * reported in `waiting`. Chunks are then uploaded by the push, in plan order and under the
- * rate caps, not while the scan reads them.
+ * rate caps, not while the scan reads them. With a schedule, too, the sync asks the sharing
+ * manager about the space's members once (`<contacts/>`, engine/contacts.ts), before its first
+ * round, and every round's plan takes its urgency from that one answer.
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { ChunkRef } from "../../protocol/file.ts";
