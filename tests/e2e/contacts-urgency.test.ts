@@ -5,7 +5,7 @@
  * (its presence history, persisted in its database). Alice, with a schedule, asks for the plan:
  * `xshare schedule` tells her Bob is offline, last seen a moment ago, after a short session, and
  * her upload for their space gets a non-zero urgency with the reason. Her sync with the schedule
- * then sends it.
+ * then sends it. What the sharing manager recorded is still there after it restarts.
  */
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -72,5 +72,15 @@ describe("an upload for a member who is offline now is urgent (FIG. 8, contacts'
     // The sync with the schedule asks once and sends it.
     const out = await cast.run("alice", ["sync"]);
     expect(out).toMatch(new RegExp(`${space}: in-sync.*1 sent`));
+  }, 120_000);
+
+  it("Bob's history survives a restart of the sharing manager (it is in its database)", async () => {
+    const bob = cast.jid("bob");
+    const ask = async () => (JSON.parse(await cast.run("alice", ["schedule", "--json"])) as Plan).spaces.find((x) => x.id === space)!.contacts!.find((m) => m.jid === bob)!;
+    const before = await ask();
+    expect(before.hours).toBeGreaterThanOrEqual(1);
+    await cast.component.stop();
+    await cast.component.start();
+    expect(await ask()).toEqual(before);
   }, 120_000);
 });
