@@ -168,6 +168,13 @@ that waits is read from the index already (only its content waits); an upload th
 not committed until it goes. A running \`xshare run\` syncs the space again when the window
 opens.
 
+Within one priority, transfers with a higher urgency (0 to 1) go first. Urgency comes from
+what the sharing manager records of the space's members (their presence over the last 28
+days, XEP-draft.md § 5.15), listed under each space: an upload is more urgent while another
+member is offline (they will fetch it from the sharing manager), more still if their
+sessions are short; both directions are more urgent when this account's own sessions are
+short or it is outside its usual hours. An older sharing manager reports nothing: urgency 0.
+
 The policy is set with \`xshare config\` (see \`xshare config --help\`). Times are read on the
 schedule's clock: the system's, moved by XSHARE_CLOCK_OFFSET_MS milliseconds if set (for
 trying a schedule: XSHARE_CLOCK_OFFSET_MS=3600000 xshare schedule shows the plan an hour on).`)
@@ -181,6 +188,7 @@ trying a schedule: XSHARE_CLOCK_OFFSET_MS=3600000 xshare schedule shows the plan
         if (sp.status === "paused") print([`  paused${sp.reason ? ` (${sp.reason})` : ""}: nothing is transferred`]);
         else if (sp.queue.length === 0) print(["  nothing to transfer"]);
         sp.queue.forEach((q, i) => print([`  ${i + 1}. ${C.describeQueued(q)}`]));
+        for (const m of sp.contacts ?? []) print([`  member ${C.describeContact(m)}`]);
       }
     });
 

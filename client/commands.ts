@@ -3,6 +3,7 @@
  * returns the lines to print (or a JSON value) and throws a UsageError for anything the user
  * must fix, so the CLI can print one line and exit non-zero.
  */
+import type { Contact } from "../protocol/stanzas/contacts.ts";
 import { hostname } from "node:os";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -379,6 +380,8 @@ export interface WaitingRow {
   /** now: this sync; later: at `at`; held: not by time (metered, or a window that never opens). */
   timing: "now" | "later" | "held";
   reason: string;
+  /** From contacts' characteristics (0 to 1, absent: 0): the reason says why. */
+  urgency?: number;
   /** ISO time it may start (`later`), undefined otherwise. */
   at?: string;
   /** `at` in the schedule's time zone, e.g. "02:00" or "Sat 01:00". */
@@ -387,7 +390,7 @@ export interface WaitingRow {
 
 function rowOf(q: QueuedTransfer, nowMs: number, timeZone: string): WaitingRow {
   const at = q.timing === "later" && q.runAtMs !== undefined ? new Date(q.runAtMs) : undefined;
-  return { path: q.path, direction: q.direction, size: q.size, priority: q.priority, timing: q.timing, reason: q.reason, ...(at ? { at: at.toISOString(), when: formatWhen(at, new Date(nowMs), timeZone) } : {}) };
+  return { path: q.path, direction: q.direction, size: q.size, priority: q.priority, timing: q.timing, reason: q.reason, ...(q.urgency ? { urgency: q.urgency } : {}), ...(at ? { at: at.toISOString(), when: formatWhen(at, new Date(nowMs), timeZone) } : {}) };
 }
 
 /** The running daemon's view of who is online, if a daemon runs. */
@@ -454,7 +457,45 @@ export interface ScheduleReport {
   policy: string[];
   /** The schedule's clock when planned (ISO). */
   now: string;
-  spaces: Array<{ id: string; name: string; folder: string; status: string; reason?: string; queue: WaitingRow[] }>;
+  spaces: Array<{ id: string; name: string; folder: string; status: string; reason?: string; queue: WaitingRow[]; contacts?: ContactRow[] }>;
+}
+
+/** A member of a space as the sharing manager describes them (XEP-draft.md § 5.15). */
+export interface ContactRow {
+  jid: string;
+  online: boolean;
+  /** Hours online among the `keptHours` the sharing manager keeps. */
+  hours: number;
+  usual?: number[];
+  sessionS?: number;
+  /** ISO. */
+  lastSeen?: string;
+  upBps?: number;
+  downBps?: number;
+}
+
+function contactRow(c: Contact): ContactRow {
+  const { jid, online, hours, usual, sessionS, lastSeenMs, upBps, downBps } = c;
+  return {
+    jid, online, hours,
+    ...(usual ? { usual: [...usual] } : {}),
+    ...(sessionS !== undefined ? { sessionS } : {}),
+    ...(lastSeenMs !== undefined ? { lastSeen: new Date(lastSeenMs).toISOString() } : {}),
+    ...(upBps !== undefined ? { upBps } : {}),
+    ...(downBps !== undefined ? { downBps } : {}),
+  };
+}
+
+/** A member for people: "bob@example.org: offline, last seen 2026-11-25T20:41:00.000Z, online 3 h of the kept, sessions ~4 min, usually 18-20h UTC". */
+export function describeContact(c: ContactRow): string {
+  const parts = [c.online ? "online now" : "offline"];
+  if (!c.online && c.lastSeen) parts.push(`last seen ${c.lastSeen}`);
+  parts.push(`online in ${c.hours} h of the last 28 days`);
+  if (c.sessionS !== undefined) parts.push(`sessions ~${c.sessionS < 60 ? `${c.sessionS} s` : `${Math.round(c.sessionS / 60)} min`}`);
+  if (c.usual?.length) parts.push(`usually at ${c.usual.map((h) => `${String(h).padStart(2, "0")}h`).join(" ")} UTC`);
+  if (c.upBps !== undefined) parts.push(`sends ${formatBytes(c.upBps)}/s`);
+  if (c.downBps !== undefined) parts.push(`receives ${formatBytes(c.downBps)}/s`);
+  return `${c.jid}: ${parts.join(", ")}`;
 }
 
 /**
@@ -479,7 +520,11 @@ export async function schedule(home: Home, opts: { space?: string }): Promise<Sc
     const spaces: ScheduleReport["spaces"] = [];
     for (const space of local.filter((s) => !opts.space || s.id === opts.space)) {
       const st = await inspectSpace({ state: d.state, remote: d.remote, fs: new RealFs(space.folder!), space, replica: d.config.replica, me, now, schedule: engine });
-      spaces.push({ id: space.id, name: space.name, folder: space.folder!, status: st.status, ...(st.reason ? { reason: st.reason } : {}), queue: (st.queue ?? []).map((q) => rowOf(q, now(), timeZone)) });
+      spaces.push({
+        id: space.id, name: space.name, folder: space.folder!, status: st.status, ...(st.reason ? { reason: st.reason } : {}),
+        queue: (st.queue ?? []).map((q) => rowOf(q, now(), timeZone)),
+        ...(st.contacts ? { contacts: st.contacts.map(contactRow) } : {}),
+      });
     }
     return { file: policyFile(home), exists: stored !== undefined, policy: describePolicy(policy), now: new Date(now()).toISOString(), spaces };
   });

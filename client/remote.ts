@@ -15,6 +15,7 @@ import { encodeBatch, encodeHashList, type Place, RecordReader } from "../protoc
 import { ShareError } from "../protocol/errors.ts";
 import type { ChunkRef } from "../protocol/file.ts";
 import type { ChunkHash, SpaceId } from "../protocol/ids.ts";
+import * as CT from "../protocol/stanzas/contacts.ts";
 import * as G from "../protocol/stanzas/groups.ts";
 import * as I from "../protocol/stanzas/index-exchange.ts";
 import { parseStanza } from "../protocol/stanzas/registry.ts";
@@ -254,6 +255,10 @@ export class Remote {
   }
   async leave(space: SpaceId): Promise<void> {
     await this.request("set", S.buildLeaveSpace(space));
+  }
+  /** The members of a space as the sharing manager knows them (XEP-draft.md § 5.15). */
+  contacts(space: SpaceId): Promise<CT.Contacts> {
+    return this.request("get", CT.buildContactsRequest(space));
   }
   async ack(space: SpaceId, replica: ReplicaId, seq: number): Promise<void> {
     await this.request("set", I.buildAck({ space, replica, seq }));

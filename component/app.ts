@@ -16,6 +16,7 @@ import type { Deps } from "./deps.ts";
 import { closeChunkServer, createChunkServer } from "./http.ts";
 import { ComponentLink } from "./link.ts";
 import { Mutex, collectGarbage, reclaimUnrecorded, type GcResult } from "./modules/gc.ts";
+import type { ContactBook } from "./modules/contacts.ts";
 import type { SharingPresence } from "./modules/sharing-presence.ts";
 import { PackBlobStore } from "./store/pack-blobs.ts";
 import { SqliteMetadataStore } from "./store/sqlite-metadata.ts";
@@ -55,6 +56,7 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   let presence: SharingPresence | undefined;
   let router: Router | undefined;
   let bridge: ReturnType<typeof createIqBridge> | undefined;
+  let contacts: ContactBook | undefined;
   const gcLock = new Mutex();
   let link: ComponentLink | undefined;
   /** Why the XMPP server last refused the handshake; cleared once online. */
@@ -71,6 +73,8 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     log: log.child({ part: "http" }),
     limits: { maxChunkBytes: config.limits.maxChunkBytes },
     now,
+    // Throughput seen to and from members (modules/contacts.ts), built with the service below.
+    onTransfer: (member, direction, bytes, ms) => contacts?.throughput.record(member, direction, bytes, ms),
     // The bridge needs the router, built below; until then (a few ms at start) say "not yet".
     // "refused" with the reason while the XMPP server turns the handshake down (a wrong secret).
     health: () => ({
@@ -118,6 +122,7 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   const sharing = service.presence;
   presence = sharing;
   router = service.router;
+  contacts = service.contacts;
   bridge = createIqBridge({
     router,
     lookup: (token) => sessions.lookup(token),

@@ -32,7 +32,7 @@ import http from "node:http";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { ShareError } from "../protocol/errors.ts";
-import { isChunkHash, type ChunkHash } from "../protocol/ids.ts";
+import { isChunkHash, type BareJid, type ChunkHash } from "../protocol/ids.ts";
 import type { Direction } from "../protocol/stanzas/slots.ts";
 import { HASH_BYTES, parseHashList, recordHeader } from "../protocol/batch.ts";
 import { BatchError, storeBatch } from "./batch.ts";
@@ -56,6 +56,11 @@ export interface ChunkServerDeps {
    * object is the JSON body. 404 when absent.
    */
   readonly health?: () => { readonly ok: boolean; readonly [key: string]: unknown };
+  /**
+   * Called once per batch upload received and batch download sent in full: the member, the
+   * bytes moved and the ms they took (the throughput contacts.ts reports, XEP-draft.md § 5.15).
+   */
+  readonly onTransfer?: (member: BareJid, direction: "up" | "down", bytes: number, ms: number) => void;
 }
 
 const PREFIX = "/chunks/";
@@ -252,6 +257,7 @@ function send(stream: Readable, res: Res): Promise<void> {
 }
 
 async function postBatch(deps: ChunkServerDeps, req: Req, res: Res, body: Body): Promise<void> {
+  const started = deps.now();
   const grant = authorize(deps, req, "upload", undefined);
   const max = deps.limits.maxChunkBytes;
   // Recorded all at once (one metadata transaction), also when the batch stops midway.
@@ -278,6 +284,7 @@ async function postBatch(deps: ChunkServerDeps, req: Req, res: Res, body: Body):
         }),
     });
     await record();
+    deps.onTransfer?.(grant.member, "up", body.read, deps.now() - started);
     respond(req, res, body, 200, JSON.stringify(result), { "Content-Type": "application/json" });
   } catch (err) {
     if (err instanceof BatchError) await record();
@@ -290,6 +297,7 @@ async function postBatch(deps: ChunkServerDeps, req: Req, res: Res, body: Body):
 
 /** Batch download (XEP-draft.md § 5.9): decides everything, then streams the records. */
 async function postBatchGet(deps: ChunkServerDeps, req: Req, res: Res, body: Body): Promise<void> {
+  const started = deps.now();
   const grant = authorize(deps, req, "download", undefined);
   const limit = grant.hashes.size * HASH_BYTES;
   const length = contentLength(req);
@@ -315,6 +323,7 @@ async function postBatchGet(deps: ChunkServerDeps, req: Req, res: Res, body: Bod
   res.writeHead(200, { "Content-Type": OCTETS, "Content-Length": String(total), "Cache-Control": "no-store" });
   if (deps.blobs.readInto) await sendRuns(deps.blobs as Required<Pick<BlobStore, "readInto">>, res, hashes, sizes);
   else await sendRecords(deps.blobs, res, hashes, sizes);
+  if (res.writableFinished) deps.onTransfer?.(grant.member, "down", total, deps.now() - started);
 }
 
 /**

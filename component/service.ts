@@ -8,6 +8,7 @@ import { NS } from "../protocol/ns.ts";
 import { COMPONENT_DISCO, buildDiscoInfo } from "../protocol/stanzas/disco.ts";
 import { Element, optionalAttr } from "../protocol/xml.ts";
 import type { Deps } from "./deps.ts";
+import { ContactBook, registerContacts } from "./modules/contacts.ts";
 import { registerGroups } from "./modules/groups.ts";
 import { registerIndex } from "./modules/index-exchange.ts";
 import { registerSession } from "./modules/session.ts";
@@ -41,17 +42,24 @@ export interface Outbound {
  * The router and the presence handling, wired together: who is online (sharing-presence.ts)
  * decides where SNMs are kept (snm.ts), and a client coming online gets what was kept for it.
  */
-export function buildService(deps: Deps, out: Outbound): { router: Router; presence: SharingPresence } {
+export function buildService(deps: Deps, out: Outbound): { router: Router; presence: SharingPresence; contacts: ContactBook } {
   const presence = new SharingPresence(deps, new SpaceDigests(deps), (el) => out.send(el));
+  const contacts = new ContactBook(deps);
+  presence.onMember = (member, event) => {
+    contacts.presence[event](member).catch((err: unknown) => deps.log.warn({ err, member, event }, "presence history not recorded"));
+  };
   const links: SnmLinks = { online: (member, except) => presence.online(member, except), request: (iq) => out.request(iq) };
   presence.onArrival = (member, jid) => {
     deliverSnms(deps, links, member, jid).catch((err: unknown) => deps.log.warn({ err }, "SNM delivery failed"));
   };
-  return { router: buildRouter(deps, links), presence };
+  return { router: buildRouter(deps, links, contacts), presence, contacts };
 }
 
-/** Every IQ handler; `links` tells the SNM handler who is online (modules/sharing-presence.ts). */
-export function buildRouter(deps: Deps, links: SnmLinks): Router {
+/**
+ * Every IQ handler; `links` tells the SNM and contacts handlers who is online
+ * (modules/sharing-presence.ts), `contacts` is the presence history and throughput they report.
+ */
+export function buildRouter(deps: Deps, links: SnmLinks, contacts: ContactBook = new ContactBook(deps)): Router {
   const router = new Router(deps.log.child({ part: "router" }));
   registerDisco(router, deps.config.domain);
   registerGroups(router, deps);
@@ -60,5 +68,6 @@ export function buildRouter(deps: Deps, links: SnmLinks): Router {
   registerSlots(router, deps);
   registerSession(router, deps);
   registerSnm(router, deps, links);
+  registerContacts(router, deps, contacts, (member) => links.online(member));
   return router;
 }

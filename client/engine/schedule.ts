@@ -20,9 +20,9 @@
  *   upload is not committed, so it stays a local change that the next sync finds again.
  * - A transfer that started inside its window finishes even if the window closes meanwhile:
  *   nothing is pre-empted (a started file is not stopped for a higher-priority one either).
- * - Contacts' characteristics (issue 9: who is online when, the throughput seen to them) are
- *   not reported by the sharing manager yet: `urgency` is 0 for every transfer. When they are,
- *   `transfersOf` is where they become a transfer's urgency.
+ * - Contacts' characteristics (issue 9: who is online when, XEP-draft.md § 5.15): `transfersOf`
+ *   gives each upload and download the urgency its space's `<contacts/>` answer gives that
+ *   direction (schedule/urgency.ts, fetched once per sync by contacts.ts), 0 without one.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { ChunkHash } from "../../protocol/ids.ts";
@@ -30,6 +30,7 @@ import { PARALLEL, type TransferOptions } from "../remote.ts";
 import type { ChunkSink } from "../scanner.ts";
 import { CpuPacer, RateLimits } from "../schedule/bucket.ts";
 import type { Priority, SchedulePolicy } from "../schedule/policy.ts";
+import { NO_URGENCY, type SpaceUrgency } from "../schedule/urgency.ts";
 import { plan, type Pending, type Planned } from "../schedule/queue.ts";
 import type { Synced } from "../state.ts";
 import type { Disk, EngineSchedule, SyncContext } from "./context.ts";
@@ -48,6 +49,8 @@ export interface QueuedTransfer {
   /** `now`: runs this sync; `later`: at `runAtMs`; `held`: not by time (metered, a window that never opens). */
   readonly timing: Planned["timing"];
   readonly reason: string;
+  /** From contacts' characteristics (schedule/urgency.ts), 0 to 1 (absent: 0); the reason says why when above 0. */
+  readonly urgency?: number;
   /** When it may start (ms); for `now`, this sync. Undefined for `held`. */
   readonly runAtMs?: number;
 }
@@ -65,7 +68,7 @@ export interface ScheduledRound {
  * The transfers among `actions`, as `queue.plan` takes them, by action. `synced` and `disk`
  * tell which chunks the sharing manager and this disk already hold.
  */
-export function transfersOf(space: string, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, disk: ReadonlyMap<string, Disk>): Map<Action, Pending> {
+export function transfersOf(space: string, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, disk: ReadonlyMap<string, Disk>, urgency: SpaceUrgency = NO_URGENCY): Map<Action, Pending> {
   let onComponent: Set<ChunkHash> | undefined;
   let onDisk: Set<ChunkHash> | undefined;
   const out = new Map<Action, Pending>();
@@ -89,15 +92,15 @@ export function transfersOf(space: string, actions: readonly Action[], synced: R
       seen.add(c.hash);
       size += c.size;
     }
-    // Contacts' presence history and throughput would set `urgency` here (see the header).
-    if (size > 0) out.set(a, { space, path: a.path, direction, size, urgency: 0 });
+    const u = urgency[direction];
+    if (size > 0) out.set(a, { space, path: a.path, direction, size, urgency: u.urgency, ...(u.reason ? { urgencyReason: u.reason } : {}) });
   }
   return out;
 }
 
 /** Plans one round's actions under `policy` at `now` (see the header). */
-export function scheduleRound(space: string, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, disk: ReadonlyMap<string, Disk>, policy: SchedulePolicy, now: Date): ScheduledRound {
-  const transfers = transfersOf(space, actions, synced, disk);
+export function scheduleRound(space: string, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, disk: ReadonlyMap<string, Disk>, policy: SchedulePolicy, now: Date, urgency?: SpaceUrgency): ScheduledRound {
+  const transfers = transfersOf(space, actions, synced, disk, urgency);
   const byItem = new Map<Pending, Action>([...transfers].map(([a, p]) => [p, a]));
   const planned = plan([...transfers.values()], policy, now);
   const first: Action[] = actions.filter((a) => !transfers.has(a));
@@ -107,7 +110,7 @@ export function scheduleRound(space: string, actions: readonly Action[], synced:
   let key: string | undefined;
   for (const p of planned) {
     const a = byItem.get(p.item)!;
-    queue.push({ path: p.item.path, direction: p.item.direction, size: p.item.size, priority: p.priority, timing: p.timing, reason: p.reason, ...(p.runAt ? { runAtMs: p.runAt.getTime() } : {}) });
+    queue.push({ path: p.item.path, direction: p.item.direction, size: p.item.size, priority: p.priority, timing: p.timing, reason: p.reason, ...(p.item.urgency ? { urgency: p.item.urgency } : {}), ...(p.runAt ? { runAtMs: p.runAt.getTime() } : {}) });
     if (p.timing !== "now") {
       if (a.type === "apply") deferredDownloads.push({ action: a, reason: p.reason, ...(p.runAt ? { untilMs: p.runAt.getTime() } : {}) });
       continue;

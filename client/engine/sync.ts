@@ -12,7 +12,9 @@
  * manager, as without a schedule, each in groups of one priority and size class), what must
  * wait is not transferred (downloads wait in the state, uploads stay local changes) and is
  * reported in `waiting`. Chunks are then uploaded by the push, in plan order and under the
- * rate caps, not while the scan reads them.
+ * rate caps, not while the scan reads them. With a schedule, too, the sync asks the sharing
+ * manager about the space's members once (`<contacts/>`, engine/contacts.ts), before its first
+ * round, and every round's plan takes its urgency from that one answer.
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { ChunkRef } from "../../protocol/file.ts";
@@ -30,6 +32,8 @@ import { LocalChanged } from "./disk.ts";
 import { plan, type Action } from "./plan.ts";
 import { push, type Pushed } from "./push.ts";
 import { hashPacer, scheduleRound, transferOptions, type QueuedTransfer, type ScheduledRound } from "./schedule.ts";
+import { spaceContacts, type SpaceContacts } from "./contacts.ts";
+import type { Contact } from "../../protocol/stanzas/contacts.ts";
 
 export type { SyncContext } from "./context.ts";
 
@@ -93,7 +97,7 @@ async function expandRemote(ctx: SyncContext, remote: Map<string, IndexEntry>, s
  * With an `uploader`, chunks of new and changed files go to the component while the scan reads
  * them (chunks of synced versions, already there, are skipped).
  */
-async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader): Promise<Survey> {
+async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader, contacts?: SpaceContacts): Promise<Survey> {
   const { fs, state, remote, space, replica } = ctx;
   const remoteChanges = new Map<string, IndexEntry>();
   const refused: RefusedEntry[] = [];
@@ -141,7 +145,7 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, e]));
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
-  const scheduled = ctx.schedule ? scheduleRound(space.id, actions, synced, disk, ctx.schedule.policy, new Date(ctx.now())) : undefined;
+  const scheduled = ctx.schedule ? scheduleRound(space.id, actions, synced, disk, ctx.schedule.policy, new Date(ctx.now()), contacts?.urgency) : undefined;
   return { head, seen, synced, scanned, disk, actions, refused, ...(scheduled ? { scheduled } : {}) };
 }
 
@@ -168,10 +172,12 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   let trustSynced = true;
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   const uploader = readOnly || ctx.schedule ? undefined : remote.uploader(space.id, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }));
+  // With a schedule: the members' characteristics, once per sync (engine/contacts.ts).
+  const contacts = ctx.schedule ? await spaceContacts(ctx) : undefined;
 
   for (let round = 0; round < ROUNDS; round++) {
     ctx.signal?.throwIfAborted();
-    const { head, seen, synced, scanned, disk, actions, refused, scheduled } = await survey(ctx, pulledSeq, uploader);
+    const { head, seen, synced, scanned, disk, actions, refused, scheduled } = await survey(ctx, pulledSeq, uploader, contacts);
     // What runs this round, in groups (one without a schedule: every action, in plan.ts's order).
     const groups = scheduled ? scheduled.groups : [actions];
     const running = scheduled ? groups.flat() : actions;
@@ -272,13 +278,16 @@ export interface SpaceStatus {
   readonly skipped: Array<{ path: string; reason: string }>;
   /** With a schedule: every pending transfer in plan order, with when it runs and why. */
   readonly queue?: QueuedTransfer[];
+  /** With a schedule: the members as the sharing manager describes them (§ 5.15), if it does. */
+  readonly contacts?: readonly Contact[];
 }
 
 /** What `syncSpace` would do, without doing it. */
 export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
   const marker = await checkMarker(ctx.fs, ctx.space.id);
   if (marker !== "ok") return { status: "paused", reason: marker, pendingUp: 0, pendingDown: 0, readOnlySkipped: 0, skipped: [] };
-  const { scanned, actions, refused, scheduled } = await survey(ctx, ctx.state.space(ctx.space.id)?.pulled ?? 0);
+  const contacts = ctx.schedule ? await spaceContacts(ctx) : undefined;
+  const { scanned, actions, refused, scheduled } = await survey(ctx, ctx.state.space(ctx.space.id)?.pulled ?? 0, undefined, contacts);
   const up = actions.filter((a) => a.type === "push" || (a.type === "conflict" && a.keep === "local")).length;
   const down = actions.filter((a) => a.type === "apply" || a.type === "conflict").length;
   return {
@@ -287,6 +296,7 @@ export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
     pendingDown: down,
     readOnlySkipped: actions.filter((a) => a.type === "read-only").length,
     ...(scheduled ? { queue: scheduled.queue } : {}),
+    ...(contacts?.members ? { contacts: contacts.members } : {}),
     skipped: [
       ...scanned.skipped.map((s) => ({ path: s.path, reason: s.reason })),
       // Refused by an earlier sync (kept in the state), and any in what is still to read.

@@ -17,11 +17,11 @@
  * again when the queue changes, when the network's metered state changes, and at `wakeAt`.
  *
  * Contacts (`urgency`): how soon a transfer matters depends on who is at the other end, e.g.
- * an upload whose recipients come online only briefly each evening, or a download from a space
- * whose only other member is about to leave. The component does not report contacts' online
- * history yet; when it does, the caller turns it into `urgency` in [0, 1] (0 when unknown).
- * Urgency orders transfers within one priority; it never overrides priority, windows or the
- * metered limit.
+ * an upload for a member who is offline now and comes online only briefly, from a device that
+ * may go offline soon. The caller turns the sharing manager's `<contacts/>` answer into
+ * `urgency` in [0, 1] (urgency.ts; 0 when unknown), with `urgencyReason`, which the planned
+ * reason then ends with. Urgency orders transfers within one priority; it never overrides
+ * priority, windows or the metered limit.
  */
 import { classify, formatBytes, type Priority, type SchedulePolicy } from "./policy.ts";
 import { HORIZON_DAYS, systemTimeZone, type Window } from "./window.ts";
@@ -36,6 +36,8 @@ export interface Pending {
   readonly size: number;
   /** From contacts' online history, 0 (default) to 1: see the header. */
   readonly urgency?: number;
+  /** Why the urgency, for people ("urgency 0.50: bob@example.org is offline now …"). */
+  readonly urgencyReason?: string;
 }
 
 /** `now`: may start now; `later`: at `runAt`; `held`: not by time (metered, or never open). */
@@ -136,7 +138,9 @@ export function plan(items: readonly Pending[], policy: SchedulePolicy, now: Dat
     const never = c.windows.length === 1 ? `${windowsText(c.windows)} does not open` : `${windowsText(c.windows)} are not open together`;
     return { ...rank, timing: "held", runAt: undefined, reason: `${never} within ${Math.round(HORIZON_DAYS / 366)} years` };
   });
-  return out.sort(compare);
+  // Why the urgency, after the reason of the timing.
+  const said = out.map((p) => (p.item.urgency && p.item.urgencyReason ? { ...p, reason: `${p.reason}; ${p.item.urgencyReason}` } : p));
+  return said.sort(compare);
 }
 
 /** When the plan next changes by time alone (a window opens or closes); undefined: never. */

@@ -16,6 +16,10 @@
  * Everything here is in memory: after a restart of the component, or of its link to the
  * server, clients are known again at their next presence (the daemon repeats its presence
  * every minute, see client/daemon.ts).
+ *
+ * `onMember` hears, per member, when their first sharing client comes, every later presence of
+ * theirs (the keepalives), and when their last one goes, also when the link is lost: the
+ * presence history of contacts.ts is kept from these.
  */
 import type { BareJid, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import { bareOf } from "../../protocol/jid.ts";
@@ -43,6 +47,8 @@ export class SharingPresence {
   readonly #send: (el: Element) => void;
   /** Called once when a sharing client comes online (after it was answered). */
   onArrival: ((member: BareJid, jid: string) => void) | undefined;
+  /** A member's first sharing client came, one of theirs sent presence again, their last one went. */
+  onMember: ((member: BareJid, event: "came" | "stays" | "went") => void) | undefined;
 
   constructor(deps: Deps, digests: SpaceDigests, send: (el: Element) => void) {
     this.#deps = deps;
@@ -63,6 +69,7 @@ export class SharingPresence {
 
   /** After our own disconnect nothing we knew can be trusted. */
   clear(): void {
+    for (const member of this.#byMember.keys()) this.onMember?.(member, "went");
     this.#clients.clear();
     this.#byMember.clear();
   }
@@ -84,6 +91,7 @@ export class SharingPresence {
     if (type === "unavailable") {
       if (!this.#clients.has(from)) return;
       this.#remove(from, member);
+      if (!this.#byMember.has(member)) this.onMember?.(member, "went");
       await this.#tellPeersOf(member, from);
       return;
     }
@@ -104,12 +112,14 @@ export class SharingPresence {
     client.replica = payload.replica;
     client.show = show;
     client.digests = new Map(payload.spaces.map((s) => [s.space, s.digest]));
+    const first = !this.#byMember.has(member);
     if (!known) {
       this.#clients.set(from, client);
       const set = this.#byMember.get(member) ?? new Set<string>();
       set.add(from);
       this.#byMember.set(member, set);
     }
+    this.onMember?.(member, first ? "came" : "stays");
     await this.#tell(client);
     if (!known || showChanged) await this.#tellPeersOf(member, from);
     if (!known) this.onArrival?.(member, from);

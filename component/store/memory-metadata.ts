@@ -20,7 +20,7 @@ import { isChunkHash, type BareJid, type ChunkHash, type GroupId, type ReplicaId
 import type { Group } from "../../protocol/stanzas/groups.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import { decode, encode } from "../../protocol/vv.ts";
-import { nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type SpaceRecord } from "./metadata.ts";
+import { MAX_MARKED_HOURS, nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type PresenceSummary, type SpaceRecord } from "./metadata.ts";
 import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -122,6 +122,42 @@ export function checkNamedChunks(versions: readonly FileVersion[], held: (hash: 
   return { missingChunks: [...missing], wrongSizes: [...wrong.values()] };
 }
 
+const hour = (n: number, what: string): number => {
+  if (!Number.isSafeInteger(n) || n < 0) throw badRequest(`${what} must be a whole number of hours since the epoch, got ${n}`);
+  return n;
+};
+
+/**
+ * The hours `fromHour`..`toHour` of a `markOnline` call as per-day bit masks (bit h = UTC hour h
+ * of day floor(hour / 24)), after the checks both stores make. Shared by both stores.
+ */
+export function hourMasks(fromHour: number, toHour: number): Array<{ day: number; bits: number }> {
+  hour(fromHour, "fromHour");
+  hour(toHour, "toHour");
+  if (fromHour > toHour) throw badRequest(`fromHour ${fromHour} is after toHour ${toHour}`);
+  if (toHour - fromHour >= MAX_MARKED_HOURS) throw badRequest(`At most ${MAX_MARKED_HOURS} hours at once, got ${toHour - fromHour + 1}`);
+  const out: Array<{ day: number; bits: number }> = [];
+  for (let h = fromHour; h <= toHour; h++) {
+    const day = Math.floor(h / 24);
+    if (out.at(-1)?.day !== day) out.push({ day, bits: 0 });
+    out.at(-1)!.bits |= 1 << (h % 24);
+  }
+  return out;
+}
+
+/** The hours `>= sinceHour` of per-day masks, ascending (rows ascending by day). */
+export function hoursOf(rows: ReadonlyArray<{ day: number; bits: number }>, sinceHour: number): number[] {
+  const out: number[] = [];
+  for (const r of rows) for (let h = 0; h < 24; h++) if (r.bits & (1 << h) && r.day * 24 + h >= sinceHour) out.push(r.day * 24 + h);
+  return out;
+}
+
+/** Checks a presence summary (both stores refuse the same). */
+export function checkSummary(s: PresenceSummary): void {
+  if (!Number.isSafeInteger(s.lastSeenMs) || s.lastSeenMs < 0) throw badRequest(`lastSeenMs must be a time in ms, got ${s.lastSeenMs}`);
+  if (s.sessionMs !== undefined && (!Number.isSafeInteger(s.sessionMs) || s.sessionMs < 0)) throw badRequest(`sessionMs must be whole ms, got ${s.sessionMs}`);
+}
+
 export class MemoryMetadataStore implements MetadataStore {
   private closed = false;
   private readonly groups = new Map<GroupId, Group>();
@@ -137,6 +173,9 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly uploads = new Map<ChunkHash, Set<BareJid>>();
   /** Pending SNMs by `${member}\u0000${space}`. */
   private readonly snms = new Map<string, { member: BareJid; space: SpaceId } & PendingSnm>();
+  /** Per member, day → bit mask of the UTC hours they were online in. */
+  private readonly presenceDays = new Map<BareJid, Map<number, number>>();
+  private readonly summaries = new Map<BareJid, PresenceSummary>();
 
   private open(): void {
     if (this.closed) throw new ShareError("unavailable", { text: "The metadata store is closed" });
@@ -300,6 +339,44 @@ export class MemoryMetadataStore implements MetadataStore {
     this.open();
     const key = `${member}\u0000${space}`;
     if (this.snms.get(key)?.storedMs === storedMs) this.snms.delete(key);
+  }
+
+  async markOnline(member: BareJid, fromHour: number, toHour: number): Promise<void> {
+    this.open();
+    const masks = hourMasks(fromHour, toHour);
+    const days = this.presenceDays.get(member) ?? new Map<number, number>();
+    for (const m of masks) days.set(m.day, (days.get(m.day) ?? 0) | m.bits);
+    this.presenceDays.set(member, days);
+  }
+  async onlineHours(member: BareJid, sinceHour: number): Promise<number[]> {
+    this.open();
+    const rows = [...(this.presenceDays.get(member) ?? [])].map(([day, bits]) => ({ day, bits })).sort((a, b) => a.day - b.day);
+    return hoursOf(rows, sinceHour);
+  }
+  async forgetPresenceBefore(beforeHour: number): Promise<void> {
+    this.open();
+    hour(beforeHour, "beforeHour");
+    const first = Math.floor(beforeHour / 24);
+    const keep = ~((1 << (beforeHour % 24)) - 1);
+    for (const [member, days] of this.presenceDays) {
+      for (const [day, bits] of days) {
+        const left = day < first ? 0 : day === first ? bits & keep : bits;
+        if (left === 0) days.delete(day);
+        else days.set(day, left);
+      }
+      if (days.size === 0) this.presenceDays.delete(member);
+    }
+    for (const [member, s] of this.summaries) if (s.lastSeenMs < beforeHour * 3_600_000) this.summaries.delete(member);
+  }
+  async putPresenceSummary(member: BareJid, summary: PresenceSummary): Promise<void> {
+    this.open();
+    checkSummary(summary);
+    this.summaries.set(member, { lastSeenMs: summary.lastSeenMs, ...(summary.sessionMs !== undefined ? { sessionMs: summary.sessionMs } : {}) });
+  }
+  async presenceSummary(member: BareJid): Promise<PresenceSummary | undefined> {
+    this.open();
+    const s = this.summaries.get(member);
+    return s && { ...s };
   }
 
   async addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void> {

@@ -68,6 +68,19 @@ export function nextPendingSnm(prev: PendingSnm | undefined, snm: Snm, nowMs: nu
   return { snm, storedMs };
 }
 
+/**
+ * What the component keeps of a member's sessions besides their hours (XEP-draft.md § 5.15):
+ * when a sharing client of theirs was last online, and a typical session length (a moving
+ * average of their finished sessions, from the first client online to the last one gone).
+ */
+export interface PresenceSummary {
+  readonly lastSeenMs: number;
+  readonly sessionMs?: number;
+}
+
+/** Longest run of hours one `markOnline` call may name (a year): callers clamp to their window. */
+export const MAX_MARKED_HOURS = 366 * 24;
+
 export interface MetadataStore {
   /** Flushes and closes; further calls reject. */
   close(): Promise<void>;
@@ -126,6 +139,25 @@ export interface MetadataStore {
   snmsFor(member: BareJid): Promise<PendingSnm[]>;
   /** Removes a pending SNM if it is still the one stored at `storedMs` (not replaced since). */
   dropSnm(member: BareJid, space: SpaceId, storedMs: number): Promise<void>;
+
+  // Presence history (contacts' characteristics, XEP-draft.md § 5.15) -------------------------
+  /**
+   * Records that a sharing client of `member` was online during every UTC hour from `fromHour`
+   * to `toHour` inclusive (hours since the epoch: floor(ms / 3,600,000)). Idempotent; a bit per
+   * hour, so a member costs at most a few bytes per day. Refuses (bad-request, nothing written)
+   * negative or non-integer hours, `fromHour > toHour`, or more than MAX_MARKED_HOURS at once.
+   */
+  markOnline(member: BareJid, fromHour: number, toHour: number): Promise<void>;
+  /** The hours `>= sinceHour` during which `member` was recorded online, ascending. */
+  onlineHours(member: BareJid, sinceHour: number): Promise<number[]>;
+  /**
+   * Forgets, for every member, the hours before `beforeHour`, and the summaries of members not
+   * seen since then: what the store keeps of presence is bounded by the caller's window.
+   */
+  forgetPresenceBefore(beforeHour: number): Promise<void>;
+  /** Replaces a member's presence summary (one row per member). */
+  putPresenceSummary(member: BareJid, summary: PresenceSummary): Promise<void>;
+  presenceSummary(member: BareJid): Promise<PresenceSummary | undefined>;
 
   // Chunks -------------------------------------------------------------------------------
   /**

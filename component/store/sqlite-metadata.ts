@@ -24,6 +24,8 @@
  * - `pending_snms(member, space)`: at most one SNM kept per member and space (migration 4).
  * - A member uploaded a chunk's bytes iff they are its `chunks.uploader` (the first) or have a
  *   `chunk_uploads` row (the later ones; migration 7).
+ * - `presence_days(member, day)`: bit h of `bits` says the member was online during UTC hour
+ *   day * 24 + h; no row has bits = 0 (migration 8).
  * - Deleting a space cascades to its members, entries, acks, refs, orphans and pending SNMs: chunks only it
  *   used then have neither refs nor orphans and fall under GC rule (b), the upload-time grace.
  * Validation helpers are shared with MemoryMetadataStore (imported from it) so that both
@@ -40,9 +42,9 @@ import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { SpaceKind } from "../../protocol/stanzas/spaces.ts";
 import { decode, encode } from "../../protocol/vv.ts";
 import { packChunks, unpackChunks } from "../../protocol/chunk-list.ts";
-import { nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type SpaceRecord } from "./metadata.ts";
+import { nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type PresenceSummary, type SpaceRecord } from "./metadata.ts";
 import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
-import { checkFolds, checkMembers, checkNamedChunks, checkSpaceShape, liveChunks, normalizeVersions } from "./memory-metadata.ts";
+import { checkFolds, checkMembers, checkNamedChunks, checkSpaceShape, checkSummary, hourMasks, hoursOf, liveChunks, normalizeVersions } from "./memory-metadata.ts";
 import { foldKey } from "../../protocol/paths.ts";
 
 /** Append-only: never edit an applied migration, add one. */
@@ -125,6 +127,14 @@ export const MIGRATIONS: readonly string[] = [
   // chunks.uploader already: recording a new chunk then writes one random B-tree row instead
   // of two (bench:client, 1 GiB push: addChunks 1.47 -> 0.69 s of the component's thread).
   `DELETE FROM chunk_uploads WHERE member = (SELECT c.uploader FROM chunks c WHERE c.hash = chunk_uploads.hash);`,
+  // 8: presence history (XEP-draft.md § 5.15): per member and UTC day since the epoch, a bit per
+  // hour a sharing client of theirs was online in (bit h = hour h); and per member when last
+  // seen and a typical session (ms, NULL until one ended). Written at most once per member per
+  // hour and per presence change (component/modules/contacts.ts), pruned to its window.
+  `CREATE TABLE presence_days (member TEXT NOT NULL, day INTEGER NOT NULL, bits INTEGER NOT NULL,
+     PRIMARY KEY (member, day)) WITHOUT ROWID;
+   CREATE INDEX presence_days_day ON presence_days(day);
+   CREATE TABLE presence_summary (member TEXT PRIMARY KEY, last_seen INTEGER NOT NULL, session_ms INTEGER) WITHOUT ROWID;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -292,6 +302,14 @@ export class SqliteMetadataStore implements MetadataStore {
       isReclaimable: p(`SELECT 1 FROM chunks c WHERE hash = @hash AND ${RECLAIMABLE}`).pluck(),
       dropChunk: p("DELETE FROM chunks WHERE hash = ?"),
       dropOrphans: p("DELETE FROM orphans WHERE hash = ?"),
+      markDay: p(`INSERT INTO presence_days VALUES (?, ?, ?) ON CONFLICT (member, day) DO UPDATE SET bits = bits | excluded.bits`),
+      presenceDays: p("SELECT day, bits FROM presence_days WHERE member = ? AND day >= ? ORDER BY day"),
+      forgetDays: p("DELETE FROM presence_days WHERE day < ?"),
+      trimDay: p("UPDATE presence_days SET bits = bits & ? WHERE day = ?"),
+      dropEmptyDays: p("DELETE FROM presence_days WHERE day = ? AND bits = 0"),
+      forgetSummaries: p("DELETE FROM presence_summary WHERE last_seen < ?"),
+      putSummary: p("INSERT OR REPLACE INTO presence_summary VALUES (?, ?, ?)"),
+      getSummary: p("SELECT last_seen, session_ms FROM presence_summary WHERE member = ?"),
     };
     this.commitTx = db.transaction<CommitFn>((space, versions, check) => this.applyCommit(space, versions, check));
     this.addChunksTx = db.transaction<AddChunksFn>((chunks, uploader, nowMs) => {
@@ -472,6 +490,34 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async forgetMember(space: SpaceId, member: BareJid): Promise<void> {
     this.q.forgetMember.run(space, member);
+  }
+
+  async markOnline(member: BareJid, fromHour: number, toHour: number): Promise<void> {
+    const masks = hourMasks(fromHour, toHour);
+    this.db.transaction(() => {
+      for (const m of masks) this.q.markDay.run(member, m.day, m.bits);
+    }).immediate();
+  }
+  async onlineHours(member: BareJid, sinceHour: number): Promise<number[]> {
+    return hoursOf(this.q.presenceDays.all(member, Math.floor(Math.max(0, sinceHour) / 24)) as Array<{ day: number; bits: number }>, sinceHour);
+  }
+  async forgetPresenceBefore(beforeHour: number): Promise<void> {
+    hourMasks(beforeHour, beforeHour); // the same checks as markOnline's hours
+    const first = Math.floor(beforeHour / 24);
+    this.db.transaction(() => {
+      this.q.forgetDays.run(first);
+      this.q.trimDay.run(~((1 << (beforeHour % 24)) - 1), first);
+      this.q.dropEmptyDays.run(first);
+      this.q.forgetSummaries.run(beforeHour * 3_600_000);
+    }).immediate();
+  }
+  async putPresenceSummary(member: BareJid, summary: PresenceSummary): Promise<void> {
+    checkSummary(summary);
+    this.q.putSummary.run(member, summary.lastSeenMs, summary.sessionMs ?? null);
+  }
+  async presenceSummary(member: BareJid): Promise<PresenceSummary | undefined> {
+    const r = this.q.getSummary.get(member) as { last_seen: number; session_ms: number | null } | undefined;
+    return r && { lastSeenMs: r.last_seen, ...(r.session_ms !== null ? { sessionMs: r.session_ms } : {}) };
   }
 
   async addChunks(chunks: ReadonlyArray<{ readonly hash: ChunkHash; readonly size: number }>, uploader: BareJid, nowMs: number): Promise<void> {

@@ -7,6 +7,7 @@
 import { ShareError, badRequest } from "../errors.ts";
 import { NS } from "../ns.ts";
 import { Element, elements } from "../xml.ts";
+import * as CT from "./contacts.ts";
 import * as G from "./groups.ts";
 import * as I from "./index-exchange.ts";
 import * as P from "./sync-signals.ts";
@@ -25,6 +26,7 @@ const PARSERS = {
     spaces: S.parseSpaceListRequest,
     space: S.parseSpaceRef,
     session: SE.parseSessionRequest,
+    contacts: CT.parseContactsRequest,
   },
   set: {
     commit: I.parseCommit,
@@ -47,6 +49,7 @@ const PARSERS = {
     spaces: S.parseSpaceList,
     space: S.parseSpace,
     session: SE.parseSession,
+    contacts: CT.parseContacts,
   },
   presence: { digests: P.parseDigests },
   message: { invited: S.parseInvited },

@@ -416,6 +416,61 @@ export function runMetadataStoreContract(name: string, open: () => Promise<Metad
       });
     });
 
+    describe("presence history", () => {
+      const day = 20_000; // a UTC day since the epoch; hours are day * 24 + h
+      const at = (d: number, h: number) => (day + d) * 24 + h;
+
+      it("records hours online per member, idempotent, across day boundaries, ascending", async () => {
+        await store.markOnline(alice, at(0, 22), at(1, 1)); // 22:00 to 01:59 the next day
+        await store.markOnline(alice, at(0, 23), at(0, 23)); // again: no change
+        await store.markOnline(alice, at(0, 9), at(0, 9));
+        await store.markOnline(bob, at(1, 0), at(1, 0));
+        expect(await store.onlineHours(alice, 0)).toEqual([at(0, 9), at(0, 22), at(0, 23), at(1, 0), at(1, 1)]);
+        expect(await store.onlineHours(alice, at(0, 23))).toEqual([at(0, 23), at(1, 0), at(1, 1)]);
+        expect(await store.onlineHours(bob, 0)).toEqual([at(1, 0)]);
+        expect(await store.onlineHours(carol, 0)).toEqual([]);
+      });
+
+      it("forgets hours before a bound, also within a day, and summaries of members not seen since", async () => {
+        await store.markOnline(alice, at(0, 5), at(2, 5));
+        await store.markOnline(bob, at(0, 1), at(0, 2));
+        await store.putPresenceSummary(alice, { lastSeenMs: at(2, 5) * 3_600_000, sessionMs: 60_000 });
+        await store.putPresenceSummary(bob, { lastSeenMs: at(0, 2) * 3_600_000 });
+        await store.forgetPresenceBefore(at(1, 3));
+        const hours = await store.onlineHours(alice, 0);
+        expect(hours[0]).toBe(at(1, 3));
+        expect(hours.at(-1)).toBe(at(2, 5));
+        expect(hours).toHaveLength(24 - 3 + 6);
+        expect(await store.onlineHours(bob, 0)).toEqual([]);
+        expect(await store.presenceSummary(alice)).toEqual({ lastSeenMs: at(2, 5) * 3_600_000, sessionMs: 60_000 });
+        expect(await store.presenceSummary(bob)).toBeUndefined();
+        // A day's first hour as the bound forgets the whole day before it, and only it.
+        await store.forgetPresenceBefore(at(2, 0));
+        expect(await store.onlineHours(alice, 0)).toEqual([0, 1, 2, 3, 4, 5].map((h) => at(2, h)));
+      });
+
+      it("replaces summaries, with and without a session length", async () => {
+        await store.putPresenceSummary(alice, { lastSeenMs: 5, sessionMs: 1000 });
+        await store.putPresenceSummary(alice, { lastSeenMs: 9 });
+        expect(await store.presenceSummary(alice)).toEqual({ lastSeenMs: 9 });
+        expect(await store.presenceSummary(bob)).toBeUndefined();
+      });
+
+      it("refuses bad hours and summaries, and writes nothing then", async () => {
+        for (const [from, to] of [[-1, 3], [5, 4], [1.5, 2], [0, 366 * 24], [Number.NaN, 1]]) {
+          await expect(store.markOnline(alice, from!, to!)).rejects.toMatchObject({ code: "bad-request" });
+        }
+        await expect(store.forgetPresenceBefore(-1)).rejects.toMatchObject({ code: "bad-request" });
+        await expect(store.putPresenceSummary(alice, { lastSeenMs: -1 })).rejects.toMatchObject({ code: "bad-request" });
+        await expect(store.putPresenceSummary(alice, { lastSeenMs: 1, sessionMs: 0.5 })).rejects.toMatchObject({ code: "bad-request" });
+        expect(await store.onlineHours(alice, 0)).toEqual([]);
+        expect(await store.presenceSummary(alice)).toBeUndefined();
+        // The longest run allowed at once is accepted.
+        await store.markOnline(alice, 0, 366 * 24 - 1);
+        expect(await store.onlineHours(alice, 0)).toHaveLength(366 * 24);
+      });
+    });
+
     describe("chunks", () => {
       it("keeps the first upload, answers which are held, sums bytes per uploader", async () => {
         await store.addChunks([{ hash: H(1), size: 10 }, { hash: H(2), size: 20 }], alice, 1000);

@@ -199,6 +199,23 @@ describe("SqliteMetadataStore on a file", () => {
     check.close();
   });
 
+  it("keeps presence history across close and reopen, and migrates a version-7 database", async () => {
+    const raw = new Database(file);
+    raw.function("fold_key", { deterministic: true }, (p: unknown) => foldKey(String(p)));
+    for (const m of MIGRATIONS.slice(0, 7)) raw.exec(m);
+    raw.pragma("user_version = 7");
+    raw.close();
+    const a = SqliteMetadataStore.open(file);
+    expect(a.pragma("user_version")).toBe(SCHEMA_VERSION);
+    await a.markOnline(alice, 480_000, 480_002);
+    await a.putPresenceSummary(alice, { lastSeenMs: 1_728_000_000_000, sessionMs: 90_000 });
+    await a.close();
+    const b = SqliteMetadataStore.open(file);
+    expect(await b.onlineHours(alice, 0)).toEqual([480_000, 480_001, 480_002]);
+    expect(await b.presenceSummary(alice)).toEqual({ lastSeenMs: 1_728_000_000_000, sessionMs: 90_000 });
+    await b.close();
+  });
+
   it("refuses a database written by a newer schema", () => {
     const raw = new Database(file);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
