@@ -29,7 +29,7 @@ import type { ChunkHash } from "../../protocol/ids.ts";
 import { PARALLEL, type TransferOptions } from "../remote.ts";
 import type { ChunkSink } from "../scanner.ts";
 import { CpuPacer, RateLimits } from "../schedule/bucket.ts";
-import type { Priority, SchedulePolicy } from "../schedule/policy.ts";
+import { formatBytes, type Priority, type SchedulePolicy } from "../schedule/policy.ts";
 import { plan, type Pending, type Planned } from "../schedule/queue.ts";
 import type { Synced } from "../state.ts";
 import type { Disk, EngineSchedule, SyncContext } from "./context.ts";
@@ -50,6 +50,8 @@ export interface QueuedTransfer {
   readonly reason: string;
   /** When it may start (ms); for `now`, this sync. Undefined for `held`. */
   readonly runAtMs?: number;
+  /** A large transfer that paused (or stopped) before the end: bytes it already has, and why it stopped. */
+  readonly paused?: { readonly bytes: number; readonly reason: string };
 }
 
 export interface ScheduledRound {
@@ -165,4 +167,60 @@ export function hashPacer(hashCpu: number, now: () => number = () => performance
 /** The engine's schedule for `policy` (undefined: none, the engine as before), its buckets on `now`. */
 export function scheduleOf(policy: SchedulePolicy | undefined, now: () => number): EngineSchedule | undefined {
   return policy ? { policy, limits: new RateLimits(policy, now) } : undefined;
+}
+
+const RANK: Readonly<Record<Priority, number>> = { high: 0, normal: 1, low: 2 };
+
+/**
+ * Work a running large transfer may have to give way to (SyncContext.preempt): the daemon
+ * raises it when it learns of a change (a local file event, a remote change signalled by SNM or
+ * presence) with the plan priority of that change; the engine asks `above` at each batch
+ * boundary of a large transfer, and pauses when the raised priority is strictly higher than its
+ * own. One per sync: what was raised stays raised until that sync ends.
+ */
+export class Preemption {
+  #asked: { priority: Priority; what: string } | undefined;
+
+  /** Work of `priority` is waiting (`what`, for people: "agenda.docx changed here"). Keeps the highest raised. */
+  raise(priority: Priority, what: string): void {
+    if (!this.#asked || RANK[priority] < RANK[this.#asked.priority]) this.#asked = { priority, what };
+  }
+
+  /** What was raised, if it outranks `priority`. */
+  above(priority: Priority): string | undefined {
+    const a = this.#asked;
+    return a && RANK[a.priority] < RANK[priority] ? `${a.priority} priority: ${a.what}` : undefined;
+  }
+}
+
+/** Why a large transfer stops at a batch boundary, and until when (`untilMs`: its window opens again). */
+export interface Pause {
+  readonly reason: string;
+  /** Stopped for higher-priority work (the sync then ends its round and returns). */
+  readonly preempted: boolean;
+  readonly untilMs?: number;
+}
+
+/**
+ * The check a large transfer `q` of this sync makes at each batch boundary (with a schedule
+ * only): planned again at `ctx.now()` with the policy in force (`EngineSchedule.latest`), it
+ * stops when its window has closed or metered holds it now, or when `ctx.preempt` holds work
+ * of a higher priority than its own. Undefined: go on.
+ */
+export function pauseCheck(ctx: Pick<SyncContext, "schedule" | "preempt" | "now" | "space">, q: Pick<QueuedTransfer, "path" | "direction" | "size">): () => Pause | undefined {
+  return () => {
+    const s = ctx.schedule;
+    if (!s) return undefined;
+    const policy = s.latest ? s.latest() : s.policy;
+    if (!policy) return undefined;
+    const [p] = plan([{ space: ctx.space.id, path: q.path, direction: q.direction, size: q.size }], policy, new Date(ctx.now()));
+    if (p!.timing !== "now") return { reason: p!.reason, preempted: false, ...(p!.runAt ? { untilMs: p!.runAt.getTime() } : {}) };
+    const higher = ctx.preempt?.above(p!.priority);
+    return higher ? { reason: `pre-empted by ${higher}`, preempted: true } : undefined;
+  };
+}
+
+/** How a paused transfer is reported: "paused at 8 MiB of 20 MiB: waits for its window …". */
+export function pausedReason(bytes: number, size: number, why: string): string {
+  return `paused at ${formatBytes(bytes)} of ${formatBytes(size)}: ${why}`;
 }
