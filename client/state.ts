@@ -254,6 +254,12 @@ export class ClientState {
     return out;
   }
 
+  /** The synced version of one path, if any. */
+  synced(space: SpaceId, path: string): Synced | undefined {
+    const r = this.#db.prepare("SELECT * FROM entries WHERE space = ? AND path = ?").get(space, path) as EntryRow | undefined;
+    return r ? toSynced(r, (x) => x) : undefined;
+  }
+
   /**
    * Stores synced versions and, in the same transaction, the new applied sequence number, and
    * merges their vectors and `seen` (the vectors of the index entries read up to `pulled`) into

@@ -141,7 +141,9 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader)
   const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, e]));
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
-  const planned = ctx.schedule ? scheduleRound(space.id, actions, synced, disk, ctx.schedule.policy, new Date(ctx.now())) : undefined;
+  // The policy in force now (it may have changed since the sync started: EngineSchedule.latest).
+  const policy = ctx.schedule ? (ctx.schedule.latest?.() ?? ctx.schedule.policy) : undefined;
+  const planned = policy ? scheduleRound(space.id, actions, synced, disk, policy, new Date(ctx.now())) : undefined;
   const scheduled = planned ? withPartials(planned, actions, state.partials(space.id)) : undefined;
   return { head, seen, synced, scanned, disk, actions, refused, ...(scheduled ? { scheduled } : {}) };
 }
