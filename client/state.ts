@@ -228,7 +228,7 @@ export class ClientState {
     this.#db.prepare("UPDATE spaces SET folder = ? WHERE id = ?").run(folder, id);
   }
 
-  /** Forgets a space on this device (its folder and files stay untouched). */
+  /** Forgets a space on this device (its folder and files stay untouched; `xshare leave` removes its partials' temp files first). */
   removeSpace(id: SpaceId): void {
     this.#db.transaction(() => {
       this.#db.prepare("DELETE FROM entries WHERE space = ?").run(id);
