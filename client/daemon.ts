@@ -151,8 +151,9 @@ export class Daemon {
   #stopping = false;
   /** Aborts the running sync between two files when stopping. */
   readonly #abort = new AbortController();
-  /** The running sync's pre-emption flag (see the header), while one runs with a schedule. */
+  /** The running sync's pre-emption flag (see the header), while one runs with a schedule, and its space. */
   #preempt: Preemption | undefined;
+  #syncing: SpaceId | undefined;
   /** Per space: paths of local events seen while a sync ran, looked at when their delay is over. */
   readonly #touchedPaths = new Map<SpaceId, Set<string>>();
 
@@ -327,7 +328,7 @@ export class Daemon {
       if (!local?.folder) continue;
       this.#peers.set(s.space, s.peers ?? []);
       for (const p of s.peers ?? []) if (p.digest) this.#peerHas.set(`${p.jid} ${s.space}`, p.digest);
-      if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space);
+      if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space, { digest: s.digest });
     }
     this.#writePeers();
   }
@@ -369,7 +370,7 @@ export class Daemon {
     const theirs = "vector" in snm ? digest(snm.vector) : snm.digest;
     if (from !== this.#config.component) this.#peerHas.set(`${from} ${snm.space}`, theirs);
     const mine = d.state.vector(snm.space);
-    if ("vector" in snm ? !dominates(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space);
+    if ("vector" in snm ? !dominates(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space, "vector" in snm ? { vector: snm.vector } : { digest: theirs });
     return true;
   }
 
@@ -459,11 +460,18 @@ export class Daemon {
     return c;
   }
 
-  /** A remote change: synced now, or after dnd/xa. */
-  #remoteChange(id: SpaceId): void {
+  /**
+   * A remote change (`seen`: the vector or digest that said so): synced now, or after dnd/xa.
+   * While a sync runs it raises the pre-emption flag, unless the running sync of that space has
+   * read it already (see Preemption.read).
+   */
+  #remoteChange(id: SpaceId, seen?: { vector?: VersionVector; digest?: string }): void {
     if (!this.#defersDownloads()) {
       const policy = this.#schedule.current?.policy;
-      if (this.#preempt && policy) this.#preempt.raise(policy.spaces.get(id)?.priority ?? "normal", `${id} changed elsewhere`);
+      const p = this.#preempt;
+      const read = p && this.#syncing === id ? p.read : undefined;
+      const known = read !== undefined && seen !== undefined && (seen.vector ? dominates(read, seen.vector) : seen.digest === digest(read));
+      if (p && policy && !known) p.raise(policy.spaces.get(id)?.priority ?? "normal", `${id} changed elsewhere`);
       return this.#want(id, 0);
     }
     if (!this.#deferred.has(id)) this.#opts.log(`${id}: changed elsewhere; fetched when you are back (presence ${this.#show})`);
@@ -554,6 +562,7 @@ export class Daemon {
       const schedule = current ? { ...current, latest: () => this.#schedule.current?.policy } : undefined;
       const preempt = schedule ? new Preemption() : undefined;
       this.#preempt = preempt;
+      this.#syncing = id;
       this.#touchedPaths.clear();
       const report = await syncSpace({
         state: d.state,
@@ -572,7 +581,7 @@ export class Daemon {
       });
       this.#preempt = undefined;
       this.#retryMs = this.#opts.retryMs;
-      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}${report.waiting?.length ? `, ${report.waiting.length} waiting for the schedule` : ""}`);
+      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}${report.waiting?.length ? `, ${report.waiting.length} waiting for the schedule` : ""}; bytes ${report.bytesUp} up, ${report.bytesDown} down`);
       // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
       if (!this.#stopping) this.#schedule.wakeFor(id, report.waiting ?? [], (uploads) => (uploads ? this.#want(id, 0) : this.#remoteChange(id)));
       this.#opts.onSynced?.(report);

@@ -90,19 +90,20 @@ async function removeAll(fs: Fs, temps: readonly string[]): Promise<void> {
 async function writeResumable(ctx: SyncContext, supply: ChunkSupply, w: { v: FileVersion; target: string; expect: OnDisk | undefined }, prior: Partial | undefined, check: (() => Pause | undefined) | undefined, stopped: { pause?: Pause }) {
   const { fs, state, space } = ctx;
   const v = w.v;
-  let from: string[] = [];
+  let sized: Array<{ temp: string; size: number }> = [];
   if (prior && prior.hash !== v.hash) {
     await removeAll(fs, prior.temps);
     state.removePartial(space.id, v.path, "down");
   } else if (prior) {
     // Longest first: every one holds a prefix of this version, the longest the most of it.
-    const sized = await Promise.all(prior.temps.map(async (t) => ({ t, st: await fs.lstat(t).catch(() => undefined) })));
-    from = sized.filter((x) => x.st?.kind === "file").sort((a, b) => b.st!.size - a.st!.size).map((x) => x.t);
+    const found = await Promise.all(prior.temps.map(async (temp) => ({ temp, st: await fs.lstat(temp).catch(() => undefined) })));
+    sized = found.flatMap((x) => (x.st?.kind === "file" ? [{ temp: x.temp, size: x.st.size }] : [])).sort((a, b) => b.size - a.size);
   }
-  const had = from.length ? ((await fs.lstat(from[0]!))?.size ?? 0) : 0;
+  const from = sized.map((x) => x.temp);
+  const had = sized[0]?.size ?? 0;
   const row = (temps: string[], bytes: number, reason?: string): Partial => ({ path: v.path, direction: "down", hash: v.hash, size: v.size, temps, bytes, updatedMs: ctx.now(), ...(reason ? { reason } : {}) });
   const resume: Resumable = {
-    from,
+    from: sized,
     // Recorded before any byte is written: a crash leaves a partial the next attempt finds.
     opened: (temp) => state.putPartial(space.id, row([temp, ...from], had)),
     ...(check

@@ -67,8 +67,11 @@ export interface ChunkSupply {
 
 /** How a large file's write may stop at a window boundary and resume from an earlier attempt (see the header). */
 export interface Resumable {
-  /** Temp files earlier attempts left with a prefix of this version, longest first: chunks are read (verified) from there. */
-  readonly from: readonly string[];
+  /**
+   * Temp files earlier attempts left with a prefix of this version, longest first, with their
+   * sizes: the chunks that lie within them are read (verified) from there.
+   */
+  readonly from: ReadonlyArray<{ readonly temp: string; readonly size: number }>;
   /** Called with the new temp file's name once created, before any byte is written. */
   readonly opened?: (temp: string) => void;
   /** Asked before each window that needs a download is started: a reason to stop there, or undefined. */
@@ -259,9 +262,10 @@ async function* content(supply: ChunkSupply, v: FileVersion, resume?: Resumable,
   let extra: Map<ChunkHash, LocalChunk> | undefined;
   if (resume?.from.length) {
     extra = new Map();
-    for (const temp of resume.from) {
+    for (const { temp, size } of resume.from) {
       let offset = 0;
       for (const c of v.chunks) {
+        if (offset + c.size > size) break;
         if (!extra.has(c.hash)) extra.set(c.hash, { path: temp, offset });
         offset += c.size;
       }

@@ -26,6 +26,7 @@
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { ChunkHash } from "../../protocol/ids.ts";
+import type { VersionVector } from "../../protocol/vv.ts";
 import { PARALLEL, type TransferOptions } from "../remote.ts";
 import type { ChunkSink } from "../scanner.ts";
 import { CpuPacer, RateLimits } from "../schedule/bucket.ts";
@@ -180,6 +181,12 @@ const RANK: Readonly<Record<Priority, number>> = { high: 0, normal: 1, low: 2 };
  */
 export class Preemption {
   #asked: { priority: Priority; what: string } | undefined;
+  /**
+   * The merge of the space's vector and of the index entries the running sync has read (set
+   * by the engine after each survey): a remote change it dominates is already being synced,
+   * not new work (a second SNM or digest for the change being downloaded).
+   */
+  read: VersionVector | undefined;
 
   /** Work of `priority` is waiting (`what`, for people: "agenda.docx changed here"). Keeps the highest raised. */
   raise(priority: Priority, what: string): void {

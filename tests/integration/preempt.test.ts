@@ -128,6 +128,33 @@ describe("a large download pauses at a window boundary and resumes without losin
     expect(await temps(bfs)).toEqual([]);
   });
 
+  it("a resumed download can pause again: three attempts, two pauses, and still exactly its size fetched", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    const movie = noise(SIZE, 21);
+    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
+    await sync(a, space.id);
+    const low = schedule({ rules: [{ match: "*.mov", priority: "low" }] });
+    const attempt = async (stopAt?: number) => {
+      const preempt = new Preemption();
+      const d = downloads();
+      if (stopAt !== undefined) d.seen.on = (n) => void (n >= stopAt && preempt.raise("high", "x"));
+      await sync(b, space.id, { schedule: low, preempt, onProgress: d.onProgress, holdsLock: true });
+      return d.seen.bytes;
+    };
+    const first = await attempt(5 * 1024 * 1024);
+    const at1 = b.state.partials(space.id)[0]!.bytes;
+    const second = await attempt(5 * 1024 * 1024);
+    const at2 = b.state.partials(space.id)[0]!.bytes;
+    // The second attempt took the first's prefix from disk, then fetched more before pausing.
+    expect(at2).toBeGreaterThan(at1);
+    expect(at2).toBeLessThan(SIZE);
+    expect(await temps(bfs)).toHaveLength(1);
+    const third = await attempt();
+    expect(first + second + third).toBe(SIZE);
+    expect(Buffer.from(bfs.readFile("holiday.mov")).equals(movie)).toBe(true);
+    expect(await temps(bfs)).toEqual([]);
+  });
+
   it("metered switched on mid-file (the policy in force changes): it pauses, held, until metered is off again", async () => {
     const { a, b, space, afs, bfs } = await pair();
     const movie = noise(SIZE, 12);
