@@ -432,8 +432,10 @@ export class Daemon {
     w.on("error", (err: unknown) => this.#opts.log(`watching ${folder}: ${(err as Error).message}`));
     this.#watchers.set(space.id, w);
     // Changes made while the daemon was not running: checked on disk like any touch (#touched);
-    // remote ones come from the digests.
-    this.#want(space.id, 0, false);
+    // remote ones come from the digests. Downloads an earlier run left waiting (the schedule
+    // deferred or paused them) are in no digest: the space is synced for them, which plans
+    // them again and arms the wake-up for their window.
+    this.#want(space.id, 0, this.#device!.state.waiting(space.id).length > 0);
   }
 
   /** Spaces accepted or left since the daemon started (SIGHUP, and every keepalive). */

@@ -71,14 +71,17 @@ describe("a large download paused by its window closing resumes in the next wind
     const status = await xshare(cast.home("bob"), ["status", "--json"], { env: env1 });
     expect(status.code).toBe(0);
     const row = (JSON.parse(status.stdout) as Array<{ id: string; paused: Array<{ path: string; direction: string; done: number; size: number; reason: string }> }>).find((r) => r.id === space)!;
-    expect(row.paused).toEqual([{ path: "holiday.mov", direction: "down", done: expect.any(Number), size: SIZE, reason: "waits for its window * 2-5 * * * until 02:00" }]);
+    // "until Thu 02:00": the next day, on Bob's clock.
+    const day = new Date(`${tomorrow}T12:00:00Z`).toLocaleDateString("en-US", { weekday: "short", timeZone: "UTC" });
+    const why = `waits for its window * 2-5 * * * until ${day} 02:00`;
+    expect(row.paused).toEqual([{ path: "holiday.mov", direction: "down", done: expect.any(Number), size: SIZE, reason: why }]);
     const done = row.paused[0]!.done;
     // Some of it, not all: it started inside the window and stopped when it closed.
     expect(done).toBeGreaterThan(0);
     expect(done).toBeLessThan(SIZE);
     const text = await xshare(cast.home("bob"), ["status"], { env: env1 });
     expect(text.stdout).toContain(`  receive holiday.mov: paused at `);
-    expect(text.stdout).toContain(` of 48 MiB (waits for its window * 2-5 * * * until 02:00)`);
+    expect(text.stdout).toContain(` of 48 MiB (${why})`);
     // What it has is on disk under a temporary name, exactly the video's first `done` bytes.
     const temps = (await readdir(folder.bob)).filter((n) => n.startsWith(TEMP_PREFIX));
     expect(temps).toHaveLength(1);
