@@ -29,7 +29,8 @@
  *   (daemon-schedule.ts): the space is synced again then, on the daemon's clock (`now`).
  * - Pre-emption (with a schedule): while a sync runs, a change the daemon learns of raises the
  *   sync's `Preemption` (engine/schedule.ts) with its plan priority: a remote change (SNM,
- *   digests) with its space's priority (the paths are not known before the index is read), a
+ *   digests) with its space's priority (the paths are not known before the index is read;
+ *   one the running sync of that space has read already does not count), a
  *   local one with its path's, once its aggregation delay is over and only if the file differs
  *   from what the state recorded (our own writes do not count). A large transfer of a lower
  *   priority pauses at its next batch boundary, the sync returns `incomplete`, and the daemon
@@ -37,7 +38,9 @@
  * - Trouble: a lost connection is re-established with backoff (ClientConnection); a failed sync
  *   is retried with backoff; `stop()` stops the watchers, lets the running sync finish its
  *   current file (writes go through a temporary file and a rename, so none is left half
- *   written), says unavailable and closes.
+ *   written), says unavailable and closes. A large download cut off by a kill or a crash
+ *   resumes from its recorded partial at the next start (engine/apply.ts); a space whose
+ *   downloads an earlier run left waiting is synced at start.
  */
 import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -18,8 +18,25 @@
  * - The others wait: a download's remote version goes to the state's `waiting` table with the
  *   reason and the time it may go (tried again at every sync, and the daemon wakes for it); an
  *   upload is not committed, so it stays a local change that the next sync finds again.
- * - A transfer that started inside its window finishes even if the window closes meanwhile:
- *   nothing is pre-empted (a started file is not stopped for a higher-priority one either).
+ * - A large transfer (a download that apply.ts streams, an upload in a group of files above
+ *   LARGE_BYTES) may pause at a batch boundary: before each 4 MiB window it downloads, before
+ *   each batch it uploads, `pauseCheck` plans it again at `ctx.now()` with the policy in force
+ *   (`EngineSchedule.latest`: the daemon's, re-read on SIGHUP), and stops it if its window has
+ *   closed or metered holds it now, or if `ctx.preempt` (a `Preemption` the daemon raises when
+ *   it learns of a change) holds work of a higher priority than its own. The windows already
+ *   downloading are written first, so nothing fetched is thrown away. Small transfers never
+ *   pause (they are over in a moment).
+ * - A paused download keeps its verified prefix (apply.ts, the state's `partials`) and waits in
+ *   `waiting` like a deferred one, "paused at 8.4 MB of 24 MiB: <why>"; a paused upload is not
+ *   committed and stays a local change, its chunks already sent on the sharing manager (content
+ *   addressed: the next slot request does not name them missing, so they are not sent again).
+ *   Nothing else starts in that round. Pre-empted, the sync returns `incomplete` for the caller
+ *   to run the higher-priority work and sync again; paused by time or metered, the sync plans
+ *   again at once (the next round says until when). The queue (`QueuedTransfer.paused`) says
+ *   how much a paused transfer has and why it paused.
+ * - Resuming is not the schedule's: every streamed download records its temp file and resumes
+ *   from it after a crash, a kill or a lost connection, with or without a schedule (one state
+ *   row per large file, no work per chunk). Without a schedule nothing pauses.
  * - Contacts' characteristics (issue 9: who is online when, the throughput seen to them) are
  *   not reported by the sharing manager yet: `urgency` is 0 for every transfer. When they are,
  *   `transfersOf` is where they become a transfer's urgency.

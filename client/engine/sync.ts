@@ -12,7 +12,10 @@
  * manager, as without a schedule, each in groups of one priority and size class), what must
  * wait is not transferred (downloads wait in the state, uploads stay local changes) and is
  * reported in `waiting`. Chunks are then uploaded by the push, in plan order and under the
- * rate caps, not while the scan reads them.
+ * rate caps, not while the scan reads them. A large transfer that pauses (engine/schedule.ts)
+ * ends what starts in its round: pre-empted, the sync returns `incomplete`; paused by its window
+ * or metered, the next round plans again. Partials no transfer of the first round continues
+ * are removed then (their temp files are spared from the stale-temp cleanup otherwise).
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { ChunkRef } from "../../protocol/file.ts";
