@@ -32,7 +32,8 @@
  *   digests) with its space's priority (the paths are not known before the index is read;
  *   one the running sync of that space has read already does not count), a
  *   local one with its path's, once its aggregation delay is over and only if the file differs
- *   from what the state recorded (our own writes do not count). A large transfer of a lower
+ *   from what the state recorded and is not one the running sync writes (our own writes do not
+ *   count). A large transfer of a lower
  *   priority pauses at its next batch boundary, the sync returns `incomplete`, and the daemon
  *   syncs what is wanted, then the paused space again (after `delayMs`): it resumes.
  * - Trouble: a lost connection is re-established with backoff (ClientConnection); a failed sync
@@ -514,6 +515,8 @@ export class Daemon {
     if (!paths || !preempt || !policy || !folder) return;
     const fs = new RealFs(folder);
     for (const path of paths) {
+      // A file the running sync writes itself (its rename into place is an event too).
+      if (this.#syncing === id && preempt.incoming.has(path)) continue;
       void fs.lstat(path).then(
         (st) => {
           if (!st || st.kind !== "file") return;

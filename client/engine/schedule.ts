@@ -204,6 +204,8 @@ export class Preemption {
    * not new work (a second SNM or digest for the change being downloaded).
    */
   read: VersionVector | undefined;
+  /** Paths the running sync's round writes from remote versions (set with `read`): their file events are its own. */
+  incoming: ReadonlySet<string> = new Set();
 
   /** Work of `priority` is waiting (`what`, for people: "agenda.docx changed here"). Keeps the highest raised. */
   raise(priority: Priority, what: string): void {

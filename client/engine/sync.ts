@@ -239,7 +239,10 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   for (let round = 0; round < ROUNDS; round++) {
     ctx.signal?.throwIfAborted();
     const { head, seen, synced, scanned, disk, actions, refused, scheduled } = await survey(ctx, pulledSeq, uploader);
-    if (ctx.preempt) ctx.preempt.read = mergeAll([state.vector(space.id), seen]);
+    if (ctx.preempt) {
+      ctx.preempt.read = mergeAll([state.vector(space.id), seen]);
+      ctx.preempt.incoming = new Set(actions.flatMap((a) => (a.type === "apply" ? [a.path] : a.type === "conflict" ? [a.path, ...(a.copy ? [a.copy] : [])] : [])));
+    }
     // What runs this round, in groups (one without a schedule: every action, in plan.ts's order).
     const groups = scheduled ? scheduled.groups : [actions];
     const running = scheduled ? groups.flat() : actions;

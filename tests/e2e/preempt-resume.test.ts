@@ -10,6 +10,11 @@
  * bytes it downloaded over both runs (its sync lines report them) add up to the video's size
  * plus at most one batch; the content is Adam's, byte for byte.
  *
+ * Then a change that matters more pre-empts a large download: while Bob's client receives a
+ * second video, Adam saves a document; Bob's client hears of it (an SNM), the video pauses at a
+ * window boundary, the document arrives, and the video resumes and completes, its bytes again
+ * adding up to its size.
+ *
  * The clock is the test's (XSHARE_CLOCK_OFFSET_MS, client/clock.ts), as in schedule-window:
  * 06:00 on Bob's clock comes CLOSE_MS after his daemon starts, and the second daemon starts at
  * 02:00:05 the day after on its clock.
@@ -104,5 +109,31 @@ describe("a large download paused by its window closing resumes in the next wind
     expect((await readdir(folder.bob)).filter((n) => n.startsWith(TEMP_PREFIX))).toEqual([]);
     const after = await xshare(cast.home("bob"), ["status", "--json"], { env: env2 });
     expect((JSON.parse(after.stdout) as Array<{ id: string; paused: unknown[] }>).find((r) => r.id === space)!.paused).toEqual([]);
+  }, 180_000);
+
+  it("a document saved while Bob's client receives a low-priority video pre-empts it: the document arrives first, then the video resumes, no byte fetched twice", async () => {
+    const bob = cast.daemon("bob")!;
+    await cast.run("bob", ["config", "set", "download", "2MB/s"]);
+    await bob.waitFor(/schedule: .*schedule\.json read again/);
+    const mark = bob.output().length;
+    const video = randomBytes(SIZE);
+    await writeFile(path.join(folder.adam, "second.mov"), video);
+    // Bob's client is receiving it (a partial is recorded once its temp file exists).
+    await cast.eventually("Bob's client is receiving the video", async () => (await readdir(folder.bob)).some((n) => n.startsWith(TEMP_PREFIX)), 30_000);
+    await writeFile(path.join(folder.adam, "agenda.docx"), "1. the budget\n");
+    await cast.eventually("Bob has the document", hasContent(path.join(folder.bob, "agenda.docx"), "1. the budget\n"), 30_000);
+    // It came while the video was still on its way, which paused for it.
+    await expect(readFile(path.join(folder.bob, "second.mov"))).rejects.toThrow();
+    const lines = () => syncLines(bob.output().slice(mark), space);
+    expect(lines().some((l) => l.status === "incomplete" && l.line.includes("second.mov paused for higher-priority work (pre-empted by normal priority: "))).toBe(true);
+    await cast.run("bob", ["config", "set", "download", "100MB/s"]);
+    await cast.eventually("Bob has the video", hasContent(path.join(folder.bob, "second.mov"), video), 60_000);
+    // The sync after the pause receives what is wanted (the document, if not yet) and the rest of the video.
+    await cast.eventually("Bob's daemon reports the sync that received it", () => lines().some((l, i) => i > 0 && l.status === "in-sync" && l.received >= 1), 20_000);
+    const total = bytesDown(bob.output().slice(mark));
+    // The video and the document, plus at most the batch in flight when it paused.
+    expect(total).toBeGreaterThanOrEqual(SIZE + 14);
+    expect(total).toBeLessThanOrEqual(SIZE + 14 + BATCH_BYTES);
+    expect((await readdir(folder.bob)).filter((n) => n.startsWith(TEMP_PREFIX))).toEqual([]);
   }, 180_000);
 });
