@@ -50,7 +50,7 @@ export interface Waiting {
  * whose first chunks are on the sharing manager. Only a hint: a download reads its chunks back
  * from `temps` verified by hash (a torn or stale file costs a download, never a wrong byte).
  */
-export interface Partial {
+export interface PartialTransfer {
   readonly path: string;
   readonly direction: "up" | "down";
   /** Content id of the version being transferred. */
@@ -344,15 +344,15 @@ export class ClientState {
   }
 
   /**
-   * Large transfers of the space that stopped before the end (see `Partial`). Each row is
+   * Large transfers of the space that stopped before the end (see `PartialTransfer`). Each row is
    * written in one transaction; the files it names are checked by hash when read back.
    */
-  partials(space: SpaceId): Partial[] {
+  partials(space: SpaceId): PartialTransfer[] {
     const rows = this.#db.prepare("SELECT * FROM partials WHERE space = ? ORDER BY path, direction").all(space) as Array<{ path: string; direction: "up" | "down"; hash: string; size: number; temps: string; bytes: number; reason: string | null; updated: number }>;
     return rows.map((r) => ({ path: r.path, direction: r.direction, hash: r.hash, size: r.size, temps: JSON.parse(r.temps) as string[], bytes: r.bytes, updatedMs: r.updated, ...(r.reason !== null ? { reason: r.reason } : {}) }));
   }
 
-  putPartial(space: SpaceId, p: Partial): void {
+  putPartial(space: SpaceId, p: PartialTransfer): void {
     this.#db
       .prepare("INSERT OR REPLACE INTO partials (space, path, direction, hash, size, temps, bytes, reason, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .run(space, p.path, p.direction, p.hash, p.size, JSON.stringify(p.temps), p.bytes, p.reason ?? null, p.updatedMs);

@@ -19,7 +19,7 @@ import type { ChunkHash } from "../../protocol/ids.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { Fs } from "../fs/types.ts";
 import { parentPath } from "../fs/types.ts";
-import type { Partial, Synced, Waiting } from "../state.ts";
+import type { PartialTransfer, Synced, Waiting } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
 import type { ChunkSink } from "../remote.ts";
 import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, WriteStopped, type ChunkSupply, type ChunkTarget, type LocalChunk, type Resumable } from "./disk.ts";
@@ -87,7 +87,7 @@ async function removeAll(fs: Fs, temps: readonly string[]): Promise<void> {
  * file at once; on success the partials go, on a stop the longer of the old and the new prefix
  * stays recorded, with `reason`. Rethrows WriteStopped (the caller tells a pause from an error).
  */
-async function writeResumable(ctx: SyncContext, supply: ChunkSupply, w: { v: FileVersion; target: string; expect: OnDisk | undefined }, prior: Partial | undefined, check: (() => Pause | undefined) | undefined, stopped: { pause?: Pause }) {
+async function writeResumable(ctx: SyncContext, supply: ChunkSupply, w: { v: FileVersion; target: string; expect: OnDisk | undefined }, prior: PartialTransfer | undefined, check: (() => Pause | undefined) | undefined, stopped: { pause?: Pause }) {
   const { fs, state, space } = ctx;
   const v = w.v;
   let sized: Array<{ temp: string; size: number }> = [];
@@ -101,7 +101,7 @@ async function writeResumable(ctx: SyncContext, supply: ChunkSupply, w: { v: Fil
   }
   const from = sized.map((x) => x.temp);
   const had = sized[0]?.size ?? 0;
-  const row = (temps: string[], bytes: number, reason?: string): Partial => ({ path: v.path, direction: "down", hash: v.hash, size: v.size, temps, bytes, updatedMs: ctx.now(), ...(reason ? { reason } : {}) });
+  const row = (temps: string[], bytes: number, reason?: string): PartialTransfer => ({ path: v.path, direction: "down", hash: v.hash, size: v.size, temps, bytes, updatedMs: ctx.now(), ...(reason ? { reason } : {}) });
   const resume: Resumable = {
     from: sized,
     // Recorded before any byte is written: a crash leaves a partial the next attempt finds.
@@ -283,7 +283,7 @@ export async function applyRemote(
       batch = [];
       bytes = 0;
     };
-    let partials: Map<string, Partial> | undefined;
+    let partials: Map<string, PartialTransfer> | undefined;
     const writeOne = async (w: (typeof writes)[number], syncDir = true): Promise<boolean> => {
       ctx.signal?.throwIfAborted();
       const streamed = w.v.size > PREFETCH_BYTES;

@@ -26,7 +26,7 @@ import type { IndexEntry, RefusedEntry } from "../../protocol/stanzas/index-exch
 import { checkMarker, type MarkerState } from "../marker.ts";
 import type { ChunkUploader } from "../remote.ts";
 import { coveredBySkip, ignoredBy, scan, type ScanResult } from "../scanner.ts";
-import type { Partial, Synced, Waiting } from "../state.ts";
+import type { PartialTransfer, Synced, Waiting } from "../state.ts";
 import { applyRemote, removeStaleTemps, type RoundControl } from "./apply.ts";
 import { type Disk, type SyncContext, known } from "./context.ts";
 import { LocalChanged } from "./disk.ts";
@@ -163,10 +163,10 @@ function movedHash(a: Action): { direction: "up" | "down"; hash: string } | unde
  * version): the queue says how much is done and why it paused, a deferred download's waiting
  * row says so too.
  */
-function withPartials(r: ScheduledRound, actions: readonly Action[], partials: readonly Partial[]): ScheduledRound {
+function withPartials(r: ScheduledRound, actions: readonly Action[], partials: readonly PartialTransfer[]): ScheduledRound {
   if (partials.length === 0) return r;
   const byKey = new Map(partials.filter((p) => p.reason !== undefined).map((p) => [`${p.direction} ${p.path}`, p]));
-  const same = new Map<string, Partial>();
+  const same = new Map<string, PartialTransfer>();
   for (const a of actions) {
     const m = movedHash(a);
     const p = m && byKey.get(`${m.direction} ${a.path}`);
