@@ -11,7 +11,12 @@
  * an upload paused mid-file does not send its stored chunks again. Every story counts the
  * bytes fetched for the video over all its attempts and compares the content byte for byte.
  */
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { writeMarker } from "../../client/marker.ts";
+import { RealFs } from "../../client/fs/real.ts";
 import type { EngineSchedule } from "../../client/engine/context.ts";
 import { WINDOW } from "../../client/engine/disk.ts";
 import { Preemption, scheduleOf } from "../../client/engine/schedule.ts";
@@ -19,7 +24,7 @@ import { inspectSpace, syncSpace, type SyncContext, type SyncReport } from "../.
 import { MemoryFs } from "../../client/fs/memory.ts";
 import { parsePolicy, type PolicyDocument } from "../../client/schedule/policy.ts";
 import { TEMP_PREFIX } from "../../protocol/paths.ts";
-import type { ReplicaId, SpaceId } from "../../protocol/ids.ts";
+import type { BareJid, ReplicaId, SpaceId } from "../../protocol/ids.ts";
 import { alicePairsWithBob, startSharing, type Sharing } from "./fixtures/sharing.ts";
 
 let world: Sharing;
@@ -295,6 +300,55 @@ describe("a stopped download resumes from what it has, whoever stopped it", () =
     expect(Buffer.from(bfs.readFile("holiday.mov")).equals(movie)).toBe(true);
     expect(await temps(bfs)).toEqual([]);
     expect(b.state.partials(space.id)).toEqual([]);
+  });
+
+  it("on a real disk, a download that never ends (the process killed mid-file) left a temp file recorded at its creation: the next run reads back what it holds", async () => {
+    const { a, space, afs } = await pair();
+    const movie = noise(SIZE, 22);
+    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
+    await sync(a, space.id);
+    const dir = await mkdtemp(join(tmpdir(), "xshare-preempt-"));
+    try {
+      const c = world.device("bob@example.org" as BareJid, "desk", new RealFs(dir));
+      replicas.set(c, "desk");
+      c.state.putSpace(space);
+      c.state.setFolder(space.id, dir);
+      await writeMarker(c.fs, space.id);
+      const download = c.remote.download.bind(c.remote);
+      let calls = 0;
+      // From the fourth window on, nothing comes back: the sync hangs as a killed process stops.
+      c.remote.download = (...args: Parameters<typeof download>) => (++calls >= 4 ? new Promise<never>(() => undefined) : download(...args));
+      const d1 = downloads();
+      void sync(c, space.id, { onProgress: d1.onProgress });
+      // Until most of the windows that came are on disk (real I/O: polled, the clock is not involved).
+      const written = async () => {
+        const [row] = c.state.partials(space.id);
+        return row ? ((await stat(join(dir, row.temps[0]!)).catch(() => undefined))?.size ?? 0) : 0;
+      };
+      for (let i = 0; i < 500 && (await written()) < 1.5 * WINDOW; i++) await new Promise((r) => setTimeout(r, 20));
+      // Recorded before any byte was written, with no reason (it never stopped by itself).
+      const [row] = c.state.partials(space.id);
+      expect(row).toMatchObject({ path: "holiday.mov", direction: "down", bytes: 0 });
+      expect(row!.reason).toBeUndefined();
+      // (What the O_DIRECT writer still held in memory is lost, as a kill would lose it.)
+      expect(await written()).toBeGreaterThanOrEqual(1.5 * WINDOW);
+      const names = (await readdir(dir)).filter((n) => n.startsWith(TEMP_PREFIX));
+      expect(names).toEqual([row!.temps[0]]);
+
+      // The "next run": the same state database, the lock held (every other temp file is stale).
+      c.remote.download = download;
+      const d2 = downloads();
+      const r2 = await sync(c, space.id, { onProgress: d2.onProgress, holdsLock: true });
+      expect(r2.status).toBe("in-sync");
+      expect((await readFile(join(dir, "holiday.mov"))).equals(movie)).toBe(true);
+      // What the killed attempt had written was taken from its temp file, not fetched again.
+      expect(d2.seen.bytes).toBeLessThan(SIZE - WINDOW);
+      expect((await readdir(dir)).filter((n) => n.startsWith(TEMP_PREFIX))).toEqual([]);
+      expect(c.state.partials(space.id)).toEqual([]);
+      c.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a damaged partial (a crash tore it: bytes flipped, the end cut off) never makes a wrong file: its bad chunks are fetched again", async () => {
