@@ -136,7 +136,7 @@ Typical use:
 
   program
     .command("status")
-    .description("per space: kind, members, folder, in sync or not, changes pending each way, conflicts, and the transfers that wait for the schedule (schedule.json), with why and until when")
+    .description("per space: kind, members, folder, in sync or not, changes pending each way, conflicts, the transfers that wait for the schedule (schedule.json), with why and until when, and large transfers paused before the end, with how much is done and why")
     .option("--json", "machine-readable output")
     .action(async (o: { json?: boolean }) => {
       const rows = await C.status(home());
@@ -151,6 +151,7 @@ Typical use:
         if (r.readOnlyLocalChanges) print([`  ${r.readOnlyLocalChanges} local change(s) will not be sent: the space is read-only for you`]);
         for (const s of r.notSynced) print([`  not synced: ${s.path} (${s.reason})`]);
         for (const w of r.waiting) print([`  waits: ${C.describeQueued(w)}`]);
+        for (const p of r.paused) print([`  ${C.describePaused(p)}`]);
       }
     });
 

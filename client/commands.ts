@@ -240,6 +240,11 @@ export async function leave(home: Home, id: string): Promise<string[]> {
   return withDevice(home, async (d) => {
     await d.remote.leave(id as SpaceId);
     const folder = d.state.space(id as SpaceId)?.folder;
+    // Partial downloads (temp files of large transfers that stopped) are of no use any more.
+    if (folder) {
+      const fs = new RealFs(folder);
+      for (const p of d.state.partials(id as SpaceId)) for (const t of p.temps) await fs.remove(t).catch(() => undefined);
+    }
     d.state.removeSpace(id as SpaceId);
     await nudgeDaemon(home);
     return [`left ${id}${folder ? `; ${folder} and its files stay on this device` : ""}`];
@@ -368,6 +373,26 @@ export interface StatusRow extends SpaceRow {
   notSynced: Array<{ path: string; reason: string }>;
   /** Transfers the schedule (schedule.json) holds back, in the order they will go. */
   waiting: WaitingRow[];
+  /**
+   * Large transfers that stopped before the end (paused by the schedule, pre-empted, or cut
+   * off) and resume from what they have: bytes done of `size`, and why they stopped.
+   */
+  paused: PausedRow[];
+}
+
+/** A large transfer that stopped before the end (state.ts `partials`). */
+export interface PausedRow {
+  path: string;
+  direction: "up" | "down";
+  /** Bytes it already has (downloads: a verified prefix on disk; uploads: sent to the sharing manager). */
+  done: number;
+  size: number;
+  reason: string;
+}
+
+/** "receive movie.mov: paused at 8 MB of 24 MiB (waits for its window …)". */
+export function describePaused(p: PausedRow): string {
+  return `${p.direction === "up" ? "send" : "receive"} ${p.path}: paused at ${formatBytes(p.done)} of ${formatBytes(p.size)} (${p.reason})`;
 }
 
 /** A transfer of the plan, for people and for `--json`. */
@@ -386,11 +411,18 @@ export interface WaitingRow {
   at?: string;
   /** `at` in the schedule's time zone, e.g. "02:00" or "Sat 01:00". */
   when?: string;
+  /** A large transfer that paused before the end: bytes it already has, and why it paused. */
+  paused?: { bytes: number; reason: string };
 }
 
 function rowOf(q: QueuedTransfer, nowMs: number, timeZone: string): WaitingRow {
   const at = q.timing === "later" && q.runAtMs !== undefined ? new Date(q.runAtMs) : undefined;
-  return { path: q.path, direction: q.direction, size: q.size, priority: q.priority, timing: q.timing, reason: q.reason, ...(q.urgency ? { urgency: q.urgency } : {}), ...(at ? { at: at.toISOString(), when: formatWhen(at, new Date(nowMs), timeZone) } : {}) };
+  return {
+    path: q.path, direction: q.direction, size: q.size, priority: q.priority, timing: q.timing, reason: q.reason,
+    ...(q.urgency ? { urgency: q.urgency } : {}),
+    ...(at ? { at: at.toISOString(), when: formatWhen(at, new Date(nowMs), timeZone) } : {}),
+    ...(q.paused ? { paused: { bytes: q.paused.bytes, reason: q.paused.reason } } : {}),
+  };
 }
 
 /** The running daemon's view of who is online, if a daemon runs. */
@@ -428,7 +460,7 @@ export async function status(home: Home): Promise<StatusRow[]> {
         base.online = online;
       }
       if (!local?.folder) {
-        rows.push({ ...base, status: "not accepted on this device", pendingUp: 0, pendingDown: 0, conflicts: 0, readOnlyLocalChanges: 0, notSynced: [], waiting: [] });
+        rows.push({ ...base, status: "not accepted on this device", pendingUp: 0, pendingDown: 0, conflicts: 0, readOnlyLocalChanges: 0, notSynced: [], waiting: [], paused: [] });
         continue;
       }
       d.state.putSpace(s);
@@ -443,6 +475,7 @@ export async function status(home: Home): Promise<StatusRow[]> {
         readOnlyLocalChanges: st.readOnlySkipped,
         notSynced: st.skipped,
         waiting: (st.queue ?? []).filter((q) => q.timing !== "now").map((q) => rowOf(q, now(), timeZone)),
+        paused: d.state.partials(s.id).flatMap((p) => (p.reason !== undefined ? [{ path: p.path, direction: p.direction, done: p.bytes, size: p.size, reason: p.reason }] : [])),
       });
     }
     return rows;
@@ -533,6 +566,7 @@ export async function schedule(home: Home, opts: { space?: string }): Promise<Sc
 /** A transfer of the plan for people: "receive movie.mov (12 MB): low priority (*.mov), waits for …". */
 export function describeQueued(r: WaitingRow): string {
   const what = `${r.direction === "up" ? "send" : "receive"} ${r.path} (${formatBytes(r.size)})`;
-  if (r.timing === "now") return `${what}: now, ${r.reason}`;
-  return `${what}: ${r.priority} priority, ${r.timing === "held" ? `held (${r.reason})` : r.reason}`;
+  const paused = r.paused ? `; paused at ${formatBytes(r.paused.bytes)} (${r.paused.reason}), resumes from there` : "";
+  if (r.timing === "now") return `${what}: now, ${r.reason}${paused}`;
+  return `${what}: ${r.priority} priority, ${r.timing === "held" ? `held (${r.reason})` : r.reason}${paused}`;
 }

@@ -27,10 +27,21 @@
  *   logged and the last good policy stays. Its rate buckets live as long as the policy does.
  *   A sync that leaves transfers waiting for a window arms a timer for the first of them
  *   (daemon-schedule.ts): the space is synced again then, on the daemon's clock (`now`).
+ * - Pre-emption (with a schedule): while a sync runs, a change the daemon learns of raises the
+ *   sync's `Preemption` (engine/schedule.ts) with its plan priority: a remote change (SNM,
+ *   digests) with its space's priority (the paths are not known before the index is read;
+ *   one the running sync of that space has read already does not count), a
+ *   local one with its path's, once its aggregation delay is over and only if the file differs
+ *   from what the state recorded and is not one the running sync writes (our own writes do not
+ *   count). A large transfer of a lower
+ *   priority pauses at its next batch boundary, the sync returns `incomplete`, and the daemon
+ *   syncs what is wanted, then the paused space again (after `delayMs`): it resumes.
  * - Trouble: a lost connection is re-established with backoff (ClientConnection); a failed sync
  *   is retried with backoff; `stop()` stops the watchers, lets the running sync finish its
  *   current file (writes go through a temporary file and a rename, so none is left half
- *   written), says unavailable and closes.
+ *   written), says unavailable and closes. A large download cut off by a kill or a crash
+ *   resumes from its recorded partial at the next start (engine/apply.ts); a space whose
+ *   downloads an earlier run left waiting is synced at start.
  */
 import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -49,11 +60,13 @@ import { Element, parseXml } from "../protocol/xml.ts";
 import type { ClientConfig } from "./config.ts";
 import { connect, type Device } from "./device.ts";
 import type { ClientConnection } from "./xmpp-connection.ts";
+import { Preemption } from "./engine/schedule.ts";
 import { hasLocalChanges, syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
 import { Remote } from "./remote.ts";
 import { DaemonSchedule } from "./daemon-schedule.ts";
+import { classify } from "./schedule/policy.ts";
 import type { Known } from "./scanner.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
 
@@ -142,6 +155,11 @@ export class Daemon {
   #stopping = false;
   /** Aborts the running sync between two files when stopping. */
   readonly #abort = new AbortController();
+  /** The running sync's pre-emption flag (see the header), while one runs with a schedule, and its space. */
+  #preempt: Preemption | undefined;
+  #syncing: SpaceId | undefined;
+  /** Per space: paths of local events seen while a sync ran, looked at when their delay is over. */
+  readonly #touchedPaths = new Map<SpaceId, Set<string>>();
 
   constructor(home: Home, config: ClientConfig, opts: DaemonOptions = {}) {
     this.#home = home;
@@ -314,7 +332,7 @@ export class Daemon {
       if (!local?.folder) continue;
       this.#peers.set(s.space, s.peers ?? []);
       for (const p of s.peers ?? []) if (p.digest) this.#peerHas.set(`${p.jid} ${s.space}`, p.digest);
-      if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space);
+      if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space, { digest: s.digest });
     }
     this.#writePeers();
   }
@@ -356,7 +374,7 @@ export class Daemon {
     const theirs = "vector" in snm ? digest(snm.vector) : snm.digest;
     if (from !== this.#config.component) this.#peerHas.set(`${from} ${snm.space}`, theirs);
     const mine = d.state.vector(snm.space);
-    if ("vector" in snm ? !dominates(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space);
+    if ("vector" in snm ? !dominates(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space, "vector" in snm ? { vector: snm.vector } : { digest: theirs });
     return true;
   }
 
@@ -406,14 +424,22 @@ export class Daemon {
       },
     });
     w.on("raw", (_event, name: string | null, details) => {
-      if (name && (name.startsWith(TEMP_PREFIX) || (name === STATE_DIR && (details as { watchedPath?: string }).watchedPath === folder))) return;
+      const watched = (details as { watchedPath?: string }).watchedPath;
+      if (name && (name.startsWith(TEMP_PREFIX) || (name === STATE_DIR && watched === folder))) return;
+      if (name && this.#preempt && watched !== undefined && (watched === folder || watched.startsWith(`${folder}/`))) {
+        let paths = this.#touchedPaths.get(space.id);
+        if (!paths) this.#touchedPaths.set(space.id, (paths = new Set()));
+        paths.add(watched === folder ? name : `${watched.slice(folder.length + 1)}/${name}`);
+      }
       this.#want(space.id, this.#opts.delayMs, false);
     });
     w.on("error", (err: unknown) => this.#opts.log(`watching ${folder}: ${(err as Error).message}`));
     this.#watchers.set(space.id, w);
     // Changes made while the daemon was not running: checked on disk like any touch (#touched);
-    // remote ones come from the digests.
-    this.#want(space.id, 0, false);
+    // remote ones come from the digests. Downloads an earlier run left waiting (the schedule
+    // deferred or paused them) are in no digest: the space is synced for them, which plans
+    // them again and arms the wake-up for their window.
+    this.#want(space.id, 0, this.#device!.state.waiting(space.id).length > 0);
   }
 
   /** Spaces accepted or left since the daemon started (SIGHUP, and every keepalive). */
@@ -440,9 +466,20 @@ export class Daemon {
     return c;
   }
 
-  /** A remote change: synced now, or after dnd/xa. */
-  #remoteChange(id: SpaceId): void {
-    if (!this.#defersDownloads()) return this.#want(id, 0);
+  /**
+   * A remote change (`seen`: the vector or digest that said so): synced now, or after dnd/xa.
+   * While a sync runs it raises the pre-emption flag, unless the running sync of that space has
+   * read it already (see Preemption.read).
+   */
+  #remoteChange(id: SpaceId, seen?: { vector?: VersionVector; digest?: string }): void {
+    if (!this.#defersDownloads()) {
+      const policy = this.#schedule.current?.policy;
+      const p = this.#preempt;
+      const read = p && this.#syncing === id ? p.read : undefined;
+      const known = read !== undefined && seen !== undefined && (seen.vector ? dominates(read, seen.vector) : seen.digest === digest(read));
+      if (p && policy && !known) p.raise(policy.spaces.get(id)?.priority ?? "normal", `${id} changed elsewhere`);
+      return this.#want(id, 0);
+    }
     if (!this.#deferred.has(id)) this.#opts.log(`${id}: changed elsewhere; fetched when you are back (presence ${this.#show})`);
     this.#deferred.add(id);
   }
@@ -457,11 +494,39 @@ export class Daemon {
     const fire = () => {
       this.#timers.delete(id);
       this.#wanted.add(id);
+      this.#raiseLocal(id);
       this.#pump();
     };
     if (delayMs <= 0) return fire();
     const t = setTimeout(fire, delayMs);
     this.#timers.set(id, t);
+  }
+
+  /**
+   * While a sync runs: local paths of `id` touched since it started that really changed (their
+   * stat is not the one the state recorded) raise its pre-emption flag with their priority.
+   */
+  #raiseLocal(id: SpaceId): void {
+    const paths = this.#touchedPaths.get(id);
+    this.#touchedPaths.delete(id);
+    const preempt = this.#preempt;
+    const policy = this.#schedule.current?.policy;
+    const folder = this.#device?.state.space(id)?.folder;
+    if (!paths || !preempt || !policy || !folder) return;
+    const fs = new RealFs(folder);
+    for (const path of paths) {
+      // A file the running sync writes itself (its rename into place is an event too).
+      if (this.#syncing === id && preempt.incoming.has(path)) continue;
+      void fs.lstat(path).then(
+        (st) => {
+          if (!st || st.kind !== "file") return;
+          const was = this.#device?.state.synced(id, path)?.local;
+          if (was && was.size === st.size && was.mtimeMs === st.mtimeMs && was.ino === st.ino) return;
+          preempt.raise(classify(policy, id, path).priority, `${path} changed on this device`);
+        },
+        () => undefined,
+      );
+    }
   }
 
   /** Runs the wanted syncs one at a time, while online (the pump is restarted by #online). */
@@ -500,7 +565,13 @@ export class Daemon {
     const before = digest(d.state.vector(id));
     try {
       await this.#schedule.read(false);
-      const schedule = this.#schedule.current;
+      const current = this.#schedule.current;
+      // The policy as re-read on SIGHUP (`xshare config`) while the sync runs, for its pause checks.
+      const schedule = current ? { ...current, latest: () => this.#schedule.current?.policy } : undefined;
+      const preempt = schedule ? new Preemption() : undefined;
+      this.#preempt = preempt;
+      this.#syncing = id;
+      this.#touchedPaths.clear();
       const report = await syncSpace({
         state: d.state,
         remote: d.remote,
@@ -511,12 +582,14 @@ export class Daemon {
         now: this.#opts.now,
         signal: this.#abort.signal,
         ...(schedule ? { schedule } : {}),
+        ...(preempt ? { preempt } : {}),
         // A daemon only runs under the device's sync lock (commands.ts `run`).
         holdsLock: true,
         hashCache: this.#hashCache(id),
       });
+      this.#preempt = undefined;
       this.#retryMs = this.#opts.retryMs;
-      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}${report.waiting?.length ? `, ${report.waiting.length} waiting for the schedule` : ""}`);
+      this.#opts.log(`${id}: ${report.status}${report.reason ? ` (${report.reason})` : ""}, ${report.pushed} sent, ${report.pulled} received${report.conflicts ? `, ${report.conflicts} conflict(s) kept as copies` : ""}${report.waiting?.length ? `, ${report.waiting.length} waiting for the schedule` : ""}; bytes ${report.bytesUp} up, ${report.bytesDown} down`);
       // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
       if (!this.#stopping) this.#schedule.wakeFor(id, report.waiting ?? [], (uploads) => (uploads ? this.#want(id, 0) : this.#remoteChange(id)));
       this.#opts.onSynced?.(report);
@@ -535,6 +608,7 @@ export class Daemon {
         }
       }
     } catch (err) {
+      this.#preempt = undefined;
       if (this.#stopping) return this.#opts.log(`${id}: stopped between two files; the next run goes on`);
       this.#opts.log(`${id}: sync failed: ${(err as Error).message}; retrying`);
       this.#retryLater(id, unreachable(err));

@@ -74,6 +74,22 @@ export interface TransferOptions {
   readonly parallel?: number;
   /** How to wait for the limiter (tests pass a fake clock's). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Uploads only: asked before each batch is sent; a reason stops the upload there (batches in
+   * flight finish) with `UploadStopped`. What was sent stays on the sharing manager.
+   */
+  readonly stop?: () => string | undefined;
+}
+
+/** An upload stopped at a batch boundary (`TransferOptions.stop`): `sent` bytes reached the sharing manager. */
+export class UploadStopped extends Error {
+  constructor(
+    readonly reason: string,
+    readonly sent: number,
+  ) {
+    super(`upload stopped after ${sent} bytes: ${reason}`);
+    this.name = "UploadStopped";
+  }
 }
 
 /** Smallest batch under a cap: a few chunks (the chunker's largest is 128 KiB). */
@@ -309,10 +325,13 @@ export class Remote {
     if (unique.length === 0) return 0;
     const byHash = new Map(unique.map((s) => [s.hash, s]));
     let sent = 0;
+    let stopped: string | undefined;
     for (const slots of await this.#slots(space, "upload", unique)) {
+      // Chunks the sharing manager already holds (an earlier, stopped upload's) are not named missing: never sent again.
       const missing = slots.missing.map((h) => byHash.get(h)).filter((s): s is ChunkSource => s !== undefined);
       const batches = groupBySize(missing, batchBytes(opts));
       await runParallel(batches, opts?.parallel ?? PARALLEL, async (batch) => {
+        if (opts?.stop && (stopped ??= opts.stop()) !== undefined) return;
         if (opts?.limiter) await pace(opts.limiter, opts, batch);
         const records: Array<{ hash: ChunkHash; bytes: Uint8Array }> = [];
         for (const s of batch) {
@@ -327,6 +346,7 @@ export class Remote {
         sent += bytes;
         progress?.(bytes);
       });
+      if (stopped !== undefined) throw new UploadStopped(stopped, sent);
     }
     return sent;
   }

@@ -44,6 +44,28 @@ export interface Waiting {
   readonly untilMs?: number;
 }
 
+/**
+ * A large transfer that stopped before the end (`ClientState.partials`): a download's
+ * temporary files in the space's folder that hold a prefix of version `hash`, or an upload
+ * whose first chunks are on the sharing manager. Only a hint: a download reads its chunks back
+ * from `temps` verified by hash (a torn or stale file costs a download, never a wrong byte).
+ */
+export interface PartialTransfer {
+  readonly path: string;
+  readonly direction: "up" | "down";
+  /** Content id of the version being transferred. */
+  readonly hash: string;
+  /** The version's size. */
+  readonly size: number;
+  /** Temporary files (folder-relative) holding the prefix, best first; none for uploads. */
+  readonly temps: readonly string[];
+  /** Bytes done when it stopped (0 while running: a crash leaves that). */
+  readonly bytes: number;
+  /** Why it stopped, for people; undefined while running. */
+  readonly reason?: string;
+  readonly updatedMs: number;
+}
+
 export interface ConflictRecord {
   readonly space: SpaceId;
   /** The path both versions wanted. */
@@ -79,6 +101,11 @@ CREATE TABLE IF NOT EXISTS waiting (
   replica TEXT NOT NULL, vector BLOB NOT NULL, chunks BLOB NOT NULL,
   l_size INTEGER, l_mtime INTEGER, l_ino INTEGER, reason TEXT, until_ms INTEGER,
   PRIMARY KEY (space, path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS partials (
+  space TEXT NOT NULL, path TEXT NOT NULL, direction TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,
+  temps TEXT NOT NULL, bytes INTEGER NOT NULL, reason TEXT, updated INTEGER NOT NULL,
+  PRIMARY KEY (space, path, direction)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS refused (
   space TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (space, path)
@@ -201,13 +228,14 @@ export class ClientState {
     this.#db.prepare("UPDATE spaces SET folder = ? WHERE id = ?").run(folder, id);
   }
 
-  /** Forgets a space on this device (its folder and files stay untouched). */
+  /** Forgets a space on this device (its folder and files stay untouched; `xshare leave` removes its partials' temp files first). */
   removeSpace(id: SpaceId): void {
     this.#db.transaction(() => {
       this.#db.prepare("DELETE FROM entries WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM conflicts WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM refused WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM waiting WHERE space = ?").run(id);
+      this.#db.prepare("DELETE FROM partials WHERE space = ?").run(id);
       this.#db.prepare("DELETE FROM spaces WHERE id = ?").run(id);
     })();
   }
@@ -224,6 +252,12 @@ export class ClientState {
     };
     for (const r of this.#db.prepare("SELECT * FROM entries WHERE space = ?").iterate(space) as IterableIterator<EntryRow>) out.set(r.path, toSynced(r, intern));
     return out;
+  }
+
+  /** The synced version of one path, if any. */
+  synced(space: SpaceId, path: string): Synced | undefined {
+    const r = this.#db.prepare("SELECT * FROM entries WHERE space = ? AND path = ?").get(space, path) as EntryRow | undefined;
+    return r ? toSynced(r, (x) => x) : undefined;
   }
 
   /**
@@ -307,5 +341,24 @@ export class ClientState {
     this.#db.transaction(() => {
       for (const r of paths) put.run(space, r.path, r.reason);
     })();
+  }
+
+  /**
+   * Large transfers of the space that stopped before the end (see `PartialTransfer`). Each row is
+   * written in one transaction; the files it names are checked by hash when read back.
+   */
+  partials(space: SpaceId): PartialTransfer[] {
+    const rows = this.#db.prepare("SELECT * FROM partials WHERE space = ? ORDER BY path, direction").all(space) as Array<{ path: string; direction: "up" | "down"; hash: string; size: number; temps: string; bytes: number; reason: string | null; updated: number }>;
+    return rows.map((r) => ({ path: r.path, direction: r.direction, hash: r.hash, size: r.size, temps: JSON.parse(r.temps) as string[], bytes: r.bytes, updatedMs: r.updated, ...(r.reason !== null ? { reason: r.reason } : {}) }));
+  }
+
+  putPartial(space: SpaceId, p: PartialTransfer): void {
+    this.#db
+      .prepare("INSERT OR REPLACE INTO partials (space, path, direction, hash, size, temps, bytes, reason, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(space, p.path, p.direction, p.hash, p.size, JSON.stringify(p.temps), p.bytes, p.reason ?? null, p.updatedMs);
+  }
+
+  removePartial(space: SpaceId, path: string, direction: "up" | "down"): void {
+    this.#db.prepare("DELETE FROM partials WHERE space = ? AND path = ? AND direction = ?").run(space, path, direction);
   }
 }

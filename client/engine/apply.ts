@@ -3,6 +3,14 @@
  * records, directories, file writes (small files prefetched in batches and written a few at a
  * time, large ones streamed window by window), conflict copies, then deletions deepest first.
  * Returns false when some path changed locally meanwhile and must wait for the next round.
+ *
+ * Every streamed file is resumable (disk.ts `Resumable`): its temp file is recorded in the
+ * state's `partials` as soon as it is created (one row per file, no work per chunk), so a write
+ * that stops (a failed download, a crash, a kill) leaves a verified prefix that the next attempt
+ * at the same version reads back instead of downloading it. With a schedule it may also pause
+ * at a window boundary (engine/schedule.ts `pauseCheck`): its version then waits in the state
+ * like a deferred one, with the reason, and `round.paused` tells the sync to start no more
+ * transfers this round.
  */
 import { ShareError } from "../../protocol/errors.ts";
 import { foldKey } from "../../protocol/paths.ts";
@@ -11,12 +19,12 @@ import type { ChunkHash } from "../../protocol/ids.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { Fs } from "../fs/types.ts";
 import { parentPath } from "../fs/types.ts";
-import type { Synced, Waiting } from "../state.ts";
+import type { PartialTransfer, Synced, Waiting } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
 import type { ChunkSink } from "../remote.ts";
-import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, type ChunkSupply, type ChunkTarget, type LocalChunk } from "./disk.ts";
+import { LocalChanged, localChunks, removeIfUnchanged, Slabs, writeVersion, WriteStopped, type ChunkSupply, type ChunkTarget, type LocalChunk, type Resumable } from "./disk.ts";
 import type { Action, OnDisk } from "./plan.ts";
-import { transferOptions } from "./schedule.ts";
+import { pausedReason, transferOptions, type Pause } from "./schedule.ts";
 
 /** Small files written at once while pulling (each is still fsynced before its rename). */
 const WRITE_PARALLEL = 8;
@@ -60,6 +68,74 @@ async function aliasOf(fs: Fs, path: string): Promise<string | undefined> {
   return names.find((n) => foldKey(n) === key);
 }
 
+/** What a round's large transfers share with the sync (see the header). */
+export interface RoundControl {
+  /** With a schedule: the pause check of a large download of `path` (engine/schedule.ts `pauseCheck`). */
+  readonly pauseFor?: (path: string) => (() => Pause | undefined) | undefined;
+  /** Set by the first transfer that paused: its path and why. No transfer starts after it this round. */
+  paused?: Pause & { path: string };
+}
+
+/** Removes temp files, quietly (a partial already gone is fine). */
+async function removeAll(fs: Fs, temps: readonly string[]): Promise<void> {
+  for (const t of temps) await fs.remove(t).catch(() => undefined);
+}
+
+/**
+ * Writes one streamed file resumably (see the header): from the partial of an earlier attempt
+ * at the same version, if any (another version's is removed first), recording the new temp
+ * file at once; on success the partials go, on a stop the longer of the old and the new prefix
+ * stays recorded, with `reason`. Rethrows WriteStopped (the caller tells a pause from an error).
+ */
+async function writeResumable(ctx: SyncContext, supply: ChunkSupply, w: { v: FileVersion; target: string; expect: OnDisk | undefined }, prior: PartialTransfer | undefined, check: (() => Pause | undefined) | undefined, stopped: { pause?: Pause }) {
+  const { fs, state, space } = ctx;
+  const v = w.v;
+  let sized: Array<{ temp: string; size: number }> = [];
+  if (prior && prior.hash !== v.hash) {
+    await removeAll(fs, prior.temps);
+    state.removePartial(space.id, v.path, "down");
+  } else if (prior) {
+    // Longest first: every one holds a prefix of this version, the longest the most of it.
+    const found = await Promise.all(prior.temps.map(async (temp) => ({ temp, st: await fs.lstat(temp).catch(() => undefined) })));
+    sized = found.flatMap((x) => (x.st?.kind === "file" ? [{ temp: x.temp, size: x.st.size }] : [])).sort((a, b) => b.size - a.size);
+  }
+  const from = sized.map((x) => x.temp);
+  const had = sized[0]?.size ?? 0;
+  const row = (temps: string[], bytes: number, reason?: string): PartialTransfer => ({ path: v.path, direction: "down", hash: v.hash, size: v.size, temps, bytes, updatedMs: ctx.now(), ...(reason ? { reason } : {}) });
+  const resume: Resumable = {
+    from: sized,
+    // Recorded before any byte is written: a crash leaves a partial the next attempt finds.
+    opened: (temp) => state.putPartial(space.id, row([temp, ...from], had)),
+    ...(check
+      ? {
+          stop: async () => {
+            const p = check();
+            if (p) stopped.pause = p;
+            return p?.reason;
+          },
+        }
+      : {}),
+  };
+  try {
+    const st = await writeVersion(supply, v, w.target, w.expect, { resume });
+    await removeAll(fs, from);
+    state.removePartial(space.id, v.path, "down");
+    return st;
+  } catch (err) {
+    if (err instanceof WriteStopped) {
+      // Whichever prefix is longer stays, the other goes.
+      const [keep, bytes, drop] = err.bytes >= had ? [err.temp, err.bytes, from] : [from[0]!, had, [err.temp, ...from.slice(1)]];
+      await removeAll(fs, drop);
+      state.putPartial(space.id, row([keep], bytes, stopped.pause?.reason ?? err.reason));
+    } else {
+      // writeVersion removed its own temp file; the earlier partials stay as they were.
+      if (from.length) state.putPartial(space.id, row(from, had, prior?.reason));
+      else state.removePartial(space.id, v.path, "down");
+    }
+    throw err;
+  }
+}
+
 /**
  * Brings remote versions to disk; false when some path must wait for the next round. A remote
  * path that a local one spelt otherwise occupies (a case-insensitive disk) is not written: it
@@ -73,6 +149,7 @@ export async function applyRemote(
   report: { pulled: number; conflicts: number; bytesDown: number },
   heldBack: Map<string, string> = new Map(),
   waiting: Map<string, Waiting> = new Map(),
+  round: RoundControl = {},
 ): Promise<boolean> {
   const { fs, state, remote, space } = ctx;
   const cache = new Map<ChunkHash, Uint8Array>();
@@ -206,16 +283,36 @@ export async function applyRemote(
       batch = [];
       bytes = 0;
     };
+    let partials: Map<string, PartialTransfer> | undefined;
     const writeOne = async (w: (typeof writes)[number], syncDir = true): Promise<boolean> => {
       ctx.signal?.throwIfAborted();
+      const streamed = w.v.size > PREFETCH_BYTES;
+      if (streamed && round.paused) {
+        // After a pause nothing more starts this round: it waits like a deferred download.
+        waiting.set(w.v.path, { version: w.v, reason: `waits behind ${round.paused.path} (${round.paused.reason})` });
+        return true;
+      }
+      const stopped: { pause?: Pause } = {};
       try {
-        const st = await writeVersion(supply, w.v, w.target, w.expect, { syncDir });
+        let st;
+        if (streamed) {
+          partials ??= new Map(state.partials(space.id).filter((p) => p.direction === "down").map((p) => [p.path, p]));
+          st = await writeResumable(ctx, supply, w, partials.get(w.v.path), round.pauseFor?.(w.v.path), stopped);
+        } else st = await writeVersion(supply, w.v, w.target, w.expect, { syncDir });
         if (!syncDir) unsynced.add(parentPath(w.target));
         // A conflict copy of remote content is recorded when it is pushed as a path of its own.
         if (w.v.path === w.target && !copies.has(w.target)) recorded.push({ version: w.v, local: localOf(st) });
         report.pulled++;
         return true;
       } catch (err) {
+        if (err instanceof WriteStopped && !err.cause && stopped.pause) {
+          // Paused at a window boundary: its prefix is kept, its version waits (see the header).
+          round.paused = { ...stopped.pause, path: w.v.path };
+          const reason = pausedReason(err.bytes, w.v.size, stopped.pause.reason);
+          waiting.set(w.v.path, { version: w.v, reason, ...(stopped.pause.untilMs !== undefined ? { untilMs: stopped.pause.untilMs } : {}) });
+          return true;
+        }
+        if (err instanceof WriteStopped) throw err.cause;
         if (!(err instanceof LocalChanged)) throw err;
         const alias = w.expect === undefined ? await aliasOf(fs, w.target) : undefined;
         if (alias === undefined) return false;

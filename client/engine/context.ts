@@ -10,6 +10,7 @@ import type { SchedulePolicy } from "../schedule/policy.ts";
 import type { Known, KnownLookup } from "../scanner.ts";
 import type { ClientState, LocalSpace, Synced } from "../state.ts";
 import type { OnDisk } from "./plan.ts";
+import type { Preemption } from "./schedule.ts";
 
 export interface SyncContext {
   readonly state: ClientState;
@@ -46,6 +47,12 @@ export interface SyncContext {
    * was a scheduler (the daemon and `xshare sync` pass none when there is no schedule.json).
    */
   readonly schedule?: EngineSchedule;
+  /**
+   * With a schedule: raised by the caller (the daemon) when it learns of work that may outrank
+   * the transfer running now (engine/schedule.ts `Preemption`). A large transfer looks at it
+   * at each batch boundary and pauses if the work raised has a higher priority than its own.
+   */
+  readonly preempt?: Preemption;
 }
 
 export interface EngineSchedule {
@@ -56,6 +63,13 @@ export interface EngineSchedule {
   readonly sleep?: (ms: number) => Promise<void>;
   /** A monotonic clock in ms for the hashing pacer (default: performance.now). */
   readonly cpuNow?: () => number;
+  /**
+   * The policy in force now, if it can change while a sync runs (the daemon re-reads
+   * schedule.json on SIGHUP, e.g. after `xshare config metered on`): a large transfer plans
+   * itself again with it at each batch boundary. Undefined from it: no schedule any more (the
+   * transfer goes on). Absent: `policy` throughout.
+   */
+  readonly latest?: () => SchedulePolicy | undefined;
 }
 
 export type Disk = OnDisk & { diskPath: string };

@@ -9,6 +9,13 @@
  * A large file goes window by window (WINDOW bytes): up to AHEAD windows download at once while
  * the one before them is written, each straight into a reused buffer (`Slabs`) that is then
  * written with a few large writes; memory stays about (AHEAD + 1) × WINDOW whatever the size.
+ *
+ * A large file's write can stop at a window boundary and resume later (`Resumable`, used by
+ * apply.ts for every streamed file): asked to stop (the schedule, before a window that must be
+ * downloaded), or when a download fails, the temp file is finished with the windows written so
+ * far (a verified prefix) and kept, not renamed (`WriteStopped`). The next attempt reads the
+ * chunks it can from such files, each verified by hash like any local chunk, and downloads the
+ * rest: a torn, truncated or stale partial costs downloads, never a wrong byte.
  */
 import { createHash } from "node:crypto";
 import { type ChunkRef, type FileVersion, contentId } from "../../protocol/file.ts";
@@ -58,6 +65,43 @@ export interface ChunkSupply {
   readonly dirs?: Set<string>;
 }
 
+/** How a large file's write may stop at a window boundary and resume from an earlier attempt (see the header). */
+export interface Resumable {
+  /**
+   * Temp files earlier attempts left with a prefix of this version, longest first, with their
+   * sizes: the chunks that lie within them are read (verified) from there.
+   */
+  readonly from: ReadonlyArray<{ readonly temp: string; readonly size: number }>;
+  /** Called with the new temp file's name once created, before any byte is written. */
+  readonly opened?: (temp: string) => void;
+  /** Asked before each window that needs a download is started: a reason to stop there, or undefined. */
+  readonly stop?: () => Promise<string | undefined>;
+}
+
+/**
+ * A write that stopped at a window boundary: `temp` holds the version's first `bytes` bytes,
+ * every chunk of them verified, and is left for the next attempt (not renamed). `cause`: the
+ * download error that stopped it; undefined when asked to stop (`Resumable.stop`).
+ */
+export class WriteStopped extends Error {
+  constructor(
+    readonly path: string,
+    readonly temp: string,
+    readonly bytes: number,
+    readonly reason: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`${path}: stopped after ${bytes} bytes (${reason})`);
+    this.name = "WriteStopped";
+  }
+}
+
+/** Where a resumable write is: bytes written so far, and why it stopped, if it did. */
+interface Progress {
+  bytes: number;
+  halted?: { reason: string; cause?: unknown };
+}
+
 /** Where downloaded chunks go. */
 export interface ChunkTarget {
   /** Optional: the buffer (exactly `size` bytes) to download the chunk into, as it arrives. */
@@ -100,12 +144,12 @@ export class Slabs {
  * lie back to back in one file with one read. The files may have changed since the scan: only
  * chunks whose bytes match their hash are taken.
  */
-async function readLocal(supply: ChunkSupply, window: readonly ChunkRef[], pieces: Array<Uint8Array | undefined>): Promise<void> {
+async function readLocal(supply: ChunkSupply, window: readonly ChunkRef[], pieces: Array<Uint8Array | undefined>, extra?: ReadonlyMap<ChunkHash, LocalChunk>): Promise<void> {
   const runs: Array<{ at: LocalChunk; first: number; end: number; bytes: number }> = [];
   for (let k = 0; k < window.length; k++) {
     if (pieces[k]) continue;
     const c = window[k]!;
-    const at = supply.local.get(c.hash);
+    const at = extra?.get(c.hash) ?? supply.local.get(c.hash);
     if (!at) continue;
     const run = runs.at(-1);
     if (run && run.end === k && run.at.path === at.path && run.at.offset + run.bytes === at.offset) {
@@ -154,10 +198,10 @@ interface Prepared {
   readonly done: Promise<{ pieces: Array<Uint8Array | undefined>; slab?: Buffer; bytes: number }>;
 }
 
-function prepare(supply: ChunkSupply, window: readonly ChunkRef[]): Prepared {
+function prepare(supply: ChunkSupply, window: readonly ChunkRef[], extra?: ReadonlyMap<ChunkHash, LocalChunk>): Prepared {
   const done = (async () => {
     const pieces = window.map((c) => supply.cache.get(c.hash));
-    await readLocal(supply, window, pieces);
+    await readLocal(supply, window, pieces, extra);
     let bytes = 0;
     for (const c of window) bytes += c.size;
     if (pieces.every((p) => p)) return { pieces, bytes };
@@ -206,24 +250,61 @@ function prepare(supply: ChunkSupply, window: readonly ChunkRef[]): Prepared {
  * The file's content, a window (one slab) or a chunk at a time. Missing chunks are downloaded
  * a window at a time, up to AHEAD windows at once ahead of the one being written, so network
  * and disk overlap. A slab yielded here is reused once the next piece is asked for (see
- * `Fs.writeTemp`).
+ * `Fs.writeTemp`). With `resume` (see the header) it ends early instead: before a window that
+ * `resume.stop` refuses (the windows already downloading are written first), or at the first
+ * window whose download failed; `progress` says how far it got and why.
  */
-async function* content(supply: ChunkSupply, v: FileVersion): AsyncGenerator<Uint8Array> {
+async function* content(supply: ChunkSupply, v: FileVersion, resume?: Resumable, progress?: Progress): AsyncGenerator<Uint8Array> {
   const all = windows(v.chunks);
   const queue: Prepared[] = [];
   let started = 0;
-  const fill = () => {
-    while (started < all.length && queue.length < AHEAD) queue.push(prepare(supply, all[started++]!));
+  // Chunk places in the partials of earlier attempts (the same offsets as in the version).
+  let extra: Map<ChunkHash, LocalChunk> | undefined;
+  if (resume?.from.length) {
+    extra = new Map();
+    for (const { temp, size } of resume.from) {
+      let offset = 0;
+      for (const c of v.chunks) {
+        if (offset + c.size > size) break;
+        if (!extra.has(c.hash)) extra.set(c.hash, { path: temp, offset });
+        offset += c.size;
+      }
+    }
+  }
+  const held = (c: ChunkRef) => supply.cache.has(c.hash) || extra?.has(c.hash) || supply.local.has(c.hash);
+  const fill = async () => {
+    while (!progress?.halted && started < all.length && queue.length < AHEAD) {
+      const w = all[started]!;
+      if (resume?.stop && !w.every(held)) {
+        const why = await resume.stop();
+        if (why !== undefined) {
+          progress!.halted = { reason: why };
+          return;
+        }
+      }
+      queue.push(prepare(supply, w, extra));
+      started++;
+    }
   };
   try {
-    fill();
+    await fill();
     while (queue.length) {
-      const { pieces, slab, bytes } = await queue[0]!.done;
+      let ready: Awaited<Prepared["done"]>;
+      try {
+        ready = await queue[0]!.done;
+      } catch (err) {
+        if (!progress) throw err;
+        // The prefix written so far stays (the windows after this one cannot follow it).
+        progress.halted = { reason: (err as Error).message, cause: err };
+        return;
+      }
+      const { pieces, slab, bytes } = ready;
       queue.shift();
-      fill();
+      await fill();
       if (slab) {
         yield slab.subarray(0, bytes);
         supply.slabs.give(slab);
+        if (progress) progress.bytes += bytes;
         continue;
       }
       // Chunks back to back in one buffer (read from disk together) are written together.
@@ -236,6 +317,7 @@ async function* content(supply: ChunkSupply, v: FileVersion): AsyncGenerator<Uin
         }
       }
       if (run) yield run;
+      if (progress) progress.bytes += bytes;
     }
   } finally {
     // Stopped early (a failed write): no download may go on filling a slab after this.
@@ -258,7 +340,7 @@ export function fileMode(v: FileVersion): number {
  * Returns the new file's stat. With `syncDir: false` the caller fsyncs the folder itself
  * (once for many files) before it records anything.
  */
-export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: string, expect: OnDisk | undefined, opts: { syncDir?: boolean } = {}): Promise<Stat> {
+export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: string, expect: OnDisk | undefined, opts: { syncDir?: boolean; resume?: Resumable } = {}): Promise<Stat> {
   const { fs } = supply;
   const dir = parentPath(target);
   // Made once per sync (a sync of many files in one folder would mkdir it per file).
@@ -269,7 +351,10 @@ export async function writeVersion(supply: ChunkSupply, v: FileVersion, target: 
   // Every chunk written is verified (downloaded or read locally), so the file is its chunk list;
   // the list must be the one the version's content id names.
   if (contentId(v.chunks) !== v.hash) throw new Error(`${v.path}: its chunk list does not match its content id`);
-  const tmp = await fs.writeTemp(dir, content(supply, v), { mode: fileMode(v), mtimeMs: v.mtimeMs });
+  const progress: Progress | undefined = opts.resume ? { bytes: 0 } : undefined;
+  const opened = opts.resume?.opened;
+  const tmp = await fs.writeTemp(dir, content(supply, v, opts.resume, progress), { mode: fileMode(v), mtimeMs: v.mtimeMs, ...(opened ? { opened } : {}) });
+  if (progress?.halted) throw new WriteStopped(v.path, tmp, progress.bytes, progress.halted.reason, progress.halted.cause);
   try {
     if (!sameStat(await fs.lstat(target), expect)) throw new LocalChanged(v.path);
     await fs.rename(tmp, target);

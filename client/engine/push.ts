@@ -10,13 +10,13 @@ import { manifestOf, manifestRefs } from "../../protocol/manifest.ts";
 import type { CommitChange } from "../../protocol/stanzas/index-exchange.ts";
 import { EMPTY, bump } from "../../protocol/vv.ts";
 import type { Fs } from "../fs/types.ts";
-import type { ChunkSource } from "../remote.ts";
+import { UploadStopped, type ChunkSource } from "../remote.ts";
 import type { Synced } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
 import type { Action } from "./plan.ts";
-import { transferOptions } from "./schedule.ts";
+import { transferOptions, type Pause } from "./schedule.ts";
 
-export type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boolean } | { kind: "done"; head: number; count: number };
+export type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boolean } | { kind: "done"; head: number; count: number } | { kind: "paused"; pause: Pause; sent: number };
 
 /**
  * Pushes local versions and conflict copies. A path the component refuses (`invalid-path`, e.g.
@@ -26,7 +26,16 @@ export type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boole
  * chunks of synced versions are named in upload slot requests. Undefined after a commit said
  * chunks were missing: then every chunk is asked about.
  */
-export async function push(ctx: SyncContext, actions: readonly Action[], synced: ReadonlyMap<string, Synced>, uploaded: ReadonlySet<ChunkHash> | undefined, report: { pushed: number; bytesUp: number }, refused: Map<string, string> = new Map()): Promise<Pushed> {
+export async function push(
+  ctx: SyncContext,
+  actions: readonly Action[],
+  synced: ReadonlyMap<string, Synced>,
+  uploaded: ReadonlySet<ChunkHash> | undefined,
+  report: { pushed: number; bytesUp: number },
+  refused: Map<string, string> = new Map(),
+  /** With a schedule, for a group of large uploads: asked at each batch boundary (engine/schedule.ts `pauseCheck`). */
+  pause?: () => Pause | undefined,
+): Promise<Pushed> {
   const { fs, state, remote, space, replica } = ctx;
   const changes: Array<CommitChange & { local?: { size: number; mtimeMs: number; ino: number }; diskPath?: string }> = [];
   for (const a of actions) {
@@ -77,8 +86,18 @@ export async function push(ctx: SyncContext, actions: readonly Action[], synced:
     }
   }
   let head: number;
+  let paused: Pause | undefined;
+  const opts = transferOptions(ctx, "up");
   try {
-    report.bytesUp += await remote.upload(space.id, sources, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }), transferOptions(ctx, "up"));
+    try {
+      report.bytesUp += await remote.upload(space.id, sources, (n) => ctx.onProgress?.({ phase: "upload", bytes: n }), pause ? { ...opts, stop: () => (paused = pause())?.reason } : opts);
+    } catch (err) {
+      // Paused at a batch boundary: nothing is committed, the files stay local changes, and
+      // what was sent stays on the sharing manager (it is not named missing next time).
+      if (!(err instanceof UploadStopped) || !paused) throw err;
+      report.bytesUp += err.sent;
+      return { kind: "paused", pause: paused, sent: err.sent };
+    }
     for (;;) {
       try {
         head = await remote.commit(space.id, changes.map(({ version, base }) => ({ version, base })));

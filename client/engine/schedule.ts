@@ -18,18 +18,36 @@
  * - The others wait: a download's remote version goes to the state's `waiting` table with the
  *   reason and the time it may go (tried again at every sync, and the daemon wakes for it); an
  *   upload is not committed, so it stays a local change that the next sync finds again.
- * - A transfer that started inside its window finishes even if the window closes meanwhile:
- *   nothing is pre-empted (a started file is not stopped for a higher-priority one either).
+ * - A large transfer (a download that apply.ts streams, an upload in a group of files above
+ *   LARGE_BYTES) may pause at a batch boundary: before each 4 MiB window it downloads, before
+ *   each batch it uploads, `pauseCheck` plans it again at `ctx.now()` with the policy in force
+ *   (`EngineSchedule.latest`: the daemon's, re-read on SIGHUP), and stops it if its window has
+ *   closed or metered holds it now, or if `ctx.preempt` (a `Preemption` the daemon raises when
+ *   it learns of a change) holds work of a higher priority than its own. The windows already
+ *   downloading are written first, so nothing fetched is thrown away. Small transfers never
+ *   pause (they are over in a moment).
+ * - A paused download keeps its verified prefix (apply.ts, the state's `partials`) and waits in
+ *   `waiting` like a deferred one, "paused at 8.4 MB of 24 MiB: <why>"; a paused upload is not
+ *   committed and stays a local change, its chunks already sent on the sharing manager (content
+ *   addressed: the next slot request does not name them missing, so they are not sent again).
+ *   Nothing else starts in that round. Pre-empted, the sync returns `incomplete` for the caller
+ *   to run the higher-priority work and sync again; paused by time or metered, the sync plans
+ *   again at once (the next round says until when). The queue (`QueuedTransfer.paused`) says
+ *   how much a paused transfer has and why it paused.
+ * - Resuming is not the schedule's: every streamed download records its temp file and resumes
+ *   from it after a crash, a kill or a lost connection, with or without a schedule (one state
+ *   row per large file, no work per chunk). Without a schedule nothing pauses.
  * - Contacts' characteristics (issue 9: who is online when, XEP-draft.md § 5.15): `transfersOf`
  *   gives each upload and download the urgency its space's `<contacts/>` answer gives that
  *   direction (schedule/urgency.ts, fetched once per sync by contacts.ts), 0 without one.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { ChunkHash } from "../../protocol/ids.ts";
+import type { VersionVector } from "../../protocol/vv.ts";
 import { PARALLEL, type TransferOptions } from "../remote.ts";
 import type { ChunkSink } from "../scanner.ts";
 import { CpuPacer, RateLimits } from "../schedule/bucket.ts";
-import type { Priority, SchedulePolicy } from "../schedule/policy.ts";
+import { formatBytes, type Priority, type SchedulePolicy } from "../schedule/policy.ts";
 import { NO_URGENCY, type SpaceUrgency } from "../schedule/urgency.ts";
 import { plan, type Pending, type Planned } from "../schedule/queue.ts";
 import type { Synced } from "../state.ts";
@@ -53,6 +71,8 @@ export interface QueuedTransfer {
   readonly urgency?: number;
   /** When it may start (ms); for `now`, this sync. Undefined for `held`. */
   readonly runAtMs?: number;
+  /** A large transfer that paused (or stopped) before the end: bytes it already has, and why it stopped. */
+  readonly paused?: { readonly bytes: number; readonly reason: string };
 }
 
 export interface ScheduledRound {
@@ -168,4 +188,68 @@ export function hashPacer(hashCpu: number, now: () => number = () => performance
 /** The engine's schedule for `policy` (undefined: none, the engine as before), its buckets on `now`. */
 export function scheduleOf(policy: SchedulePolicy | undefined, now: () => number): EngineSchedule | undefined {
   return policy ? { policy, limits: new RateLimits(policy, now) } : undefined;
+}
+
+const RANK: Readonly<Record<Priority, number>> = { high: 0, normal: 1, low: 2 };
+
+/**
+ * Work a running large transfer may have to give way to (SyncContext.preempt): the daemon
+ * raises it when it learns of a change (a local file event, a remote change signalled by SNM or
+ * presence) with the plan priority of that change; the engine asks `above` at each batch
+ * boundary of a large transfer, and pauses when the raised priority is strictly higher than its
+ * own. One per sync: what was raised stays raised until that sync ends.
+ */
+export class Preemption {
+  #asked: { priority: Priority; what: string } | undefined;
+  /**
+   * The merge of the space's vector and of the index entries the running sync has read (set
+   * by the engine after each survey): a remote change it dominates is already being synced,
+   * not new work (a second SNM or digest for the change being downloaded).
+   */
+  read: VersionVector | undefined;
+  /** Paths the running sync's round writes from remote versions (set with `read`): their file events are its own. */
+  incoming: ReadonlySet<string> = new Set();
+
+  /** Work of `priority` is waiting (`what`, for people: "agenda.docx changed here"). Keeps the highest raised. */
+  raise(priority: Priority, what: string): void {
+    if (!this.#asked || RANK[priority] < RANK[this.#asked.priority]) this.#asked = { priority, what };
+  }
+
+  /** What was raised, if it outranks `priority`. */
+  above(priority: Priority): string | undefined {
+    const a = this.#asked;
+    return a && RANK[a.priority] < RANK[priority] ? `${a.priority} priority: ${a.what}` : undefined;
+  }
+}
+
+/** Why a large transfer stops at a batch boundary, and until when (`untilMs`: its window opens again). */
+export interface Pause {
+  readonly reason: string;
+  /** Stopped for higher-priority work (the sync then ends its round and returns). */
+  readonly preempted: boolean;
+  readonly untilMs?: number;
+}
+
+/**
+ * The check a large transfer `q` of this sync makes at each batch boundary (with a schedule
+ * only): planned again at `ctx.now()` with the policy in force (`EngineSchedule.latest`), it
+ * stops when its window has closed or metered holds it now, or when `ctx.preempt` holds work
+ * of a higher priority than its own. Undefined: go on.
+ */
+export function pauseCheck(ctx: Pick<SyncContext, "schedule" | "preempt" | "now" | "space">, q: Pick<QueuedTransfer, "path" | "direction" | "size">): () => Pause | undefined {
+  return () => {
+    const s = ctx.schedule;
+    if (!s) return undefined;
+    const policy = s.latest ? s.latest() : s.policy;
+    if (!policy) return undefined;
+    const [p] = plan([{ space: ctx.space.id, path: q.path, direction: q.direction, size: q.size }], policy, new Date(ctx.now()));
+    if (p!.timing !== "now") return { reason: p!.reason, preempted: false, ...(p!.runAt ? { untilMs: p!.runAt.getTime() } : {}) };
+    const higher = ctx.preempt?.above(p!.priority);
+    return higher ? { reason: `pre-empted by ${higher}`, preempted: true } : undefined;
+  };
+}
+
+/** How a paused transfer is reported: "paused at 8 MiB of 20 MiB: waits for its window …". */
+export function pausedReason(bytes: number, size: number, why: string): string {
+  return `paused at ${formatBytes(bytes)} of ${formatBytes(size)}: ${why}`;
 }

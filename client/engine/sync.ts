@@ -12,9 +12,13 @@
  * manager, as without a schedule, each in groups of one priority and size class), what must
  * wait is not transferred (downloads wait in the state, uploads stay local changes) and is
  * reported in `waiting`. Chunks are then uploaded by the push, in plan order and under the
- * rate caps, not while the scan reads them. With a schedule, too, the sync asks the sharing
- * manager about the space's members once (`<contacts/>`, engine/contacts.ts), before its first
- * round, and every round's plan takes its urgency from that one answer.
+ * rate caps, not while the scan reads them. A large transfer that pauses (engine/schedule.ts)
+ * ends what starts in its round: pre-empted, the sync returns `incomplete`; paused by its window
+ * or metered, the next round plans again. Partials no transfer of the first round continues
+ * are removed then (their temp files are spared from the stale-temp cleanup otherwise).
+ * With a schedule, too, the sync asks the sharing manager about the space's members once
+ * (`<contacts/>`, engine/contacts.ts), before its first round, and every round's plan takes its
+ * urgency from that one answer.
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { ChunkRef } from "../../protocol/file.ts";
@@ -25,13 +29,13 @@ import type { IndexEntry, RefusedEntry } from "../../protocol/stanzas/index-exch
 import { checkMarker, type MarkerState } from "../marker.ts";
 import type { ChunkUploader } from "../remote.ts";
 import { coveredBySkip, ignoredBy, scan, type ScanResult } from "../scanner.ts";
-import type { Synced, Waiting } from "../state.ts";
-import { applyRemote, removeStaleTemps } from "./apply.ts";
+import type { PartialTransfer, Synced, Waiting } from "../state.ts";
+import { applyRemote, removeStaleTemps, type RoundControl } from "./apply.ts";
 import { type Disk, type SyncContext, known } from "./context.ts";
 import { LocalChanged } from "./disk.ts";
 import { plan, type Action } from "./plan.ts";
 import { push, type Pushed } from "./push.ts";
-import { hashPacer, scheduleRound, transferOptions, type QueuedTransfer, type ScheduledRound } from "./schedule.ts";
+import { hashPacer, LARGE_BYTES, pauseCheck, pausedReason, scheduleRound, transferOptions, type Pause, type QueuedTransfer, type ScheduledRound } from "./schedule.ts";
 import { spaceContacts, type SpaceContacts } from "./contacts.ts";
 import type { Contact } from "../../protocol/stanzas/contacts.ts";
 
@@ -145,8 +149,72 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader,
   const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, e]));
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
   const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
-  const scheduled = ctx.schedule ? scheduleRound(space.id, actions, synced, disk, ctx.schedule.policy, new Date(ctx.now()), contacts?.urgency) : undefined;
+  // The policy in force now (it may have changed since the sync started: EngineSchedule.latest).
+  const policy = ctx.schedule ? (ctx.schedule.latest?.() ?? ctx.schedule.policy) : undefined;
+  const planned = policy ? scheduleRound(space.id, actions, synced, disk, policy, new Date(ctx.now()), contacts?.urgency) : undefined;
+  const scheduled = planned ? withPartials(planned, actions, state.partials(space.id)) : undefined;
   return { head, seen, synced, scanned, disk, actions, refused, ...(scheduled ? { scheduled } : {}) };
+}
+
+/** The version a transfer action moves (by path and direction), for matching partials. */
+function movedHash(a: Action): { direction: "up" | "down"; hash: string } | undefined {
+  if (a.type === "apply" && !a.remote.deleted && a.remote.kind === "file") return { direction: "down", hash: a.remote.hash };
+  if (a.type === "push" && !a.version.deleted && a.version.kind === "file") return { direction: "up", hash: a.version.hash };
+  return undefined;
+}
+
+/**
+ * The round's plan with what its paused transfers already have (state `partials` of the same
+ * version): the queue says how much is done and why it paused, a deferred download's waiting
+ * row says so too.
+ */
+function withPartials(r: ScheduledRound, actions: readonly Action[], partials: readonly PartialTransfer[]): ScheduledRound {
+  if (partials.length === 0) return r;
+  const byKey = new Map(partials.filter((p) => p.reason !== undefined).map((p) => [`${p.direction} ${p.path}`, p]));
+  const same = new Map<string, PartialTransfer>();
+  for (const a of actions) {
+    const m = movedHash(a);
+    const p = m && byKey.get(`${m.direction} ${a.path}`);
+    if (p && p.hash === m.hash) same.set(`${m.direction} ${a.path}`, p);
+  }
+  if (same.size === 0) return r;
+  const queue = r.queue.map((q) => {
+    const p = same.get(`${q.direction} ${q.path}`);
+    return p ? { ...q, paused: { bytes: p.bytes, reason: p.reason! } } : q;
+  });
+  const deferredDownloads = r.deferredDownloads.map((d) => {
+    const p = same.get(`down ${d.action.path}`);
+    return p ? { ...d, reason: pausedReason(p.bytes, p.size, d.reason) } : d;
+  });
+  return { ...r, queue, deferredDownloads };
+}
+
+/**
+ * Partials (state.ts) that no transfer of this round continues: another version of the path
+ * is wanted now, or none (it was deleted, written otherwise, the space's index moved on). Their
+ * temp files and rows go; the temp files of the others are kept from `removeStaleTemps`.
+ * Returns the temp files kept.
+ */
+async function dropStalePartials(ctx: SyncContext, actions: readonly Action[]): Promise<Set<string>> {
+  const wanted = new Set<string>();
+  for (const a of actions) {
+    const m = movedHash(a);
+    if (m) wanted.add(`${m.direction} ${a.path} ${m.hash}`);
+    if (a.type === "conflict" && !a.remote.deleted && a.remote.kind === "file") {
+      wanted.add(`down ${a.path} ${a.remote.hash}`);
+      if (a.copy) wanted.add(`down ${a.copy} ${a.remote.hash}`);
+    }
+  }
+  const kept = new Set<string>();
+  for (const p of ctx.state.partials(ctx.space.id)) {
+    if (wanted.has(`${p.direction} ${p.path} ${p.hash}`)) {
+      for (const t of p.temps) kept.add(t);
+      continue;
+    }
+    for (const t of p.temps) await ctx.fs.remove(t).catch(() => undefined);
+    ctx.state.removePartial(ctx.space.id, p.path, p.direction);
+  }
+  return kept;
 }
 
 export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
@@ -178,6 +246,10 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   for (let round = 0; round < ROUNDS; round++) {
     ctx.signal?.throwIfAborted();
     const { head, seen, synced, scanned, disk, actions, refused, scheduled } = await survey(ctx, pulledSeq, uploader, contacts);
+    if (ctx.preempt) {
+      ctx.preempt.read = mergeAll([state.vector(space.id), seen]);
+      ctx.preempt.incoming = new Set(actions.flatMap((a) => (a.type === "apply" ? [a.path] : a.type === "conflict" ? [a.path, ...(a.copy ? [a.copy] : [])] : [])));
+    }
     // What runs this round, in groups (one without a schedule: every action, in plan.ts's order).
     const groups = scheduled ? scheduled.groups : [actions];
     const running = scheduled ? groups.flat() : actions;
@@ -191,12 +263,32 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       report.bytesUp += uploader.sent;
       uploader.sent = 0;
     }
-    if (round === 0) await removeStaleTemps(fs, scanned.temps, ctx.now(), ctx.holdsLock === true);
+    if (round === 0) {
+      const partials = await dropStalePartials(ctx, actions);
+      await removeStaleTemps(fs, scanned.temps.filter((t) => !partials.has(t)), ctx.now(), ctx.holdsLock === true);
+    }
+    // With a schedule, large transfers may pause at a batch boundary (apply.ts RoundControl).
+    const inQueue = new Map((scheduled?.queue ?? []).filter((q) => q.timing === "now").map((q) => [`${q.direction} ${q.path}`, q]));
+    const control: RoundControl = scheduled
+      ? {
+          pauseFor: (path: string) => {
+            const q = inQueue.get(`down ${path}`);
+            return q ? pauseCheck(ctx, q) : undefined;
+          },
+        }
+      : {};
     report.skipped = scanned.skipped.map((s) => ({ path: s.path, reason: s.reason }));
     report.readOnlySkipped = actions.filter((a) => a.type === "read-only").map((a) => a.path);
     let settled = true;
     try {
-      for (const g of groups) settled = (await applyRemote(ctx, g, disk, report, heldBack, waiting)) && settled;
+      for (const g of groups) {
+        if (control.paused) {
+          // Behind a pause: this round's remaining downloads wait (the next plan says until when).
+          for (const a of g) if (a.type === "apply" && !a.remote.deleted) waiting.set(a.path, { version: a.remote, reason: `waits behind ${control.paused.path} (${control.paused.reason})` });
+          continue;
+        }
+        settled = (await applyRemote(ctx, g, disk, report, heldBack, waiting, control)) && settled;
+      }
     } catch (err) {
       if (!(err instanceof LocalChanged)) throw err;
       settled = false;
@@ -215,12 +307,26 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     if (settled && !won) consume();
     ctx.signal?.throwIfAborted();
     let pushed: Pushed = { kind: "none" };
-    for (const g of groups) {
-      const p = await push(ctx, g, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report, heldBack);
+    /** The first group not pushed because of a pause. */
+    let pausedAt = groups.length;
+    for (const [i, g] of groups.entries()) {
+      // After a pause only the first group (no transfers) goes; the uploads stay local changes.
+      if (control.paused && i > 0) {
+        pausedAt = i;
+        break;
+      }
+      const p = await push(ctx, g, synced, trustSynced ? (uploader?.stored ?? new Set()) : undefined, report, heldBack, scheduled ? uploadPause(ctx, g, inQueue) : undefined);
+      if (p.kind === "paused") {
+        control.paused = { ...p.pause, path: g.find((a) => a.type === "push")?.path ?? "" };
+        recordUploadPause(ctx, g, p.pause, p.sent);
+        pausedAt = i;
+        break;
+      }
       if (p.kind === "conflict") {
         pushed = p;
         break;
       }
+      if (p.kind === "done" && scheduled) for (const a of g) if (a.type === "push" && a.version.size > LARGE_BYTES) state.removePartial(space.id, a.path, "up");
       // Commits one after the other: the head after the last, and how many came before it since.
       if (p.kind === "done") pushed = { kind: "done", head: p.head, count: p.count + (pushed.kind === "done" ? pushed.count : 0) };
     }
@@ -230,6 +336,18 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       continue;
     }
     if (settled && won) consume();
+    if (control.paused) {
+      const paused = control.paused;
+      // The paused transfer and those behind it, as the report's `waiting`.
+      const unpushed = new Set(groups.slice(pausedAt).flatMap((g) => g.flatMap((a) => (a.type === "push" ? [a.path] : []))));
+      const behind = (scheduled?.queue ?? []).filter((q) => q.timing === "now" && (q.direction === "down" ? waiting.has(q.path) : unpushed.has(q.path)));
+      waitingNow = [...(waitingNow ?? []), ...behind];
+      report.head = head;
+      // Pre-empted: the round ends here, for the caller to run the higher-priority work and
+      // sync again. A window closing or metered: planned again now (the next round says until when).
+      if (paused.preempted) return { ...report, status: "incomplete", reason: `${paused.path} paused for higher-priority work (${paused.reason})`, waiting: waitingNow };
+      continue;
+    }
     if (pushed.kind === "done" && settled && pushed.head - pushed.count === pulledSeq) {
       // Our commits directly follow what we had read: nothing new to read back.
       pulledSeq = pushed.head;
@@ -308,4 +426,35 @@ export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
 /** How a remote entry refused for its path is reported (`status`, the sync summary). */
 function refusedReason(r: RefusedEntry): string {
   return `refused from the sharing manager: ${r.reason}`;
+}
+
+/** The pause check of a group of large uploads (any of them no longer allowed stops the group); undefined for others. */
+function uploadPause(ctx: SyncContext, g: readonly Action[], inQueue: ReadonlyMap<string, QueuedTransfer>): (() => Pause | undefined) | undefined {
+  const checks = g.flatMap((a) => {
+    const q = a.type === "push" ? inQueue.get(`up ${a.path}`) : undefined;
+    return q && q.size > LARGE_BYTES ? [pauseCheck(ctx, q)] : [];
+  });
+  if (checks.length === 0) return undefined;
+  return () => {
+    for (const c of checks) {
+      const p = c();
+      if (p) return p;
+    }
+    return undefined;
+  };
+}
+
+/**
+ * A paused group of uploads in the state's `partials`, for `status` and `schedule`: per file,
+ * its share of the bytes sent so far (files go in order). Nothing to resume from here: the
+ * sharing manager keeps what it received, and the next upload is not sent it again.
+ */
+function recordUploadPause(ctx: SyncContext, g: readonly Action[], pause: Pause, sent: number): void {
+  let left = sent;
+  for (const a of g) {
+    if (a.type !== "push" || a.version.deleted || a.version.kind !== "file") continue;
+    const bytes = Math.min(a.version.size, left);
+    left -= bytes;
+    ctx.state.putPartial(ctx.space.id, { path: a.path, direction: "up", hash: a.version.hash, size: a.version.size, temps: [], bytes, reason: pause.reason, updatedMs: ctx.now() });
+  }
 }

@@ -101,6 +101,7 @@ export class MemoryFs implements Fs {
     while (this.find(rel, "writeTemp", false) !== undefined);
     const file = this.create(rel, "file", 0o644, "writeTemp");
     try {
+      attrs.opened?.(rel);
       const pieces: Uint8Array[] = [];
       // A copy: the producer may reuse the piece once the next is asked for (Buffer.slice would not copy).
       for await (const p of data) pieces.push(Uint8Array.prototype.slice.call(p));

@@ -198,6 +198,7 @@ export class RealFs implements Fs {
     let directTried = false;
     try {
       try {
+        attrs.opened?.(rel);
         let pos = 0;
         let unsynced = 0;
         for await (const piece of data) {

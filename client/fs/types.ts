@@ -133,6 +133,11 @@ export interface TempAttrs {
   readonly mode?: number;
   /** Modification time (the access time gets the same). */
   readonly mtimeMs?: number;
+  /**
+   * Called with the temp file's relative path once it is created, before any byte is written
+   * (the engine records it, so that a crash leaves a partial it can find again).
+   */
+  readonly opened?: (path: string) => void;
 }
 
 /** An error shaped like node:fs's (`ENOSPC: no space left on device, writeTemp 'a/b'`). */
