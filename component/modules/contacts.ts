@@ -41,12 +41,17 @@ export const MIN_SAMPLE_BYTES = 64 * 1024;
 
 const hourOf = (ms: number) => Math.floor(ms / HOUR_MS);
 
+/** A member's usual hours are known once they were online on this many days of the kept ones. */
+export const USUAL_MIN_DAYS = 3;
+
 /**
  * The hours of the day (UTC) a member is usually online in: those in which they were online on
- * at least half of the days (of `hours`) on which they were online at all. Ascending.
+ * at least half of the days (of `hours`) on which they were online at all; none before they
+ * were online on USUAL_MIN_DAYS days (one afternoon says nothing about their habits). Ascending.
  */
 export function usualHours(hours: readonly number[]): number[] {
   const days = new Set(hours.map((h) => Math.floor(h / 24)));
+  if (days.size < USUAL_MIN_DAYS) return [];
   const count = new Array<number>(24).fill(0);
   for (const h of hours) count[h % 24]!++;
   const out: number[] = [];

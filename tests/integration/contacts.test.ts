@@ -57,7 +57,7 @@ describe("contacts' characteristics (FIG. 8)", () => {
       keptHours: KEEP_HOURS,
       members: [
         { jid: alice, online: false, hours: 0 },
-        { jid: bob, online: false, hours: 2, usual: [9, 10], sessionS: 75 * 60, lastSeenMs: start + 75 * MIN, downBps: 2_000_000 },
+        { jid: bob, online: false, hours: 2, sessionS: 75 * 60, lastSeenMs: start + 75 * MIN, downBps: 2_000_000 },
       ],
     });
     // Four weeks later the hours are out of the window; last seen is still said until pruned.

@@ -4,7 +4,7 @@
  * member stays online, the session recorded when they go, and nothing kept past KEEP_HOURS.
  */
 import { describe, expect, it } from "vitest";
-import { HOUR_MS, KEEP_HOURS, MIN_SAMPLE_BYTES, PresenceRecorder, Throughput, movingAverage, usualHours } from "../../component/modules/contacts.ts";
+import { HOUR_MS, KEEP_HOURS, MIN_SAMPLE_BYTES, PresenceRecorder, Throughput, USUAL_MIN_DAYS, movingAverage, usualHours } from "../../component/modules/contacts.ts";
 import { MemoryMetadataStore } from "../../component/store/memory-metadata.ts";
 import type { BareJid } from "../../protocol/ids.ts";
 
@@ -69,7 +69,8 @@ describe("presence history (a bit per UTC hour)", () => {
     const session = movingAverage(10 * MIN, 20 * MIN, 0.3);
     expect(await t.store.presenceSummary(bob)).toEqual({ lastSeenMs: T0 + 90 * MIN, sessionMs: session });
     // 09:50-10:00:00 (online at the first instant of 10:00 too) and 11:00-11:20.
-    expect(await t.rec.describe(bob, false)).toEqual({ jid: bob, online: false, hours: 3, usual: [9, 10, 11], sessionS: session / 1000, lastSeenMs: T0 + 90 * MIN });
+    // (Usual hours need USUAL_MIN_DAYS days online: none yet.)
+    expect(await t.rec.describe(bob, false)).toEqual({ jid: bob, online: false, hours: 3, sessionS: session / 1000, lastSeenMs: T0 + 90 * MIN });
     expect(await t.rec.describe(carol, false)).toEqual({ jid: carol, online: false, hours: 0 });
   });
 
@@ -109,11 +110,15 @@ describe("presence history (a bit per UTC hour)", () => {
 });
 
 describe("usual hours", () => {
-  it("are the hours of the day online on at least half of the days online at all", () => {
+  it("are the hours of the day online on at least half of the days online at all, once there are USUAL_MIN_DAYS such days", () => {
     const day = (d: number, ...hs: number[]) => hs.map((h) => (1000 + d) * 24 + h);
     expect(usualHours([])).toEqual([]);
     expect(usualHours([...day(0, 18, 19, 20), ...day(1, 19, 20), ...day(2, 8, 20), ...day(3, 20)])).toEqual([19, 20]);
-    expect(usualHours(day(5, 23, 0))).toEqual([0, 23]);
+    expect(usualHours([...day(5, 23, 0), ...day(6, 23), ...day(9, 0, 23)])).toEqual([0, 23]);
+    // One or two days online say nothing about habits.
+    expect(USUAL_MIN_DAYS).toBe(3);
+    expect(usualHours(day(5, 23, 0))).toEqual([]);
+    expect(usualHours([...day(5, 23, 0), ...day(6, 23)])).toEqual([]);
   });
 });
 
