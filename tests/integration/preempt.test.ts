@@ -19,13 +19,14 @@ import { writeMarker } from "../../client/marker.ts";
 import { RealFs } from "../../client/fs/real.ts";
 import type { EngineSchedule } from "../../client/engine/context.ts";
 import { WINDOW } from "../../client/engine/disk.ts";
-import { Preemption, scheduleOf } from "../../client/engine/schedule.ts";
-import { inspectSpace, syncSpace, type SyncContext, type SyncReport } from "../../client/engine/sync.ts";
+import { Preemption } from "../../client/engine/schedule.ts";
+import { inspectSpace, type SyncReport } from "../../client/engine/sync.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
-import { parsePolicy, type PolicyDocument } from "../../client/schedule/policy.ts";
+import { parsePolicy } from "../../client/schedule/policy.ts";
 import { TEMP_PREFIX } from "../../protocol/paths.ts";
-import type { BareJid, ReplicaId, SpaceId } from "../../protocol/ids.ts";
-import { alicePairsWithBob, startSharing, type Sharing } from "./fixtures/sharing.ts";
+import type { BareJid, ReplicaId } from "../../protocol/ids.ts";
+import { startSharing, type Sharing } from "./fixtures/sharing.ts";
+import { type Device, noise, scheduledKit } from "./fixtures/scheduled.ts";
 
 let world: Sharing;
 beforeEach(async () => {
@@ -35,39 +36,8 @@ afterEach(async () => {
   await world.stop();
 });
 
-type Device = ReturnType<Sharing["device"]>;
-const replicas = new Map<Device, string>();
-const advanceTo = (t: number) => {
-  if (t > world.now()) world.advance(t - world.now());
-};
+const { replicas, advanceTo, schedule, sync, pair } = scheduledKit(() => world);
 const T = (iso: string) => Date.parse(iso);
-
-function schedule(doc: PolicyDocument): EngineSchedule {
-  return { ...scheduleOf(parsePolicy({ timezone: "UTC", ...doc }), world.now)!, sleep: async (ms) => advanceTo(world.now() + ms), cpuNow: world.now };
-}
-
-function sync(d: Device, space: SpaceId, extra: Partial<SyncContext> = {}): Promise<SyncReport> {
-  return syncSpace({ state: d.state, remote: d.remote, fs: d.fs, space: d.state.space(space)!, replica: replicas.get(d) as ReplicaId, me: d.member, now: world.now, ...extra });
-}
-
-async function pair() {
-  const p = await alicePairsWithBob(world);
-  replicas.set(p.a, "laptop");
-  replicas.set(p.b, "phone");
-  return p;
-}
-
-function noise(size: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b.writeUInt32LE(x >>> 0, i);
-  }
-  return b;
-}
 
 const SIZE = 24 * 1024 * 1024;
 const temps = async (fs: MemoryFs) => (await fs.readdir("")).filter((n) => n.startsWith(TEMP_PREFIX));

@@ -10,14 +10,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EngineSchedule } from "../../client/engine/context.ts";
-import { scheduleOf } from "../../client/engine/schedule.ts";
-import { syncSpace, type SyncContext, type SyncReport } from "../../client/engine/sync.ts";
+import type { SyncContext, SyncReport } from "../../client/engine/sync.ts";
 import { ErrorFs } from "../../client/fs/errorfs.ts";
 import type { Known } from "../../client/scanner.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
-import { parsePolicy, type PolicyDocument } from "../../client/schedule/policy.ts";
-import type { ReplicaId, SpaceId } from "../../protocol/ids.ts";
-import { alicePairsWithBob, startSharing, type Sharing } from "./fixtures/sharing.ts";
+import type { SpaceId } from "../../protocol/ids.ts";
+import { startSharing, type Sharing } from "./fixtures/sharing.ts";
+import { type Device, noise, scheduledKit } from "./fixtures/scheduled.ts";
 
 let world: Sharing;
 beforeEach(async () => {
@@ -27,45 +26,11 @@ afterEach(async () => {
   await world.stop();
 });
 
-type Device = ReturnType<Sharing["device"]>;
-const replicas = new Map<Device, string>();
-
-/** The fixture's clock moved to `t` (never back). */
-const advanceTo = (t: number) => {
-  if (t > world.now()) world.advance(t - world.now());
-};
-/** A cap's wait, on the fake clock: the time moves on by `ms` from when it was asked. */
-const fakeSleep = async (ms: number) => advanceTo(world.now() + ms);
-
-function schedule(doc: PolicyDocument): EngineSchedule {
-  return { ...scheduleOf(parsePolicy({ timezone: "UTC", ...doc }), world.now)!, sleep: fakeSleep, cpuNow: world.now };
-}
+const kit = scheduledKit(() => world);
+const { replicas, advanceTo, schedule, pair } = kit;
 
 function sync(d: Device, space: SpaceId, sched?: EngineSchedule, onProgress?: (e: { phase: "upload" | "download"; bytes: number }) => void, extra: Partial<SyncContext> = {}): Promise<SyncReport> {
-  return syncSpace({
-    state: d.state, remote: d.remote, fs: d.fs, space: d.state.space(space)!, replica: replicas.get(d) as ReplicaId, me: d.member, now: world.now,
-    ...(sched ? { schedule: sched } : {}), ...(onProgress ? { onProgress } : {}), ...extra,
-  });
-}
-
-async function pair() {
-  const p = await alicePairsWithBob(world);
-  replicas.set(p.a, "laptop");
-  replicas.set(p.b, "phone");
-  return p;
-}
-
-/** Bytes that do not repeat (a seeded xorshift): chunks that dedupe would move nothing. */
-function noise(size: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b.writeUInt32LE(x >>> 0, i);
-  }
-  return b;
+  return kit.sync(d, space, { ...(sched ? { schedule: sched } : {}), ...(onProgress ? { onProgress } : {}), ...extra });
 }
 
 const text = (fs: MemoryFs, p: string) => Buffer.from(fs.readFile(p)).toString();
