@@ -39,6 +39,15 @@ afterEach(async () => {
 const { replicas, advanceTo, schedule, sync, pair } = scheduledKit(() => world);
 const T = (iso: string) => Date.parse(iso);
 
+/** Alice's file `name` (SIZE bytes of noise from `seed`) synced to the sharing manager, not yet to Bob. */
+async function sent(seed: number, name = "holiday.mov") {
+  const p = await pair();
+  const movie = noise(SIZE, seed);
+  p.afs.writeFile(name, movie, { mtimeMs: 1000 });
+  await sync(p.a, p.space.id);
+  return { ...p, movie };
+}
+
 const SIZE = 24 * 1024 * 1024;
 const temps = async (fs: MemoryFs) => (await fs.readdir("")).filter((n) => n.startsWith(TEMP_PREFIX));
 /** Bytes downloaded, counted as the engine reports them (each verified chunk once). */
@@ -58,10 +67,7 @@ const VIDEO_WINDOW = { rules: [{ match: "*.docx", priority: "high" as const }, {
 
 describe("a large download pauses at a window boundary and resumes without losing bytes", () => {
   it("its window closes mid-file: it stops at the next window boundary, waits with how much it has and why, and completes at 02:00 with exactly its size fetched in all", async () => {
-    const { a, b, space, afs, bfs } = await pair();
-    const movie = noise(SIZE, 11);
-    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { a, b, space, bfs, movie } = await sent(11);
 
     advanceTo(T("2026-11-26T05:59:00Z"));
     const bob = schedule(VIDEO_WINDOW);
@@ -104,10 +110,7 @@ describe("a large download pauses at a window boundary and resumes without losin
   });
 
   it("a resumed download can pause again: three attempts, two pauses, and still exactly its size fetched", async () => {
-    const { a, b, space, afs, bfs } = await pair();
-    const movie = noise(SIZE, 21);
-    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { b, space, bfs, movie } = await sent(21);
     const low = schedule({ rules: [{ match: "*.mov", priority: "low" }] });
     const attempt = async (stopAt?: number) => {
       const preempt = new Preemption();
@@ -131,10 +134,7 @@ describe("a large download pauses at a window boundary and resumes without losin
   });
 
   it("metered switched on mid-file (the policy in force changes): it pauses, held, until metered is off again", async () => {
-    const { a, b, space, afs, bfs } = await pair();
-    const movie = noise(SIZE, 12);
-    afs.writeFile("clip.bin", movie, { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { a, b, space, bfs, movie } = await sent(12, "clip.bin");
     let policy = parsePolicy({ timezone: "UTC" });
     const bob: EngineSchedule = { ...schedule({}), latest: () => policy };
     const d1 = downloads();
@@ -152,10 +152,7 @@ describe("a large download pauses at a window boundary and resumes without losin
 
 describe("higher-priority work pre-empts a low-priority large file", () => {
   it("a document arrives while the video downloads: the video pauses, the document goes first, then the video resumes; no byte fetched twice", async () => {
-    const { a, b, space, afs, bfs } = await pair();
-    const movie = noise(SIZE, 13);
-    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { a, b, space, afs, bfs, movie } = await sent(13);
     const policy = { rules: [{ match: "*.docx", priority: "high" as const }, { match: "*.mov", priority: "low" as const }] };
     const bob = schedule(policy);
 
@@ -238,10 +235,7 @@ describe("higher-priority work pre-empts a low-priority large file", () => {
 
 describe("a stopped download resumes from what it has, whoever stopped it", () => {
   it("the download fails mid-file (the connection drops): the sync fails, the prefix stays, and the next sync (no schedule) fetches only the rest", async () => {
-    const { a, b, space, afs, bfs } = await pair();
-    const movie = noise(SIZE, 15);
-    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { b, space, bfs, movie } = await sent(15);
 
     const download = b.remote.download.bind(b.remote);
     let calls = 0;
@@ -273,10 +267,7 @@ describe("a stopped download resumes from what it has, whoever stopped it", () =
   });
 
   it("on a real disk, a download that never ends (the process killed mid-file) left a temp file recorded at its creation: the next run reads back what it holds", async () => {
-    const { a, space, afs } = await pair();
-    const movie = noise(SIZE, 22);
-    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { a, space, movie } = await sent(22);
     const dir = await mkdtemp(join(tmpdir(), "xshare-preempt-"));
     try {
       const c = world.device("bob@example.org" as BareJid, "desk", new RealFs(dir));
@@ -322,10 +313,7 @@ describe("a stopped download resumes from what it has, whoever stopped it", () =
   });
 
   it("a damaged partial (a crash tore it: bytes flipped, the end cut off) never makes a wrong file: its bad chunks are fetched again", async () => {
-    const { a, b, space, afs, bfs } = await pair();
-    const movie = noise(SIZE, 16);
-    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { b, space, bfs, movie } = await sent(16);
     const preempt = new Preemption();
     const d1 = downloads();
     d1.seen.on = (n) => void (n >= 12 * 1024 * 1024 && preempt.raise("high", "x"));
@@ -347,9 +335,7 @@ describe("a stopped download resumes from what it has, whoever stopped it", () =
   });
 
   it("a partial whose remote version changed is discarded: its temp file and record go, the new version is written whole", async () => {
-    const { a, b, space, afs, bfs } = await pair();
-    afs.writeFile("holiday.mov", noise(SIZE, 17), { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { a, b, space, afs, bfs } = await sent(17);
     const preempt = new Preemption();
     const d1 = downloads();
     d1.seen.on = (n) => void (n >= 6 * 1024 * 1024 && preempt.raise("high", "x"));
@@ -368,9 +354,7 @@ describe("a stopped download resumes from what it has, whoever stopped it", () =
   });
 
   it("a partial no longer wanted (the file was deleted elsewhere) is removed with its record at the next sync", async () => {
-    const { a, b, space, afs, bfs } = await pair();
-    afs.writeFile("holiday.mov", noise(SIZE, 19), { mtimeMs: 1000 });
-    await sync(a, space.id);
+    const { a, b, space, afs, bfs } = await sent(19);
     const preempt = new Preemption();
     const d1 = downloads();
     d1.seen.on = (n) => void (n >= 6 * 1024 * 1024 && preempt.raise("high", "x"));
