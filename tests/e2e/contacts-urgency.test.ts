@@ -18,10 +18,7 @@ let folder = "";
 
 beforeAll(async () => {
   cast = await startCast(["alice", "bob"]);
-  folder = cast.sharing("alice", "Pairs", cast.jid("bob"), "Trip");
-  await import("node:fs/promises").then((fs) => fs.mkdir(folder, { recursive: true }));
-  space = (await cast.run("alice", ["share", folder, "--with", cast.jid("bob")])).trim();
-  await cast.accept("bob", space);
+  ({ space, owner: folder } = await cast.pair("alice", "bob", "Trip"));
   // Alice's device has a schedule (schedule.json): syncs plan their transfers.
   await cast.run("alice", ["config", "set", "timezone", "UTC"]);
 }, 120_000);

@@ -20,7 +20,7 @@
  * 02:00:05 the day after on its clock.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BATCH_BYTES } from "../../client/remote.ts";
@@ -38,11 +38,7 @@ const folder = { adam: "", bob: "" };
 
 beforeAll(async () => {
   cast = await startCast(["adam", "bob"]);
-  const bob = cast.jid("bob");
-  folder.adam = cast.sharing("adam", "Pairs", bob, "Trip");
-  await mkdir(folder.adam, { recursive: true });
-  space = (await cast.run("adam", ["share", folder.adam, "--with", bob])).trim();
-  folder.bob = await cast.accept("bob", space);
+  ({ space, owner: folder.adam, other: folder.bob } = await cast.pair("adam", "bob", "Trip"));
   await cast.run("bob", ["config", "rule", "*.mov", "--priority", "low", "--window", "* 2-5 * * *"]);
   await cast.run("bob", ["config", "set", "timezone", "UTC"]);
   // 48 MiB at 2 MB/s: about 25 s, so that 06:00 comes while it is on its way.

@@ -11,7 +11,7 @@
  * the daemon runs, by its own wake-up timer, without waiting for a real 02:00 or a real minute.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cast, hasContent, startCast, syncLines } from "../harness/cast.ts";
@@ -31,11 +31,7 @@ const bobNow = () => Date.now() + offset;
 
 beforeAll(async () => {
   cast = await startCast(["adam", "bob"]);
-  const bob = cast.jid("bob");
-  folder.adam = cast.sharing("adam", "Pairs", bob, "Trip");
-  await mkdir(folder.adam, { recursive: true });
-  space = (await cast.run("adam", ["share", folder.adam, "--with", bob])).trim();
-  folder.bob = await cast.accept("bob", space);
+  ({ space, owner: folder.adam, other: folder.bob } = await cast.pair("adam", "bob", "Trip"));
   await cast.run("bob", ["config", "rule", "*.mov", "--priority", "low", "--window", "* 2-5 * * *"]);
   await cast.run("bob", ["config", "set", "timezone", "UTC"]);
   // Tomorrow 02:00 UTC on Bob's clock, LEAD_MS from now.

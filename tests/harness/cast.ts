@@ -60,6 +60,11 @@ export interface Cast {
   run(name: string, args: string[]): Promise<string>;
   /** `xshare accept <space>` (FIG. 3 layout) for the person; resolves the folder it chose. */
   accept(name: string, space: string): Promise<string>;
+  /**
+   * `owner` shares a new folder Pairs/<other's JID>/<label> with `other` (`xshare share --with`),
+   * who accepts it: the space id and both folders.
+   */
+  pair(owner: string, other: string, label: string): Promise<{ space: string; owner: string; other: string }>;
   /** `xshare <args>` for the person, whatever the exit code. */
   try(name: string, args: string[]): Promise<CliResult>;
   /** Starts (or restarts) the person's `xshare run`: they come online (`env`: more variables, e.g. XSHARE_CLOCK_OFFSET_MS). */
@@ -163,6 +168,13 @@ export async function startCast(names: readonly string[], opts: CastOptions = {}
     run: (name, args) => ok(home(name), args),
     // accept prints `<space> → <folder>`.
     accept: async (name, space) => (await ok(home(name), ["accept", space])).trim().split(" → ")[1]!,
+    pair: async (owner, other, label) => {
+      const folder = path.join(home(owner), "Sharing", "Pairs", jid(other), label);
+      await mkdir(folder, { recursive: true });
+      const space = (await ok(home(owner), ["share", folder, "--with", jid(other)])).trim();
+      const otherFolder = (await ok(home(other), ["accept", space])).trim().split(" → ")[1]!;
+      return { space, owner: folder, other: otherFolder };
+    },
     try: (name, args) => xshare(home(name), args),
     online: async (name, args = daemonArgs, env = {}) => {
       await daemons.get(name)?.stop("SIGTERM");
