@@ -10,7 +10,10 @@
 //     Debian's postinst would start a system Prosody on the standard ports with /etc/prosody's
 //     config; we keep it from starting (policy-rc.d) and stop it if it started anyway. A system
 //     Prosody must never be left running: the tests use Prosody only with their own config.
-//  3. With --syncthing (`npm run bench`, which compares with it): Debian's syncthing, the same
+//  3. Debian's Chromium (the UI tests' browser, driven by playwright-core, which never downloads
+//     one): installed with apt when /usr/bin/chromium is missing and we are root, else we say
+//     what to run and exit 1.
+//  4. With --syncthing (`npm run bench`, which compares with it): Debian's syncthing, the same
 //     way (installed as root, else what to run). Its package starts no service.
 
 import { spawnSync } from "node:child_process";
@@ -26,6 +29,7 @@ const STAMP = path.join(MODULES, ".xshare-stamp");
 const PROSODY = "/usr/bin/prosody";
 const PROSODYCTL = "/usr/bin/prosodyctl";
 const SYNCTHING = "/usr/bin/syncthing";
+const CHROMIUM = "/usr/bin/chromium";
 const POLICY_RC = "/usr/sbin/policy-rc.d";
 
 function say(message) {
@@ -150,6 +154,20 @@ async function ensureProsody() {
   say("prosody installed; the system service is stopped (tests run their own instances)");
 }
 
+/** The UI tests' browser (tests/harness/browser.ts): Debian's chromium, no download. */
+function ensureChromium() {
+  if (existsSync(CHROMIUM)) return;
+  if (!isRoot()) fail("chromium is missing (the UI tests drive it): run  sudo apt-get install chromium");
+  say("installing Debian's chromium package (apt-get), for the UI tests");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  let status = run("apt-get", ["install", "-y", "chromium"], { env });
+  if (status !== 0) {
+    status = run("apt-get", ["update"], { env });
+    if (status === 0) status = run("apt-get", ["install", "-y", "chromium"], { env });
+  }
+  if (status !== 0 || !existsSync(CHROMIUM)) fail("ensure-deps: apt-get install chromium failed (see above)");
+}
+
 /** `npm run bench` only (--syncthing): Debian's syncthing, the program it compares with. */
 function ensureSyncthing() {
   if (existsSync(SYNCTHING)) return;
@@ -167,4 +185,5 @@ function ensureSyncthing() {
 checkNode();
 ensureNodeModules();
 await ensureProsody();
+if (!process.argv.includes("--no-browser")) ensureChromium();
 if (process.argv.includes("--syncthing")) ensureSyncthing();
