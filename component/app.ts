@@ -25,6 +25,8 @@ import { createIqBridge } from "./iq-bridge.ts";
 import { chunkRecorder } from "./record-chunks.ts";
 import { buildService } from "./service.ts";
 import { buildWeb, type Web } from "./web/web.ts";
+import { registerFiles } from "./web/files.ts";
+import { WebReplica, loadWebReplica } from "./web/replica.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -134,6 +136,9 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     clients: (member) => sharing.clients(member as BareJid),
     request: (iq, timeoutMs) => (link ? link.request(iq, timeoutMs) : Promise.reject(new Error("not connected"))),
   });
+  // The web interface's browsing pages: one more replica of every space (web/replica.ts).
+  const webReplica = new WebReplica({ deps, replica: await loadWebReplica(config.dataDir, newId), record: recordChunks, announce: service.announce });
+  registerFiles(web.router, { deps, auth: web.sessions, replica: webReplica });
   bridge = createIqBridge({
     router,
     lookup: (token) => sessions.lookup(token),

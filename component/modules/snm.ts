@@ -82,18 +82,20 @@ export async function deliverSnms(deps: Deps, links: SnmLinks, member: BareJid, 
  */
 export async function announceChange(deps: Deps, links: SnmLinks & { clients(member: BareJid): string[] }, snm: Snm): Promise<void> {
   const nowMs = deps.now();
-  for (const m of await deps.store.membersOf(snm.space).catch(() => [] as BareJid[])) {
-    let told = false;
-    for (const jid of links.clients(m)) {
+  const tell = async (m: BareJid) => {
+    const answers = links.clients(m).map(async (jid) => {
       const iq = new Element("iq", { type: "set", to: jid, from: deps.config.domain });
       iq.cnode(buildSnm(snm));
       try {
         await links.request(iq);
-        told = true;
+        return true;
       } catch (err) {
         deps.log.debug({ err: (err as Error).message, to: jid, space: snm.space }, "SNM not delivered");
+        return false;
       }
-    }
-    if (!told) await deps.store.putSnm({ member: m, space: snm.space, snm, nowMs }).catch((err: unknown) => deps.log.warn({ err, member: m }, "SNM not kept"));
-  }
+    });
+    if ((await Promise.all(answers)).some(Boolean)) return;
+    await deps.store.putSnm({ member: m, space: snm.space, snm, nowMs }).catch((err: unknown) => deps.log.warn({ err, member: m }, "SNM not kept"));
+  };
+  await Promise.all((await deps.store.membersOf(snm.space).catch(() => [] as BareJid[])).map(tell));
 }

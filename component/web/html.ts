@@ -65,6 +65,8 @@ export function securityHeaders(res: ServerResponse): void {
 export interface PageOptions {
   /** Scripts of /web/static/ to load (ES modules), e.g. ["sign-in.js"]. */
   readonly scripts?: readonly string[];
+  /** Style sheets of /web/static/ besides web.css, e.g. ["files.css"]. */
+  readonly styles?: readonly string[];
   /** Shown at the top right: who is signed in, with a sign-out button (needs the CSRF token). */
   readonly user?: { readonly jid: string; readonly csrf: string };
 }
@@ -72,6 +74,7 @@ export interface PageOptions {
 /** A whole page in the web interface's layout; `body` is already safe HTML. */
 export function page(title: string, body: Safe, opts: PageOptions = {}): Safe {
   const scripts = (opts.scripts ?? []).map((s) => html`<script type="module" src="/web/static/${s}"></script>`);
+  const styles = (opts.styles ?? []).map((s) => html`<link rel="stylesheet" href="/web/static/${s}">`);
   const user = opts.user
     ? html`<form class="who" method="post" action="/web/logout"><span>${opts.user.jid}</span><input type="hidden" name="csrf" value="${opts.user.csrf}"><button type="submit">Sign out</button></form>`
     : "";
@@ -82,7 +85,7 @@ export function page(title: string, body: Safe, opts: PageOptions = {}): Safe {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · xshare</title>
 <link rel="stylesheet" href="/web/static/web.css">
-${scripts}
+${styles}${scripts}
 </head>
 <body>
 <header class="top"><a class="brand" href="/web/">xshare</a>${user}</header>
