@@ -60,7 +60,9 @@ const OCTETS = "application/octet-stream";
 
 export function registerFiles(router: WebRouter, d: FilesDeps): void {
   router.route("GET", "/web", (req, res, url) => spacesPage(d, req, res, url));
-  router.route("*", SPACE_PREFIX, (req, res, url) => spaceRequest(d, req, res, url));
+  // GET and POST (not "*"): the router prefers a route of the request's own method, so "*" here
+  // would lose to GET /web, which also matches everything under /web.
+  for (const method of ["GET", "POST"]) router.route(method, SPACE_PREFIX, (req, res, url) => spaceRequest(d, req, res, url));
 }
 
 function pageOpts(user: WebUser, scripts: string[] = []): PageOptions {
