@@ -25,6 +25,7 @@ import { createIqBridge } from "./iq-bridge.ts";
 import { chunkRecorder } from "./record-chunks.ts";
 import { buildService } from "./service.ts";
 import { buildWeb, type Web } from "./web/web.ts";
+import { registerWebLogin } from "./modules/web-login.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -131,9 +132,10 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   router = service.router;
   contacts = service.contacts;
   web = buildWeb(deps, {
-    clients: (member) => sharing.clients(member as BareJid),
+    clients: (member) => sharing.clients(member),
     request: (iq, timeoutMs) => (link ? link.request(iq, timeoutMs) : Promise.reject(new Error("not connected"))),
   });
+  registerWebLogin(router, web.links, publicUrl);
   bridge = createIqBridge({
     router,
     lookup: (token) => sessions.lookup(token),
