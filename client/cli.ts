@@ -11,6 +11,7 @@ import { terminalProgress } from "./progress.ts";
 import { SETTINGS, clearSpace, isSetting, removeRule, setRule, setSetting, setSpace, unsetSetting } from "./schedule/edit.ts";
 import { PRIORITIES, describePolicy, type PolicyDocument, type Priority } from "./schedule/policy.ts";
 import { POLICY_FILE, loadPolicy, policyFile, readPolicyDocument, writePolicyDocument } from "./schedule/store.ts";
+import * as W from "./web-commands.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -261,6 +262,16 @@ trying a schedule: XSHARE_CLOCK_OFFSET_MS=3600000 xshare schedule shows the plan
     .action(async (setting: string) => {
       if (!isSetting(setting)) throw new UsageError(`unknown setting ${JSON.stringify(setting)}; known: ${Object.keys(SETTINGS).join(", ")}`);
       await edit((doc) => unsetSetting(doc, setting));
+    });
+
+  program
+    .command("web-login")
+    .description("print a one-time link that signs you in to the sharing manager's web interface (works once, for a few minutes)")
+    .option("--open", "also open the link in your browser")
+    .action(async (o: { open?: boolean }) => {
+      const link = await W.webLogin(home());
+      print(W.describeLink(link));
+      if (o.open) await W.openUrl(link.url);
     });
 
   return program;

@@ -69,6 +69,7 @@ import { DaemonSchedule } from "./daemon-schedule.ts";
 import { classify } from "./schedule/policy.ts";
 import type { Known } from "./scanner.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
+import { WebConfirm } from "./web-confirm.ts";
 
 /** How long a sync waits for the answers to the SNMs it sent before the next sync may start. */
 const SNM_WAIT_MS = 1000;
@@ -160,6 +161,8 @@ export class Daemon {
   #syncing: SpaceId | undefined;
   /** Per space: paths of local events seen while a sync ran, looked at when their delay is over. */
   readonly #touchedPaths = new Map<SpaceId, Set<string>>();
+  /** Sign-in requests of the sharing manager's web interface waiting for the user (web-confirm.ts). */
+  readonly webConfirm: WebConfirm;
 
   constructor(home: Home, config: ClientConfig, opts: DaemonOptions = {}) {
     this.#home = home;
@@ -173,6 +176,7 @@ export class Daemon {
     this.#schedule = new DaemonSchedule(home, this.#opts.now, this.#opts.log);
     this.#me = parseBareJid(config.jid);
     this.#show = opts.show;
+    this.webConfirm = new WebConfirm({ component: config.component });
   }
 
   /** The logged-in device (connection, remote, state), once started. */
@@ -212,6 +216,11 @@ export class Daemon {
     };
     conn.xmpp.iqCallee.set(NS.share, "snm", (ctx: { stanza: XmppElement; element: XmppElement }) => this.#onSnm(ctx.stanza));
     conn.xmpp.iqCallee.get(NS.discoInfo, "query", () => toXmpp(buildDiscoInfo(CLIENT_DISCO)));
+    // XEP-0070 sign-in confirmations (type get per its § 6; set taken too), held for the user.
+    const confirm = (ctx: { stanza: XmppElement; element: XmppElement }) =>
+      this.webConfirm.handle(String(ctx.stanza.attrs.from ?? ""), parseXml(ctx.element.toString())).then((r) => (r === true ? true : toXmpp(r)));
+    conn.xmpp.iqCallee.get(NS.httpAuth, "confirm", confirm);
+    conn.xmpp.iqCallee.set(NS.httpAuth, "confirm", confirm);
     conn.xmpp.on("stanza", (stanza: XmppElement) => {
       if (stanza.is("presence")) this.#onPresence(stanza);
     });
@@ -241,6 +250,7 @@ export class Daemon {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#abort.abort();
+    this.webConfirm.close();
     clearInterval(this.#keepalive);
     clearTimeout(this.#retryTimer);
     this.#schedule.stop();

@@ -11,7 +11,7 @@
  *
  * XEP-0070 § 6 sends the request in an IQ of type `get`; a receiver here also takes `set`.
  */
-import { badRequest } from "../errors.ts";
+import { ShareError, badRequest } from "../errors.ts";
 import { NS } from "../ns.ts";
 import { Element, elements, expectElement, requiredAttr } from "../xml.ts";
 
@@ -55,10 +55,7 @@ export function parseConfirm(el: Element): ConfirmRequest {
 
 /** The `<error/>` of a denial (XEP-0070 § 6: `auth` / `not-authorized`), with a reason. */
 export function buildDenial(text: string): Element {
-  const err = new Element("error", { type: "auth" });
-  err.c("not-authorized", { xmlns: NS.stanzas });
-  err.c("text", { xmlns: NS.stanzas }).t(text);
-  return err;
+  return new ShareError("not-authorized", { text }).toElement();
 }
 
 /** Whether an IQ error reply to a confirm request is a denial (`not-authorized`). */
