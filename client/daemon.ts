@@ -43,6 +43,7 @@
  *   resumes from its recorded partial at the next start (engine/apply.ts); a space whose
  *   downloads an earlier run left waiting is synced at start.
  */
+import { EventEmitter } from "node:events";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
@@ -100,6 +101,17 @@ export interface DaemonOptions {
   readonly onConnection?: (conn: ClientConnection) => void;
   /** The clock the syncs and the schedule read (ms; default Date.now; see client/clock.ts). */
   readonly now?: () => number;
+}
+
+/**
+ * What the daemon tells the local UI's modules (client/ui/): `connection` once logged in, before
+ * anything is sent (a listener on its stanzas hears the contacts' first presence), `show` after
+ * setShow, `synced` after every sync. Listeners must not throw.
+ */
+export interface DaemonEvents {
+  connection: [conn: ClientConnection];
+  show: [show: Show | undefined];
+  synced: [report: SyncReport];
 }
 
 /** Which stanza errors mean "the sharing manager is not there right now". */
@@ -163,6 +175,8 @@ export class Daemon {
   readonly #touchedPaths = new Map<SpaceId, Set<string>>();
   /** Sign-in requests of the sharing manager's web interface waiting for the user (web-confirm.ts). */
   readonly webConfirm: WebConfirm;
+  /** See DaemonEvents. */
+  readonly events = new EventEmitter<DaemonEvents>();
 
   constructor(home: Home, config: ClientConfig, opts: DaemonOptions = {}) {
     this.#home = home;
@@ -184,6 +198,11 @@ export class Daemon {
     return this.#device;
   }
 
+  /** The presence `<show/>` broadcast now (undefined: available). */
+  get show(): Show | undefined {
+    return this.#show;
+  }
+
   get state(): ClientState {
     if (!this.#device) throw new Error("the daemon is not started");
     return this.#device.state;
@@ -201,6 +220,7 @@ export class Daemon {
     // keepalive + that, e.g. 80 s at the default 60 s, instead of TCP's ~15 min.
     conn.setLiveness({ pingIdleMs: this.#opts.keepaliveMs, pingTimeoutMs: Math.min(20_000, Math.max(5_000, this.#opts.keepaliveMs)) });
     this.#opts.onConnection?.(conn);
+    this.events.emit("connection", conn);
     const remote = new Remote((iq) => conn.request(iq), this.#config.component);
     const state = ClientState.open(this.#home.stateDb);
     this.#device = {
@@ -240,6 +260,7 @@ export class Daemon {
     this.#opts.log(`presence ${show ?? "available"}`);
     await this.#broadcastPresence();
     await this.#announce(true);
+    this.events.emit("show", show);
     if (this.#defersDownloads()) return;
     for (const s of this.#deferred) this.#want(s, 0);
     this.#deferred.clear();
@@ -603,6 +624,7 @@ export class Daemon {
       // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
       if (!this.#stopping) this.#schedule.wakeFor(id, report.waiting ?? [], (uploads) => (uploads ? this.#want(id, 0) : this.#remoteChange(id)));
       this.#opts.onSynced?.(report);
+      this.events.emit("synced", report);
       // The folder kept changing while it synced: go again once it is quiet.
       if (report.status === "incomplete") this.#want(id, this.#opts.delayMs);
       const vector = d.state.vector(id);
