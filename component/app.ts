@@ -27,6 +27,7 @@ import { buildService } from "./service.ts";
 import { buildWeb, type Web } from "./web/web.ts";
 import { registerFiles } from "./web/files.ts";
 import { WebReplica, loadWebReplica } from "./web/replica.ts";
+import { registerWebLogin } from "./modules/web-login.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -133,12 +134,13 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   router = service.router;
   contacts = service.contacts;
   web = buildWeb(deps, {
-    clients: (member) => sharing.clients(member as BareJid),
+    clients: (member) => sharing.clients(member),
     request: (iq, timeoutMs) => (link ? link.request(iq, timeoutMs) : Promise.reject(new Error("not connected"))),
   });
   // The web interface's browsing pages: one more replica of every space (web/replica.ts).
   const webReplica = new WebReplica({ deps, replica: await loadWebReplica(config.dataDir, newId), record: recordChunks, announce: service.announce });
   registerFiles(web.router, { deps, auth: web.sessions, replica: webReplica });
+  registerWebLogin(router, web.links, publicUrl);
   bridge = createIqBridge({
     router,
     lookup: (token) => sessions.lookup(token),
