@@ -4,12 +4,17 @@
  * folder, nothing hidden), each with its type, `nosniff` and the page headers of html.ts;
  * they change only with the component, so they may be cached briefly.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { securityHeaders, sendPage } from "./html.ts";
 import type { WebRouter } from "./router.ts";
 
-const DIR = fileURLToPath(new URL("./static/", import.meta.url));
+// Beside this file when run from the sources; from bin/launch.js's bundle (.build/, one level
+// under the package root) the same folder is ../component/web/static/.
+const DIR = [new URL("./static/", import.meta.url), new URL("../component/web/static/", import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((dir) => existsSync(`${dir}web.css`)) ?? fileURLToPath(new URL("./static/", import.meta.url));
 const TYPES: Record<string, string> = {
   css: "text/css; charset=utf-8",
   js: "text/javascript; charset=utf-8",

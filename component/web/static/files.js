@@ -13,10 +13,10 @@ const KEY = "xshare-upload-notes";
 const form = document.getElementById("upload");
 const status = document.getElementById("upload-status");
 
-function say(lines, bad) {
+function say(lines, tone) {
   if (!status) return;
   status.hidden = false;
-  status.className = bad ? "status bad" : "status ok";
+  status.className = `status ${tone}`;
   status.replaceChildren(...lines.map((l) => Object.assign(document.createElement("span"), { textContent: l })));
 }
 
@@ -24,8 +24,8 @@ function say(lines, bad) {
 const kept = sessionStorage.getItem(KEY);
 if (kept) {
   sessionStorage.removeItem(KEY);
-  const { lines, bad } = JSON.parse(kept);
-  say(lines, bad);
+  const { lines, tone } = JSON.parse(kept);
+  say(lines, tone);
 }
 
 async function send(file) {
@@ -34,10 +34,10 @@ async function send(file) {
   url.searchParams.set("seen", form.dataset.seen);
   const res = await fetch(url, { method: "POST", body: file, headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": form.dataset.csrf } });
   const answer = await res.json().catch(() => ({ error: `The sharing manager answered ${res.status}.` }));
-  if (!res.ok) return { bad: true, line: `${file.name}: ${answer.error}` };
+  if (!res.ok) return { tone: "bad", line: `${file.name}: ${answer.error}` };
   if (answer.unchanged) return { line: `${file.name} is already there with this content.` };
-  if (answer.conflictCopy && answer.path === answer.conflictCopy) return { line: `${file.name} was changed by someone else meanwhile; your upload is kept as ${answer.conflictCopy}.` };
-  if (answer.conflictCopy) return { line: `${file.name} was changed by someone else meanwhile; their version is kept as ${answer.conflictCopy}.` };
+  if (answer.conflictCopy && answer.path === answer.conflictCopy) return { tone: "warn", line: `${file.name} was changed by someone else meanwhile; your upload is kept as ${answer.conflictCopy}.` };
+  if (answer.conflictCopy) return { tone: "warn", line: `${file.name} was changed by someone else meanwhile; their version is kept as ${answer.conflictCopy}.` };
   return { line: `${file.name} uploaded.` };
 }
 
@@ -49,14 +49,15 @@ if (form) {
     const button = form.querySelector("button");
     button.disabled = true;
     const lines = [];
-    let bad = false;
+    const tones = new Set();
     for (const [i, f] of files.entries()) {
-      say([`Uploading ${i + 1} of ${files.length}: ${f.name}…`], false);
-      const r = await send(f).catch((err) => ({ bad: true, line: `${f.name}: ${err.message}` }));
+      say([`Uploading ${i + 1} of ${files.length}: ${f.name}…`], "");
+      const r = await send(f).catch((err) => ({ tone: "bad", line: `${f.name}: ${err.message}` }));
       lines.push(r.line);
-      bad ||= Boolean(r.bad);
+      tones.add(r.tone ?? "ok");
     }
-    sessionStorage.setItem(KEY, JSON.stringify({ lines, bad }));
+    const tone = tones.has("bad") ? "bad" : tones.has("warn") ? "warn" : "ok";
+    sessionStorage.setItem(KEY, JSON.stringify({ lines, tone }));
     location.reload();
   });
 }
