@@ -100,7 +100,8 @@ async function spaceRequest(d: FilesDeps, req: IncomingMessage, res: ServerRespo
       throw new Refusal(401, "You are not signed in (or your session ended). Sign in again.");
     }
     const space = await member(d.deps, id, user.jid);
-    if (wanted === "POST") checkPost(d, req, user, action === "upload" ? req.headers["x-csrf-token"] : undefined);
+    // Uploads carry the CSRF token in a header (their body is the file), forms in a field.
+    if (wanted === "POST") checkPost(d, req, user, action === "upload" ? String(req.headers["x-csrf-token"] ?? "") : undefined);
     switch (action) {
       case "":
         return await folderPage(d, res, user, space, url);
@@ -147,9 +148,9 @@ async function member(deps: Deps, id: string, jid: BareJid): Promise<Space> {
 }
 
 /** Same origin and the session's CSRF token (a form field, or the upload's header). */
-function checkPost(d: FilesDeps, req: IncomingMessage, user: WebUser, header: string | string[] | undefined): void {
+function checkPost(d: FilesDeps, req: IncomingMessage, user: WebUser, header: string | undefined): void {
   if (!sameOrigin(req, d.deps.config.publicUrl)) throw new Refusal(403, "This request did not come from a page of this site.");
-  if (header !== undefined && !sameToken(String(header), user.csrf)) throw new Refusal(403, "The page is out of date (its form token does not match). Reload it and try again.");
+  if (header !== undefined && !sameToken(header, user.csrf)) throw new Refusal(403, "The page is out of date (its form token does not match). Reload it and try again.");
 }
 
 function sameToken(given: string, csrf: string): boolean {
@@ -252,6 +253,7 @@ async function download(d: FilesDeps, res: ServerResponse, s: Space, url: URL): 
   const e = await d.deps.store.getEntry(s.id, path);
   if (!e || e.deleted || e.kind !== "file") throw new Refusal(404, `There is no file ${path} in this space.`);
   startDownload(res, path.slice(path.lastIndexOf("/") + 1), e.size);
+  if (res.req.method === "HEAD") return void res.end();
   const write = writer(res);
   for await (const piece of contentOf(d.deps, e.chunks)) await write(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
   res.end();
@@ -275,6 +277,7 @@ async function zip(d: FilesDeps, res: ServerResponse, s: Space, url: URL): Promi
     ...(e.kind === "file" ? { data: () => contentOf(d.deps, e.chunks) } : {}),
   }));
   startDownload(res, `${base}.zip`);
+  if (res.req.method === "HEAD") return void res.end();
   await writeZip(entries, writer(res));
   res.end();
 }
@@ -289,6 +292,8 @@ async function upload(d: FilesDeps, req: IncomingMessage, res: ServerResponse, u
   const { limits } = d.deps.config;
   const length = Number(req.headers["content-length"] ?? NaN);
   if (length > limits.maxFileBytes) throw new Refusal(413, `${name} is larger than ${limits.maxFileBytes} bytes, the largest file this sharing manager takes.`);
+  // Refused before a byte is read when its size is declared; else at the commit (the same rule).
+  if (s.record.usedBytes + length > limits.spaceQuotaBytes) throw new Refusal(507, `The space would exceed its quota of ${limits.spaceQuotaBytes} bytes.`);
   const content = await d.replica.store(user.jid, req);
   const result = await d.replica.upload(user.jid, s.id, folder, name, content, seen);
   sendJson(res, 200, { ...result, size: content.size });

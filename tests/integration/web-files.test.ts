@@ -282,8 +282,26 @@ describe("the web interface as a replica", () => {
     }
     expect(await head(s.id)).toBe(h);
     expect((await upload(alice, s.id, "b.txt", "b", h, "x/y")).status).toBe(200);
-    expect(await live(s.id)).toEqual(["a.txt", "x", "x/y", "x/y/b.txt"]);
+    expect((await upload(alice, s.id, "empty", "", await head(s.id))).status).toBe(200);
+    expect(await content(s.id, "empty")).toBe("");
+    expect(await live(s.id)).toEqual(["a.txt", "empty", "x", "x/y", "x/y/b.txt"]);
     expect((await c.store.getEntry(s.id, "x/y"))!.kind).toBe("dir");
+  });
+
+  it("the file size limit and the space's quota refuse an upload before anything changes", async () => {
+    const s = await pair();
+    const quota = c.deps.config.limits.spaceQuotaBytes;
+    const r = await upload(alice, s.id, "big.bin", Buffer.alloc(1024), 0);
+    expect(r.status).toBe(200);
+    (c.deps.config.limits as { spaceQuotaBytes: number }).spaceQuotaBytes = 1500;
+    try {
+      const over = await upload(alice, s.id, "more.bin", Buffer.alloc(1024), await head(s.id));
+      expect(over.status).toBe(507);
+      expect(String(over.json.error)).toContain("quota");
+      expect(await live(s.id)).toEqual(["big.bin"]);
+    } finally {
+      (c.deps.config.limits as { spaceQuotaBytes: number }).spaceQuotaBytes = quota;
+    }
   });
 
   it("posts need the session's CSRF token and this site's origin", async () => {
@@ -291,6 +309,8 @@ describe("the web interface as a replica", () => {
     await upload(alice, s.id, "a.txt", "a", 0);
     const h = await head(s.id);
     expect((await upload(alice, s.id, "b.txt", "b", h, "", "forged")).status).toBe(403);
+    const bare = await fetch(`${base}/web/s/${s.id}/upload?name=b.txt&seen=${h}`, { method: "POST", headers: { ...as(alice), origin: base }, body: "b" });
+    expect(bare.status).toBe(403);
     const noToken = await fetch(`${base}/web/s/${s.id}/delete`, { method: "POST", headers: { ...as(alice), "content-type": "application/x-www-form-urlencoded" }, body: `path=a.txt&seen=${h}` });
     expect(noToken.status).toBe(403);
     const cross = await fetch(`${base}/web/s/${s.id}/delete`, { method: "POST", headers: { ...as(alice), origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" }, body: `csrf=${csrf(alice)}&path=a.txt&seen=${h}` });
