@@ -56,7 +56,8 @@ export function securityHeaders(res: ServerResponse): void {
   res.setHeader("Content-Security-Policy", CSP);
   res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("X-Frame-Options", "DENY");
-  res.setHeader("Referrer-Policy", "no-referrer");
+  // Not no-referrer: with it, browsers send `Origin: null` on same-origin form posts (form.ts).
+  res.setHeader("Referrer-Policy", "same-origin");
   res.setHeader("Cross-Origin-Opener-Policy", "same-origin");
   res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
   if (!res.hasHeader("Cache-Control")) res.setHeader("Cache-Control", "no-store");
