@@ -290,6 +290,13 @@ trying a schedule: XSHARE_CLOCK_OFFSET_MS=3600000 xshare schedule shows the plan
       if (o.open) await W.openUrl(link.url);
     });
 
+  program
+    .command("web-confirm")
+    .description("list the web interface's sign-in requests that wait for you in the running xshare run (compare the code with the web page), or answer one")
+    .option("--accept <id>", "confirm the sign-in whose web page shows this code")
+    .option("--deny <id>", "refuse it")
+    .action(async (o: { accept?: string; deny?: string }) => print(await W.webConfirm(home(), o)));
+
   return program;
 }
 

@@ -8,11 +8,11 @@ import { imModule } from "./im.ts";
 import type { UiModuleFactory } from "./module.ts";
 // share: its import here
 
-// confirm: its import here
+import { confirmModule } from "./confirm.ts";
 
 export const UI_MODULES: readonly UiModuleFactory[] = [
   imModule,
   // share: its factory here
 
-  // confirm: its factory here
+  confirmModule,
 ];

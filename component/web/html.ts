@@ -56,6 +56,8 @@ export function securityHeaders(res: ServerResponse): void {
   res.setHeader("Content-Security-Policy", CSP);
   res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("X-Frame-Options", "DENY");
+  // With no-referrer, browsers send `Origin: null` on same-origin posts: form.ts `sameOrigin`
+  // then reads Fetch Metadata (Sec-Fetch-Site), which every current browser sends.
   res.setHeader("Referrer-Policy", "no-referrer");
   res.setHeader("Cross-Origin-Opener-Policy", "same-origin");
   res.setHeader("Cross-Origin-Resource-Policy", "same-origin");

@@ -13,7 +13,8 @@
  *
  * Invariants: no page says whether a JID exists or uses the service: an unknown JID, a
  * non-member and a member without a sharing client online get the same message. Attempts are
- * limited per JID and per remote address (RateLimit; over the limit: 429 and nothing sent).
+ * limited per JID and per remote address (RateLimit; over the limit: 429 and nothing sent),
+ * and so is using a one-time link up.
  * Posts from another origin are refused (form.ts sameOrigin); the attempt's cookie binds it
  * to the browser that made it. Every value shown is escaped (html.ts).
  */
@@ -66,7 +67,7 @@ ${message ?? ""}
 }
 
 function status(kind: "ok" | "bad" | "", text: Safe | string): Safe {
-  return html`<p class="status ${kind}" role="status">${text}</p>`;
+  return html`<div class="status ${kind}" role="status">${text}</div>`;
 }
 
 function remote(req: IncomingMessage): string {
@@ -127,7 +128,7 @@ export function registerSignIn(router: WebRouter, d: SignInDeps): void {
 <p>Your xshare client has been asked to confirm this sign-in as <strong>${jid}</strong>.
 Accept it there (<code>xshare web-confirm</code> or the notice in <code>xshare ui</code>) if it shows this code:</p>
 <p class="tx" id="tx">${attempt.tx}</p>
-<p class="status" id="signin-status" role="status"><span class="spinner"></span>Waiting for your confirmation…</p>
+<div class="status" id="signin-status" role="status"><span class="spinner"></span>Waiting for your confirmation…</div>
 <noscript><p><a class="button" href="/web/login/continue">I have confirmed it</a></p></noscript>
 <p class="muted"><a href="/web/login">Start again</a></p>
 </section>`,
@@ -158,9 +159,8 @@ Accept it there (<code>xshare web-confirm</code> or the notice in <code>xshare u
   });
 
   router.route("GET", "/web/login/link/", (req, res, url) => {
+    // Only looks (a link's 32 random bytes are not guessed); using it up counts against the address.
     const token = url.pathname.slice("/web/login/link/".length);
-    const byAddress = d.perAddress.take(remote(req));
-    if (byAddress > 0) return tooMany(res, byAddress);
     const jid = LINK_TOKEN.test(token) ? d.links.peek(token) : undefined;
     if (!jid) return usedLink(res);
     sendPage(

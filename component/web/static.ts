@@ -6,15 +6,15 @@
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { securityHeaders, sendPage } from "./html.ts";
 import type { WebRouter } from "./router.ts";
 
-// Beside this file when run from the sources; from bin/launch.js's bundle (.build/, one level
-// under the package root) the same folder is ../component/web/static/.
+/** component/web/static/: beside this file, or, run from bin/launch.js's bundle in .build/, from there. */
 const DIR = [new URL("./static/", import.meta.url), new URL("../component/web/static/", import.meta.url)]
   .map((u) => fileURLToPath(u))
-  .find((dir) => existsSync(`${dir}web.css`)) ?? fileURLToPath(new URL("./static/", import.meta.url));
+  .find((d) => existsSync(join(d, "web.css"))) ?? fileURLToPath(new URL("./static/", import.meta.url));
 const TYPES: Record<string, string> = {
   css: "text/css; charset=utf-8",
   js: "text/javascript; charset=utf-8",
@@ -29,7 +29,7 @@ export function registerStatic(router: WebRouter): void {
     const name = url.pathname.slice(STATIC_PREFIX.length);
     const m = NAME.exec(name);
     let bytes: Buffer | undefined;
-    if (m) bytes = await readFile(DIR + name).catch(() => undefined);
+    if (m) bytes = await readFile(join(DIR, name)).catch(() => undefined);
     if (!m || !bytes) return sendPage(res, 404, "Not found", "<p>There is nothing at this address.</p>");
     securityHeaders(res);
     res.setHeader("Cache-Control", "public, max-age=300");
