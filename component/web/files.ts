@@ -199,7 +199,8 @@ async function folderPage(d: FilesDeps, res: ServerResponse, user: WebUser, s: S
     else if (!known) children.set(name, { name, path, dir: true });
   }
   const sorted = [...children.values()].sort((a, b) => (a.dir !== b.dir ? (a.dir ? -1 : 1) : a.name.localeCompare(b.name)));
-  const body = folderBody({ user, space: s.record, members: s.members, folder, children: sorted, seen: s.record.head });
+  const owners = new Map((await d.deps.store.acks(s.id)).map((a) => [a.replica as string, a.member]));
+  const body = folderBody({ user, space: s.record, members: s.members, folder, children: sorted, seen: s.record.head, owners, webReplica: d.replica.id });
   sendPage(res, 200, folder || s.record.name, body, pageOpts(user, ["files.js"]));
 }
 

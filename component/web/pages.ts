@@ -68,6 +68,16 @@ export interface FolderView {
   /** Direct children: live entries, and folders known only from paths under them. */
   readonly children: ReadonlyArray<{ readonly name: string; readonly path: string; readonly entry?: IndexEntry; readonly dir: boolean }>;
   readonly seen: number;
+  /** Who a replica id belongs to, where known (acknowledgements), and the web replica's id. */
+  readonly owners: ReadonlyMap<string, BareJid>;
+  readonly webReplica: string;
+}
+
+/** "by bob@example.org" for a member's device, "on the web" for the web interface, else the id. */
+function madeBy(v: FolderView, replica: string): Safe {
+  if (replica === v.webReplica) return html`<span class="muted" title="${replica}">on the web</span>`;
+  const who = v.owners.get(replica);
+  return who ? html`<span class="muted" title="${replica}">by ${who}</span>` : html`<span class="muted">by ${replica}</span>`;
 }
 
 function crumbs(space: SpaceRecord, folder: string): Safe {
@@ -96,7 +106,7 @@ export function folderBody(v: FolderView): Safe {
 <td class="name"><span class="icon" aria-hidden="true"></span><a href="${href}"${c.dir ? "" : html` download`}>${c.name}</a></td>
 <td class="size">${c.dir || !e ? "" : humanSize(e.size)}</td>
 <td class="mtime">${e ? when(e.mtimeMs) : ""}</td>
-<td class="version">${e ? html`<span title="${vectorText(e.vector)}">#${e.seq}</span> <span class="muted">by ${e.replica}</span>` : ""}</td>
+<td class="version">${e ? html`<span title="${vectorText(e.vector)}">#${e.seq}</span> ${madeBy(v, e.replica)}` : ""}</td>
 <td class="actions">${actions(v, c.path, c.name, c.dir)}</td>
 </tr>`;
   });

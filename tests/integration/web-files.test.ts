@@ -177,6 +177,20 @@ describe("pages", () => {
     expect(answers[5]!.body.toString()).toContain("That name or path is not allowed");
   });
 
+  it("space names, JIDs and replica ids are escaped too; versions name who made them", async () => {
+    const s = await c.ok<S.Space>(A, "set", S.buildCreateSpace({ kind: "pair", name: `<script>alert("x")</script>`, members: [bob] }));
+    await bobCommits(s.id, "b.txt", "b", Date.UTC(2026, 10, 25, 8, 0, 0));
+    await c.ok(B, "set", I.buildAck({ space: s.id, replica: phone, seq: await head(s.id) }));
+    await upload(alice, s.id, "w.txt", "w", await head(s.id));
+    const list = (await get(alice, "/web/")).body.toString();
+    expect(list).not.toContain("<script>alert");
+    expect(list).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
+    const page = (await get(alice, `/web/s/${s.id}/`)).body.toString();
+    expect(page).not.toContain("<script>alert");
+    expect(page).toMatch(/#\d+<\/span> <span class="muted" title="phone">by bob@example\.org<\/span>/);
+    expect(page).toMatch(/#\d+<\/span> <span class="muted" title="web-test">on the web<\/span>/);
+  });
+
   it("lists only the member's spaces; not signed in goes to the sign-in", async () => {
     const s = await pair();
     await c.ok(`${carol}/x`, "set", S.buildCreateSpace({ kind: "mine", name: "Carol's", members: [] }));
