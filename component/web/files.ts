@@ -11,6 +11,7 @@
  *                                          request per file); X-CSRF-Token header; JSON answer
  *   POST /web/s/<space>/rename             form: csrf, path, name, seen → 303 to the folder
  *   POST /web/s/<space>/delete             form: csrf, path, seen → 303 to the folder
+ *   POST /web/s/<space>/mkdir              form: csrf, path (the parent), name → 303 to the new folder
  *
  * Invariants: every request is for a signed-in member, and membership is read from the metadata
  * store on every request (never from the session): a member who left or was removed gets 403 at
@@ -88,7 +89,7 @@ async function spaceRequest(d: FilesDeps, req: IncomingMessage, res: ServerRespo
     const id = decodeURIComponent(m[1]!);
     const action = m[2]!;
     const reads = ["", "file", "zip"];
-    const writes = ["upload", "rename", "delete"];
+    const writes = ["upload", "rename", "delete", "mkdir"];
     if (!reads.includes(action) && !writes.includes(action)) throw new Refusal(404, "There is nothing at this address.");
     const wanted = reads.includes(action) ? "GET" : "POST";
     if (method !== wanted && !(wanted === "GET" && method === "HEAD")) {
@@ -300,10 +301,18 @@ async function upload(d: FilesDeps, req: IncomingMessage, res: ServerResponse, u
   sendJson(res, 200, { ...result, size: content.size });
 }
 
-async function change(d: FilesDeps, req: IncomingMessage, res: ServerResponse, user: WebUser, s: Space, action: "rename" | "delete"): Promise<void> {
+async function change(d: FilesDeps, req: IncomingMessage, res: ServerResponse, user: WebUser, s: Space, action: "rename" | "delete" | "mkdir"): Promise<void> {
   const form = await readForm(req);
   if (!sameToken(form.get("csrf") ?? "", user.csrf)) throw new Refusal(403, "The page is out of date (its form token does not match). Reload it and try again.");
   if (!canWrite(s.record, user.jid)) throw new Refusal(403, `Only ${s.record.owner} changes this space.`);
+  if (action === "mkdir") {
+    const where = (form.get("path") ?? "") === "" ? "" : checked(form.get("path")!);
+    const name = (form.get("name") ?? "").trim();
+    if (name === "" || name.includes("/")) throw new Refusal(400, "The folder's name must not be empty or contain '/'.");
+    checked(where ? `${where}/${name}` : name);
+    const made = await d.replica.mkdir(user.jid, s.id, where, name);
+    return redirect(res, spaceUrl(s.id, "", { path: made }));
+  }
   const path = checked(form.get("path") ?? "");
   const seen = seenParam(form.get("seen"));
   const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";

@@ -118,7 +118,8 @@ export function folderBody(v: FolderView): Safe {
 <button type="submit">Upload</button>
 <p class="status" id="upload-status" hidden></p>
 <noscript><p class="muted">Uploading needs JavaScript.</p></noscript>
-</form>`
+</form>
+<details class="new-folder"><summary>New folder</summary><form method="post" action="${spaceUrl(space.id, "mkdir")}"><input type="hidden" name="csrf" value="${v.user.csrf}"><input type="hidden" name="path" value="${v.folder}"><input type="text" name="name" aria-label="Folder name" placeholder="Folder name" required><button type="submit">Create</button></form></details>`
     : html`<p class="muted">Only ${space.owner} changes this space; you can browse and download.</p>`;
   const zipName = v.folder ? "Download folder as zip" : "Download everything as zip";
   return html`<section class="card">

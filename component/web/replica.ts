@@ -242,6 +242,23 @@ export class WebReplica {
     return to;
   }
 
+  /** Makes the folder `parent/name` (and any missing parent). */
+  async mkdir(member: BareJid, space: SpaceId, parent: string, name: string): Promise<string> {
+    if (name.includes("/")) throw new ShareError("bad-request", { text: "A folder name cannot contain '/'" });
+    const path = checkPath(parent ? `${parent}/${name}` : name);
+    await this.#attempts(async () => {
+      const tree = await readTree(this.d.deps, space);
+      const there = tree.get(path);
+      if (there && !there.deleted) throw new ShareError("bad-request", { text: `${path} already exists` });
+      const changes: CommitChange[] = [];
+      const expect = new Map<string, VersionVector | undefined>();
+      // The folder is the last "parent" of a path one level below it.
+      this.#parents(tree, `${path}/x`, this.d.deps.now(), changes, expect);
+      await this.#commit(member, space, changes, expect);
+    });
+    return path;
+  }
+
   /** Deletes `path` (a file, or a folder with everything under it). */
   async remove(member: BareJid, space: SpaceId, path: string, seen: number): Promise<void> {
     const target = checkPath(path);

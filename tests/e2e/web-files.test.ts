@@ -8,7 +8,7 @@
  *   - a file named `<img src=x onerror=alert(1)>.txt`, made on Bob's device, is shown as that
  *     text: no element is made from it and no dialog fires;
  *   - a folder downloads as a zip holding its files;
- *   - a rename and a deletion made in the page reach both folders;
+ *   - a rename and a deletion made in the page reach both folders, and so does a new folder;
  *   - an upload from a page shown before Bob changed the same file keeps both versions: the later
  *     one at the name, the other as a conflict copy, in both folders.
  */
@@ -132,6 +132,16 @@ describe("the web interface to the stored data", () => {
     await Promise.all([page.waitForLoadState("load"), photos.locator("form[action$='/delete'] button").click()]);
     for (const f of folders()) await cast.eventually(`the deletion reaches ${f}`, async () => !(await exists(path.join(f, "Photos", "beach.txt"))()) && !(await exists(path.join(f, "Photos", "Day 1", "boat.txt"))()), 60_000);
     expect(await page.locator("td.name a", { hasText: "Photos" }).count()).toBe(0);
+  }, 120_000);
+
+  it("a folder made in the page appears in both folders, and an upload into it", async () => {
+    await page.goto(spaceUrl);
+    await page.locator(".new-folder summary").click();
+    await page.fill(".new-folder input[name=name]", "Notes");
+    await Promise.all([page.waitForURL(/\?path=Notes$/), page.click(".new-folder button")]);
+    const said = await uploadThroughPage([{ name: "todo.txt", content: "pack\n" }]);
+    expect(said).toContain("todo.txt uploaded.");
+    for (const f of folders()) await cast.eventually(`Notes/todo.txt reaches ${f}`, hasContent(path.join(f, "Notes", "todo.txt"), "pack\n"), 60_000);
   }, 120_000);
 
   it("an upload over a change the page did not show is kept as a conflict copy, never lost", async () => {

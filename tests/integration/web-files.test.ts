@@ -318,6 +318,19 @@ describe("the web interface as a replica", () => {
     }
   });
 
+  it("a new folder is a dir version of the web replica; a taken or bad name changes nothing", async () => {
+    const s = await pair();
+    const r = await post(alice, s.id, "mkdir", { path: "", name: "Photos" });
+    expect(r).toMatchObject({ status: 303, location: `/web/s/${s.id}/?path=Photos` });
+    expect(await c.store.getEntry(s.id, "Photos")).toMatchObject({ kind: "dir", deleted: false, replica });
+    expect((await post(alice, s.id, "mkdir", { path: "Photos", name: "Day 1" })).status).toBe(303);
+    const h = await head(s.id);
+    for (const name of ["photos", "..", "a/b", ""]) expect((await post(alice, s.id, "mkdir", { path: "", name })).status, name).toBe(400);
+    expect(await head(s.id)).toBe(h);
+    expect(await live(s.id)).toEqual(["Photos", "Photos/Day 1"]);
+    expect((await get(alice, `/web/s/${s.id}/?path=Photos`)).body.toString()).toContain(">Day 1</a>");
+  });
+
   it("posts need the session's CSRF token and this site's origin", async () => {
     const s = await pair();
     await upload(alice, s.id, "a.txt", "a", 0);
