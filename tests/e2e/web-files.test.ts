@@ -46,7 +46,9 @@ async function uploadThroughPage(files: Array<{ name: string; content: string }>
 }
 
 beforeAll(async () => {
-  cast = await startCast(["alice", "bob"]);
+  // A keepalive far beyond the test's waits: the members learn of a web change from the SNM the
+  // sharing manager sends them, not from the digests of a periodic presence.
+  cast = await startCast(["alice", "bob"], { daemonArgs: ["--delay", "100", "--keepalive", "300"] });
   trip = await cast.pair("alice", "bob", "Trip");
   await writeFile(path.join(trip.owner, "plan.txt"), "day 1: the coast\n");
   await cast.online("alice");
