@@ -19,24 +19,25 @@
  * from the browser passes protocol/paths.ts `checkPath` before any use; bad input gets a 4xx
  * page (or, for uploads, JSON) with one sentence and changes nothing. Posts need the session's
  * CSRF token and this site's Origin. Changes go through replica.ts (the web interface as a
- * replica). Every answer carries html.ts's headers (strict CSP, nosniff, no referrer); downloads
- * are `application/octet-stream` attachments named with RFC 6266 `filename*`.
+ * replica), downloads through downloads.ts (`application/octet-stream` attachments named with
+ * RFC 6266 `filename*`). Every answer carries html.ts's headers (strict CSP, nosniff, no
+ * referrer).
  */
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ShareError } from "../../protocol/errors.ts";
 import { isToken, type BareJid, type SpaceId } from "../../protocol/ids.ts";
-import { checkPath } from "../../protocol/paths.ts";
 import type { Deps } from "../deps.ts";
 import { memberSpace } from "../modules/access.ts";
 import { isOutOfSpace } from "../out-of-space.ts";
 import type { WebAuth, WebUser } from "./auth.ts";
 import { FormError, readForm, sameOrigin } from "./form.ts";
-import { redirect, securityHeaders, sendJson, sendPage, type PageOptions } from "./html.ts";
+import { redirect, sendJson, sendPage, type PageOptions } from "./html.ts";
 import { SPACE_PREFIX, canWrite, folderBody, problemBody, spaceUrl, spacesBody } from "./pages.ts";
+import { download, zip } from "./downloads.ts";
+import { Refusal, checked, pathParam, seenParam, type Space } from "./params.ts";
 import { readTree, under, type WebReplica } from "./replica.ts";
 import type { WebRouter } from "./router.ts";
-import { writeZip, type ZipEntry } from "./zip.ts";
 
 export interface FilesDeps {
   readonly deps: Deps;
@@ -46,18 +47,6 @@ export interface FilesDeps {
 
 /** Where a visitor who is not signed in is sent (sign-in.ts). */
 export const SIGN_IN = "/web/login";
-
-/** A refusal: HTTP status and the sentence shown. */
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    text: string,
-  ) {
-    super(text);
-  }
-}
-
-const OCTETS = "application/octet-stream";
 
 export function registerFiles(router: WebRouter, d: FilesDeps): void {
   router.route("GET", "/web", (req, res, url) => spacesPage(d, req, res, url));
@@ -107,9 +96,9 @@ async function spaceRequest(d: FilesDeps, req: IncomingMessage, res: ServerRespo
       case "":
         return await folderPage(d, res, user, space, url);
       case "file":
-        return await download(d, res, space, url);
+        return await download(d.deps, res, space, url);
       case "zip":
-        return await zip(d, res, space, url);
+        return await zip(d.deps, res, space, url);
       case "upload":
         return await upload(d, req, res, user, space, url);
       default:
@@ -127,12 +116,6 @@ async function spaceRequest(d: FilesDeps, req: IncomingMessage, res: ServerRespo
     if (json) return sendJson(res, r.status, { error: r.message });
     sendPage(res, r.status, r.status === 403 ? "Not allowed" : "That did not work", problemBody(r.message, "/web/"), user ? pageOpts(user) : { styles: ["files.css"] });
   }
-}
-
-interface Space {
-  readonly id: SpaceId;
-  readonly record: Awaited<ReturnType<typeof memberSpace>>["record"];
-  readonly members: readonly BareJid[];
 }
 
 /** The space, if `jid` is a member now (read from the store on every request). */
@@ -160,27 +143,6 @@ function sameToken(given: string, csrf: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The `path` query parameter, checked ("" for the root when `root` is allowed). */
-function pathParam(url: URL, root: boolean): string {
-  const raw = url.searchParams.get("path") ?? "";
-  if (raw === "" && root) return "";
-  return checked(raw);
-}
-
-function checked(raw: string): string {
-  try {
-    return checkPath(raw);
-  } catch (err) {
-    if (err instanceof ShareError) throw new Refusal(400, `That name or path is not allowed: ${err.message}.`);
-    throw err;
-  }
-}
-
-function seenParam(raw: string | null): number {
-  if (raw === null || !/^\d{1,15}$/.test(raw)) throw new Refusal(400, "The page sent no valid version (seen); reload it and try again.");
-  return Number(raw);
-}
-
 async function folderPage(d: FilesDeps, res: ServerResponse, user: WebUser, s: Space, url: URL): Promise<void> {
   const folder = pathParam(url, true);
   const tree = await readTree(d.deps, s.id);
@@ -203,85 +165,6 @@ async function folderPage(d: FilesDeps, res: ServerResponse, user: WebUser, s: S
   const owners = new Map((await d.deps.store.acks(s.id)).map((a) => [a.replica as string, a.member]));
   const body = folderBody({ user, space: s.record, members: s.members, folder, children: sorted, seen: s.record.head, owners, webReplica: d.replica.id });
   sendPage(res, 200, folder || s.record.name, body, pageOpts(user, ["files.js"]));
-}
-
-/** `attachment; filename="<ASCII stand-in>"; filename*=UTF-8''<the name>` (RFC 6266, RFC 8187). */
-export function attachment(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, "_");
-  const encoded = encodeURIComponent(name).replace(/['()*!]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
-}
-
-function startDownload(res: ServerResponse, name: string, length?: number): void {
-  securityHeaders(res);
-  res.writeHead(200, {
-    "Content-Type": OCTETS,
-    "Content-Disposition": attachment(name),
-    "X-Content-Type-Options": "nosniff",
-    ...(length !== undefined ? { "Content-Length": String(length) } : {}),
-  });
-}
-
-/** Writes with backpressure; rejects when the browser went away. */
-function writer(res: ServerResponse): (b: Buffer) => Promise<void> {
-  return (b) =>
-    new Promise((resolve, reject) => {
-      if (res.destroyed) return reject(new Error("client went away"));
-      if (res.write(b)) return resolve();
-      const done = (err?: Error) => {
-        res.off("drain", onDrain);
-        res.off("close", onClose);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = () => done();
-      const onClose = () => done(new Error("client went away"));
-      res.on("drain", onDrain);
-      res.on("close", onClose);
-    });
-}
-
-/** The bytes of a file version, chunk after chunk, from the blob store. */
-async function* contentOf(deps: Deps, chunks: readonly { hash: string; size: number }[]): AsyncGenerator<Uint8Array> {
-  for (const c of chunks) {
-    const stream = await deps.blobs.get(c.hash as never);
-    if (!stream) throw new Error(`chunk ${c.hash} is not in the blob store`);
-    for await (const piece of stream) yield piece as Buffer;
-  }
-}
-
-async function download(d: FilesDeps, res: ServerResponse, s: Space, url: URL): Promise<void> {
-  const path = pathParam(url, false);
-  const e = await d.deps.store.getEntry(s.id, path);
-  if (!e || e.deleted || e.kind !== "file") throw new Refusal(404, `There is no file ${path} in this space.`);
-  startDownload(res, path.slice(path.lastIndexOf("/") + 1), e.size);
-  if (res.req.method === "HEAD") return void res.end();
-  const write = writer(res);
-  for await (const piece of contentOf(d.deps, e.chunks)) await write(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
-  res.end();
-}
-
-async function zip(d: FilesDeps, res: ServerResponse, s: Space, url: URL): Promise<void> {
-  const folder = pathParam(url, true);
-  const tree = await readTree(d.deps, s.id);
-  const live = [...tree.values()].filter((e) => !e.deleted && under(e.path, folder)).sort((a, b) => (a.path < b.path ? -1 : 1));
-  if (folder && live.length === 0) throw new Refusal(404, `There is no folder ${folder} in this space.`);
-  if (folder && live.length === 1 && live[0]!.path === folder && live[0]!.kind === "file") throw new Refusal(400, `${folder} is a file; download it as it is.`);
-  // A folder's archive holds the folder itself; the whole space's holds its top level.
-  const cut = folder.includes("/") ? folder.lastIndexOf("/") + 1 : 0;
-  const base = folder ? folder.slice(cut) : s.record.name.replace(/[\\/:*?"<>|\u0000-\u001f]/g, "_") || "space";
-  const entries: ZipEntry[] = live.map((e) => ({
-    name: e.path.slice(cut),
-    dir: e.kind === "dir",
-    size: e.kind === "dir" ? 0 : e.size,
-    mtimeMs: e.mtimeMs,
-    mode: e.mode,
-    ...(e.kind === "file" ? { data: () => contentOf(d.deps, e.chunks) } : {}),
-  }));
-  startDownload(res, `${base}.zip`);
-  if (res.req.method === "HEAD") return void res.end();
-  await writeZip(entries, writer(res));
-  res.end();
 }
 
 async function upload(d: FilesDeps, req: IncomingMessage, res: ServerResponse, user: WebUser, s: Space, url: URL): Promise<void> {

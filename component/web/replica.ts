@@ -28,17 +28,18 @@
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { conflictName, sameContent, winsConflict } from "../../protocol/conflict.ts";
-import { Chunker } from "../../protocol/chunker.ts";
 import { ShareError } from "../../protocol/errors.ts";
-import { type ChunkRef, type FileVersion, contentId } from "../../protocol/file.ts";
+import type { FileVersion } from "../../protocol/file.ts";
 import { isToken, type BareJid, type ChunkHash, type ReplicaId, type SpaceId } from "../../protocol/ids.ts";
-import { manifestOf } from "../../protocol/manifest.ts";
 import { checkPath, foldKey } from "../../protocol/paths.ts";
 import type { CommitChange, IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
 import { EMPTY, bump, mergeAll, type VersionVector } from "../../protocol/vv.ts";
 import type { Deps } from "../deps.ts";
 import { applyCommit } from "../modules/commit.ts";
+import { storeContent, type StoredContent } from "./content.ts";
+
+export type { StoredContent } from "./content.ts";
 
 /** What the web replica needs besides the component's deps. */
 export interface WebReplicaDeps {
@@ -48,13 +49,6 @@ export interface WebReplicaDeps {
   readonly record: (chunks: ReadonlyArray<{ hash: ChunkHash; size: number }>, uploader: BareJid, nowMs: number) => Promise<void>;
   /** Tells the members (service.ts `announce`). */
   readonly announce: (snm: Snm) => Promise<void>;
-}
-
-/** Content stored for a file being uploaded: its chunks are durable and recorded. */
-export interface StoredContent {
-  readonly chunks: readonly ChunkRef[];
-  readonly size: number;
-  readonly hash: string;
 }
 
 export interface UploadResult {
@@ -119,45 +113,9 @@ export class WebReplica {
     return this.d.replica;
   }
 
-  /**
-   * Cuts `source` into chunks and stores them (and a long file's manifest blobs), durable and
-   * recorded as `member`'s uploads. Refuses (`too-large`, `quota-exceeded`) as soon as the bytes
-   * pass the file limit or the member's upload quota; what was stored by then is left to
-   * garbage collection, as an abandoned HTTP upload is.
-   */
-  async store(member: BareJid, source: AsyncIterable<Uint8Array>): Promise<StoredContent> {
-    const { deps } = this.d;
-    const { limits } = deps.config;
-    const quotaLeft = limits.userQuotaBytes - (await deps.store.uploadedBytes(member));
-    const chunker = new Chunker();
-    const chunks: ChunkRef[] = [];
-    const stored = new Map<ChunkHash, number>();
-    let pending: Buffer[] = [];
-    let size = 0;
-    const put = async (hash: ChunkHash, bytes: Uint8Array) => {
-      if (stored.has(hash)) return;
-      const r = await deps.blobs.put(hash, [bytes], { maxBytes: bytes.length });
-      if (!r.complete) throw new Error("whole-blob put returned a partial result");
-      stored.set(hash, bytes.length);
-    };
-    const take = async (c: { hash: ChunkHash; size: number }) => {
-      const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-      pending = all.length > c.size ? [all.subarray(c.size)] : [];
-      await put(c.hash, all.subarray(0, c.size));
-      chunks.push({ hash: c.hash, size: c.size });
-    };
-    for await (const piece of source) {
-      size += piece.length;
-      if (size > limits.maxFileBytes) throw new ShareError("too-large", { text: `The file is larger than ${limits.maxFileBytes} bytes` });
-      if (size > quotaLeft) throw new ShareError("quota-exceeded", { text: `Your uploads would exceed your quota of ${limits.userQuotaBytes} bytes` });
-      pending.push(Buffer.from(piece));
-      for (const c of chunker.push(piece)) await take(c);
-    }
-    for (const c of chunker.finish()) await take(c);
-    for (const [hash, bytes] of manifestOf(chunks)?.blobs ?? []) await put(hash, bytes);
-    // Durable before recorded, recorded before any commit names them (record-chunks.ts).
-    await this.d.record([...stored].map(([hash, n]) => ({ hash, size: n })), member, deps.now());
-    return { chunks, size, hash: contentId(chunks) };
+  /** Stores an upload's content (content.ts): durable and recorded as `member`'s uploads. */
+  store(member: BareJid, source: AsyncIterable<Uint8Array>): Promise<StoredContent> {
+    return storeContent(this.d.deps, this.d.record, member, source);
   }
 
   /**
