@@ -173,6 +173,8 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     clearInterval(gcTimer);
     await current.stop();
     await closeChunkServer(http, { graceMs: 5000 });
+    // Web changes' SNMs not delivered (the link is down) are kept before the store closes.
+    await webReplica.told();
     await gcRunning?.catch(() => undefined);
     await blobs.close();
     await store.close();
