@@ -130,7 +130,7 @@ Accept it there (<code>xshare web-confirm</code> or the notice in <code>xshare u
 <p class="tx" id="tx">${attempt.tx}</p>
 <div class="status" id="signin-status" role="status"><span class="spinner"></span>Waiting for your confirmation…</div>
 <noscript><p><a class="button" href="/web/login/continue">I have confirmed it</a></p></noscript>
-<p class="muted"><a href="/web/login">Start again</a></p>
+<p class="muted" id="start-again"><a href="/web/login">Start again</a></p>
 </section>`,
       { scripts: ["sign-in.js"] },
     );

@@ -32,6 +32,7 @@ async function poll() {
   again.className = "button";
   again.textContent = "Try again";
   status.after(again);
+  document.getElementById("start-again")?.remove();
 }
 
 if (status) poll();
