@@ -342,7 +342,8 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
  * the daemon's start-up check, so that a space with neither local nor remote changes costs no
  * sync session (XEP-draft.md § 5.12). A touched file with the same content counts as a change
  * (its sync is short), so nothing is read: the walk's stats answer (a new 1 GiB file was
- * hashed here once, and then again by the sync it started).
+ * hashed here once, and then again by the sync it started). A version of ours committed
+ * pending (engine/pending.ts) counts too: its content is still to upload.
  */
 export async function hasLocalChanges(ctx: Pick<SyncContext, "fs" | "state" | "space">): Promise<boolean> {
   if ((await checkMarker(ctx.fs, ctx.space.id)) !== "ok") return false;
@@ -356,6 +357,8 @@ export async function hasLocalChanges(ctx: Pick<SyncContext, "fs" | "state" | "s
     if (!s || s.version.deleted || e.changed) return true;
   }
   for (const [path, s] of synced) if (!s.version.deleted && !seen.has(path) && !covered(path)) return true;
+  // A version of ours committed pending (§ 5.16) still has its content to upload.
+  for (const s of synced.values()) if (s.version.pending) return true;
   return false;
 }
 

@@ -11,7 +11,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { complete, refusedBy } from "../../client/engine/pending.ts";
-import { inspectSpace, type SyncReport } from "../../client/engine/sync.ts";
+import { hasLocalChanges, inspectSpace, type SyncReport } from "../../client/engine/sync.ts";
 import type { MemoryFs } from "../../client/fs/memory.ts";
 import { digest } from "../../protocol/vv.ts";
 import type { SpaceId } from "../../protocol/ids.ts";
@@ -58,6 +58,9 @@ describe("a deferred upload is announced at once; only its content waits", () =>
     expect(sa.queue).toMatchObject([{ path: "holiday.mov", direction: "up", timing: "later", runAtMs: T("2026-11-26T02:00:00Z") }]);
     expect(sa.queue![0]!.reason).toMatch(/announced to the members, its content goes then$/);
 
+    // A daemon started now finds the space worth a sync: its content is still to upload.
+    expect(await hasLocalChanges({ fs: afs, state: a.state, space: a.state.space(space.id)! })).toBe(true);
+    expect(await hasLocalChanges({ fs: bfs, state: b.state, space: b.state.space(space.id)! })).toBe(false);
     advanceTo(T("2026-11-26T01:59:00Z"));
     expect(await sync(a, space.id, true)).toMatchObject({ pushed: 0, completed: 0 });
     advanceTo(T("2026-11-26T02:00:00Z"));
