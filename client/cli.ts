@@ -166,8 +166,10 @@ normal before low, then small before large), then what waits for a transfer wind
 time it opens, then what no time releases (larger than metered-max on a metered connection).
 Only file contents are transfers; deletions, folders and conflicts go at once. A download
 that waits is read from the index already (only its content waits); an upload that waits is
-not committed until it goes. A running \`xshare run\` syncs the space again when the window
-opens.
+committed at once, pending (announced to the members, XEP-draft.md § 5.16), and its content
+goes when it may. A file another member announced but has not uploaded yet is listed as
+"held (waits for <member>'s upload)". A running \`xshare run\` syncs the space again when
+the window opens.
 
 Within one priority, transfers with a higher urgency (0 to 1) go first. Urgency comes from
 what the sharing manager records of the space's members (their presence over the last 28

@@ -3,6 +3,7 @@
  * Build → serialise → parse keeps the marker (in a commit without `by`, in an index page with
  * it); malformed markers are refused with bad-request, never a TypeError.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ShareError } from "../../protocol/errors.ts";
 import type { BareJid } from "../../protocol/ids.ts";
@@ -11,6 +12,13 @@ import { type Element, parseXml } from "../../protocol/xml.ts";
 import * as F from "./fixtures/stanzas.ts";
 
 const wire = (el: Element): Element => parseXml(el.toString()) as Element;
+const draft = readFileSync(new URL("../../XEP-draft.md", import.meta.url), "utf8");
+/** The ```xml blocks that follow "**Example n." in XEP-draft.md. */
+const example = (n: number): string[] => {
+  const at = draft.indexOf(`**Example ${n}.`);
+  const next = draft.indexOf("**Example", at + 10);
+  return [...draft.slice(at, next < 0 ? undefined : next).matchAll(/```xml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+};
 const bob = "bob@example.org" as BareJid;
 
 describe("pending versions on the wire", () => {
@@ -32,6 +40,19 @@ describe("pending versions on the wire", () => {
   it("by is normalised as a bare JID", () => {
     const xml = I.buildIndexPage({ space: F.space, head: 43, complete: true, entries: [{ ...F.file, pending: { by: "Bob@Example.ORG" as BareJid }, seq: 43 }] }).toString();
     expect(I.parseIndexPage(parseXml(xml) as Element).entries[0]!.pending).toEqual({ by: bob });
+  });
+
+  it("XEP-draft.md § 5.16's examples: a pending commit, an index read with by, the completion without the marker", () => {
+    const payload = (xml: string) => (parseXml(xml) as Element).getChildElements()[0]!;
+    const [commit] = example(30);
+    const [page] = example(31);
+    const [completion] = example(32);
+    expect(I.parseCommit(payload(commit!)).changes[0]!.version.pending).toEqual({});
+    expect(I.parseIndexPage(payload(page!)).entries[0]!.pending).toEqual({ by: "alice@example.org" });
+    const done = I.parseCommit(payload(completion!)).changes[0]!.version;
+    expect(done).not.toHaveProperty("pending");
+    const { pending: _p, ...announced } = I.parseCommit(payload(commit!)).changes[0]!.version;
+    expect(done).toEqual(announced);
   });
 
   const file = (attrs: string, inner: string) =>
