@@ -176,7 +176,9 @@ what the sharing manager records of the space's members (their presence over the
 days, XEP-draft.md § 5.15), listed under each space: an upload is more urgent while another
 member is offline (they will fetch it from the sharing manager), more still if their
 sessions are short; both directions are more urgent when this account's own sessions are
-short or it is outside its usual hours. An older sharing manager reports nothing: urgency 0.
+short or it is outside its usual hours. A transfer that can finish within this account's
+typical session, at the rate the sharing manager last saw its uploads (or downloads) go, gets
++0.2; one that cannot says so. An older sharing manager reports nothing: urgency 0.
 
 The policy is set with \`xshare config\` (see \`xshare config --help\`). Times are read on the
 schedule's clock: the system's, moved by XSHARE_CLOCK_OFFSET_MS milliseconds if set (for

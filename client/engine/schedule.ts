@@ -42,7 +42,9 @@
  *   row per large file, no work per chunk). Without a schedule nothing pauses.
  * - Contacts' characteristics (issue 9: who is online when, XEP-draft.md § 5.15): `transfersOf`
  *   gives each upload and download the urgency its space's `<contacts/>` answer gives that
- *   direction (schedule/urgency.ts, fetched once per sync by contacts.ts), 0 without one.
+ *   direction (schedule/urgency.ts, fetched once per sync by contacts.ts), 0 without one, plus
+ *   whether that transfer can finish within this account's typical session at its recorded
+ *   rate (schedule/throughput.ts).
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { ChunkHash } from "../../protocol/ids.ts";
@@ -51,6 +53,7 @@ import { PARALLEL, type TransferOptions } from "../remote.ts";
 import type { ChunkSink } from "../scanner.ts";
 import { CpuPacer, RateLimits } from "../schedule/bucket.ts";
 import { formatBytes, type Priority, type SchedulePolicy } from "../schedule/policy.ts";
+import { withFit } from "../schedule/throughput.ts";
 import { NO_URGENCY, type SpaceUrgency } from "../schedule/urgency.ts";
 import { plan, type Pending, type Planned } from "../schedule/queue.ts";
 import type { Synced } from "../state.ts";
@@ -118,7 +121,8 @@ export function transfersOf(space: string, actions: readonly Action[], synced: R
       seen.add(c.hash);
       size += c.size;
     }
-    const u = urgency[direction];
+    // The space's urgency for the direction, with whether this transfer fits the time online (throughput.ts).
+    const u = withFit(urgency[direction], urgency.budget, direction, size);
     if (size > 0) out.set(a, { space, path: a.path, direction, size, urgency: u.urgency, ...(u.reason ? { urgencyReason: u.reason } : {}) });
   }
   return out;
