@@ -9,7 +9,10 @@
  * and the index entries it has read up to `pulled` (including those it does not write, such as
  * ignored paths). Once the device holds everything up to the component's head, this is the
  * merge of everything ever committed to the space, which is what the component's digest is of
- * (XEP-draft.md § 5.12): equal digests mean nothing to exchange.
+ * (XEP-draft.md § 5.12): equal digests mean nothing to exchange. Remote versions still pending
+ * their uploader's content (§ 5.16) are not counted until their completion is read: this device
+ * has not got them (they wait in `waiting`). A synced version may itself be pending (`pending`
+ * column, {} for ours): committed before its content, which the next sync in its window uploads.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";

@@ -17,6 +17,10 @@
  * or metered, the next round plans again. Partials (engine/partials.ts) that no transfer of the
  * first round continues are removed then (their temp files are spared from the stale-temp
  * cleanup otherwise).
+ * Pending versions (XEP-draft.md § 5.16, engine/pending.ts): with a schedule, the uploads it
+ * holds back (and those a pause left) are committed pending after the round's pushes, so the
+ * members learn of them now; a remote version pending its uploader's content waits in the state
+ * (with or without a schedule), and so does a local edit concurrent with it.
  * With a schedule, too, the sync asks the sharing manager about the space's members once
  * (`<contacts/>`, engine/contacts.ts), before its first round, and every round's plan takes its
  * urgency from that one answer.
