@@ -124,6 +124,22 @@ describe("a deferred upload is announced at once; only its content waits", () =>
     expect(bytes(bfs, "holiday.mov").equals(last)).toBe(true);
   });
 
+  it("Alice deletes her pending video before its window: the deletion goes at once (never pending) and Bob's wait ends", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    afs.writeFile("holiday.mov", noise(300_000, 8), { mtimeMs: 1000 });
+    await sync(a, space.id, true);
+    await sync(b, space.id);
+    expect(b.state.waiting(space.id)).toHaveLength(1);
+    await afs.remove("holiday.mov");
+    expect(await sync(a, space.id, true)).toMatchObject({ pushed: 1, announced: 0, waiting: [] });
+    expect(a.state.synced(space.id, "holiday.mov")?.version).toMatchObject({ deleted: true });
+    expect(a.state.synced(space.id, "holiday.mov")?.version.pending).toBeUndefined();
+    await sync(b, space.id);
+    expect(b.state.waiting(space.id)).toEqual([]);
+    expect(await bfs.lstat("holiday.mov")).toBeUndefined();
+    expect(digest(b.state.vector(space.id))).toBe(digest(a.state.vector(space.id)));
+  });
+
   it("an older sharing manager (it ignores <pending/> and finds the chunks missing): the upload stays a local change, as before, and goes in its window", async () => {
     const { a, b, space, afs, bfs } = await pair();
     // What an older component sees: a <file/> without the marker it does not know.
