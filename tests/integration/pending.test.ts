@@ -140,6 +140,22 @@ describe("a deferred upload is announced at once; only its content waits", () =>
     expect(digest(b.state.vector(space.id))).toBe(digest(a.state.vector(space.id)));
   });
 
+  it("Bob already has the same bytes: he adopts the pending version, complete (nothing waits, nothing moves), and its completion is no news", async () => {
+    const { a, b, space, afs, bfs } = await pair();
+    const movie = noise(300_000, 9);
+    afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
+    bfs.writeFile("holiday.mov", movie, { mtimeMs: 2000 });
+    await sync(a, space.id, true);
+    const rb = await kit.sync(b, space.id, { schedule: schedule({}) });
+    expect(rb).toMatchObject({ status: "in-sync", pushed: 0, bytesDown: 0, waiting: [] });
+    expect(b.state.waiting(space.id)).toEqual([]);
+    expect(b.state.synced(space.id, "holiday.mov")!.version.pending).toBeUndefined();
+    advanceTo(T("2026-11-26T02:00:00Z"));
+    expect(await sync(a, space.id, true)).toMatchObject({ completed: 1 });
+    expect(await kit.sync(b, space.id, { schedule: schedule({}) })).toMatchObject({ pulled: 0, bytesDown: 0, pushed: 0 });
+    expect(digest(b.state.vector(space.id))).toBe(digest(a.state.vector(space.id)));
+  });
+
   it("an older sharing manager (it ignores <pending/> and finds the chunks missing): the upload stays a local change, as before, and goes in its window", async () => {
     const { a, b, space, afs, bfs } = await pair();
     // What an older component sees: a <file/> without the marker it does not know.
