@@ -43,6 +43,7 @@
  *   resumes from its recorded partial at the next start (engine/apply.ts); a space whose
  *   downloads an earlier run left waiting is synced at start.
  */
+import { EventEmitter } from "node:events";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
@@ -69,6 +70,7 @@ import { DaemonSchedule } from "./daemon-schedule.ts";
 import { classify } from "./schedule/policy.ts";
 import type { Known } from "./scanner.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
+import { WebConfirm } from "./web-confirm.ts";
 
 /** How long a sync waits for the answers to the SNMs it sent before the next sync may start. */
 const SNM_WAIT_MS = 1000;
@@ -99,6 +101,17 @@ export interface DaemonOptions {
   readonly onConnection?: (conn: ClientConnection) => void;
   /** The clock the syncs and the schedule read (ms; default Date.now; see client/clock.ts). */
   readonly now?: () => number;
+}
+
+/**
+ * What the daemon tells the local UI's modules (client/ui/): `connection` once logged in, before
+ * anything is sent (a listener on its stanzas hears the contacts' first presence), `show` after
+ * setShow, `synced` after every sync. Listeners must not throw.
+ */
+export interface DaemonEvents {
+  connection: [conn: ClientConnection];
+  show: [show: Show | undefined];
+  synced: [report: SyncReport];
 }
 
 /** Which stanza errors mean "the sharing manager is not there right now". */
@@ -160,6 +173,10 @@ export class Daemon {
   #syncing: SpaceId | undefined;
   /** Per space: paths of local events seen while a sync ran, looked at when their delay is over. */
   readonly #touchedPaths = new Map<SpaceId, Set<string>>();
+  /** Sign-in requests of the sharing manager's web interface waiting for the user (web-confirm.ts). */
+  readonly webConfirm: WebConfirm;
+  /** See DaemonEvents. */
+  readonly events = new EventEmitter<DaemonEvents>();
 
   constructor(home: Home, config: ClientConfig, opts: DaemonOptions = {}) {
     this.#home = home;
@@ -173,11 +190,17 @@ export class Daemon {
     this.#schedule = new DaemonSchedule(home, this.#opts.now, this.#opts.log);
     this.#me = parseBareJid(config.jid);
     this.#show = opts.show;
+    this.webConfirm = new WebConfirm({ component: config.component });
   }
 
   /** The logged-in device (connection, remote, state), once started. */
   get device(): Device | undefined {
     return this.#device;
+  }
+
+  /** The presence `<show/>` broadcast now (undefined: available). */
+  get show(): Show | undefined {
+    return this.#show;
   }
 
   get state(): ClientState {
@@ -197,6 +220,7 @@ export class Daemon {
     // keepalive + that, e.g. 80 s at the default 60 s, instead of TCP's ~15 min.
     conn.setLiveness({ pingIdleMs: this.#opts.keepaliveMs, pingTimeoutMs: Math.min(20_000, Math.max(5_000, this.#opts.keepaliveMs)) });
     this.#opts.onConnection?.(conn);
+    this.events.emit("connection", conn);
     const remote = new Remote((iq) => conn.request(iq), this.#config.component);
     const state = ClientState.open(this.#home.stateDb);
     this.#device = {
@@ -212,6 +236,11 @@ export class Daemon {
     };
     conn.xmpp.iqCallee.set(NS.share, "snm", (ctx: { stanza: XmppElement; element: XmppElement }) => this.#onSnm(ctx.stanza));
     conn.xmpp.iqCallee.get(NS.discoInfo, "query", () => toXmpp(buildDiscoInfo(CLIENT_DISCO)));
+    // XEP-0070 sign-in confirmations (type get per its § 6; set taken too), held for the user.
+    const confirm = (ctx: { stanza: XmppElement; element: XmppElement }) =>
+      this.webConfirm.handle(String(ctx.stanza.attrs.from ?? ""), parseXml(ctx.element.toString())).then((r) => (r === true ? true : toXmpp(r)));
+    conn.xmpp.iqCallee.get(NS.httpAuth, "confirm", confirm);
+    conn.xmpp.iqCallee.set(NS.httpAuth, "confirm", confirm);
     conn.xmpp.on("stanza", (stanza: XmppElement) => {
       if (stanza.is("presence")) this.#onPresence(stanza);
     });
@@ -231,6 +260,7 @@ export class Daemon {
     this.#opts.log(`presence ${show ?? "available"}`);
     await this.#broadcastPresence();
     await this.#announce(true);
+    this.events.emit("show", show);
     if (this.#defersDownloads()) return;
     for (const s of this.#deferred) this.#want(s, 0);
     this.#deferred.clear();
@@ -241,6 +271,7 @@ export class Daemon {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#abort.abort();
+    this.webConfirm.close();
     clearInterval(this.#keepalive);
     clearTimeout(this.#retryTimer);
     this.#schedule.stop();
@@ -596,6 +627,7 @@ export class Daemon {
       // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
       if (!this.#stopping) this.#schedule.wakeFor(id, report.waiting ?? [], (uploads) => (uploads ? this.#want(id, 0) : this.#remoteChange(id)));
       this.#opts.onSynced?.(report);
+      this.events.emit("synced", report);
       // The folder kept changing while it synced: go again once it is quiet.
       if (report.status === "incomplete") this.#want(id, this.#opts.delayMs);
       const vector = d.state.vector(id);

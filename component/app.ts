@@ -24,6 +24,8 @@ import { SessionRegistry, TokenRegistry } from "./tokens.ts";
 import { createIqBridge } from "./iq-bridge.ts";
 import { chunkRecorder } from "./record-chunks.ts";
 import { buildService } from "./service.ts";
+import { buildWeb, type Web } from "./web/web.ts";
+import { registerWebLogin } from "./modules/web-login.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -57,6 +59,7 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   let router: Router | undefined;
   let bridge: ReturnType<typeof createIqBridge> | undefined;
   let contacts: ContactBook | undefined;
+  let web: Web | undefined;
   const gcLock = new Mutex();
   let link: ComponentLink | undefined;
   /** Why the XMPP server last refused the handshake; cleared once online. */
@@ -85,6 +88,11 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     }),
     iqBridge: async (req, res) => {
       if (bridge) return bridge(req, res);
+      res.writeHead(503, { "Retry-After": "1" }).end("Starting\n");
+    },
+    // The web interface (component/web/), built with the service below.
+    web: async (req, res) => {
+      if (web) return web.router.handle(req, res);
       res.writeHead(503, { "Retry-After": "1" }).end("Starting\n");
     },
   });
@@ -123,6 +131,11 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
   presence = sharing;
   router = service.router;
   contacts = service.contacts;
+  web = buildWeb(deps, {
+    clients: (member) => sharing.clients(member),
+    request: (iq, timeoutMs) => (link ? link.request(iq, timeoutMs) : Promise.reject(new Error("not connected"))),
+  });
+  registerWebLogin(router, web.links, publicUrl);
   bridge = createIqBridge({
     router,
     lookup: (token) => sessions.lookup(token),

@@ -25,6 +25,18 @@ export interface Limits {
   readonly maxIqBytes: number;
 }
 
+/** The web interface's sign-in and sessions (component/web/, README "Web interface"). */
+export interface WebSettings {
+  /** A web session unused this long ends (XSHARE_WEB_IDLE_SECONDS, default 30 min). */
+  readonly idleMs: number;
+  /** A web session ends this long after sign-in, used or not (XSHARE_WEB_SESSION_SECONDS, default 12 h). */
+  readonly maxMs: number;
+  /** How long a sign-in waits for the user's sharing client to confirm (XSHARE_WEB_CONFIRM_SECONDS, default 2 min). */
+  readonly confirmMs: number;
+  /** How long a one-time sign-in link of `xshare web-login` stays valid (XSHARE_WEB_LINK_SECONDS, default 5 min). */
+  readonly linkMs: number;
+}
+
 export interface ComponentConfig {
   readonly domain: string;
   readonly secret: string;
@@ -44,6 +56,7 @@ export interface ComponentConfig {
   /** An uploaded chunk no commit names is kept this long before it may be reclaimed. */
   readonly gcGraceMs: number;
   readonly logLevel: string;
+  readonly web: WebSettings;
 }
 
 type Source = Record<string, unknown>;
@@ -66,6 +79,10 @@ const SETTINGS = {
   gcIntervalSeconds: { env: "XSHARE_GC_INTERVAL_SECONDS", kind: "seconds", dflt: 3600 },
   gcGraceSeconds: { env: "XSHARE_GC_GRACE_SECONDS", kind: "seconds", dflt: 86400 },
   logLevel: { env: "XSHARE_LOG_LEVEL", kind: "level", dflt: "info" },
+  webIdleSeconds: { env: "XSHARE_WEB_IDLE_SECONDS", kind: "seconds", dflt: 1800 },
+  webSessionSeconds: { env: "XSHARE_WEB_SESSION_SECONDS", kind: "seconds", dflt: 43200 },
+  webConfirmSeconds: { env: "XSHARE_WEB_CONFIRM_SECONDS", kind: "seconds", dflt: 120 },
+  webLinkSeconds: { env: "XSHARE_WEB_LINK_SECONDS", kind: "seconds", dflt: 300 },
 } as const;
 
 type Key = keyof typeof SETTINGS;
@@ -190,5 +207,11 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; cwd?:
     gcIntervalMs: (values.gcIntervalSeconds as number) * 1000,
     gcGraceMs: (values.gcGraceSeconds as number) * 1000,
     logLevel: values.logLevel as string,
+    web: {
+      idleMs: (values.webIdleSeconds as number) * 1000,
+      maxMs: (values.webSessionSeconds as number) * 1000,
+      confirmMs: (values.webConfirmSeconds as number) * 1000,
+      linkMs: (values.webLinkSeconds as number) * 1000,
+    },
   };
 }

@@ -16,6 +16,7 @@
  *                          first missing one, JSON) before any byte is sent; a chunk deleted
  *                          while the answer streams cuts the connection (short body).
  *   GET  /health           200 {"status":"ok",…} while connected to the XMPP server, else 503.
+ *   *    /web, /web/…      the web interface (component/web/router.ts), when `web` is given.
  *
  * Status codes: 400 malformed, 401 missing/unknown/expired token, 403 token not for this chunk
  * or direction, 404, 405, 409, 413 (by Content-Length before reading, or as soon as the body
@@ -61,6 +62,8 @@ export interface ChunkServerDeps {
    * bytes moved and the ms they took (the throughput contacts.ts reports, XEP-draft.md § 5.15).
    */
   readonly onTransfer?: (member: BareJid, direction: "up" | "down", bytes: number, ms: number) => void;
+  /** `/web` and everything under it: the web interface (component/web/router.ts); 404 when absent. */
+  readonly web?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 }
 
 const PREFIX = "/chunks/";
@@ -150,6 +153,7 @@ async function serve(deps: ChunkServerDeps, req: Req, res: Res): Promise<void> {
 async function route(deps: ChunkServerDeps, req: Req, res: Res, body: Body): Promise<void> {
   const path = (req.url ?? "").split("?")[0]!;
   if (path === "/iq" && deps.iqBridge) return deps.iqBridge(req, res);
+  if ((path === "/web" || path.startsWith("/web/")) && deps.web) return deps.web(req, res);
   if (path === "/health" && deps.health) {
     if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "Use GET", { Allow: "GET, HEAD" });
     const { ok, ...rest } = deps.health();

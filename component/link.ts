@@ -86,7 +86,7 @@ export class ComponentLink extends EventEmitter {
           this.#pending.delete(String(el.attrs.id));
           clearTimeout(p.timer);
           if (el.attrs.type === "result") p.resolve(el);
-          else p.reject(new Error(`${String(el.attrs.from ?? "")} answered with an error: ${el.getChild("error")?.toString() ?? ""}`));
+          else p.reject(Object.assign(new Error(`${String(el.attrs.from ?? "")} answered with an error: ${el.getChild("error")?.toString() ?? ""}`), { reply: el }));
           return;
         }
       }
@@ -200,7 +200,11 @@ export class ComponentLink extends EventEmitter {
    * Sends an IQ get/set and resolves with its result (rejects on an error answer, after
    * REQUEST_TIMEOUT_MS, or when offline). The id is ours.
    */
-  request(iq: Element): Promise<Element> {
+  /**
+   * Sends an IQ and resolves with its result. Rejects on an error reply (the Error's `reply` is
+   * the stanza), after `timeoutMs` (default 30 s), or when not connected.
+   */
+  request(iq: Element, timeoutMs: number = REQUEST_TIMEOUT_MS): Promise<Element> {
     if (!this.#online) return Promise.reject(new Error("the component is not connected"));
     // Unguessable, so that nobody can pre-empt the answer even from the right address' server.
     const id = `c-${randomUUID()}`;
@@ -209,8 +213,8 @@ export class ComponentLink extends EventEmitter {
     return new Promise<Element>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new Error(`no answer from ${String(iq.attrs.to ?? "")} within ${REQUEST_TIMEOUT_MS} ms`));
-      }, REQUEST_TIMEOUT_MS);
+        reject(new Error(`no answer from ${String(iq.attrs.to ?? "")} within ${timeoutMs} ms`));
+      }, timeoutMs);
       timer.unref();
       this.#pending.set(id, { to, resolve, reject, timer });
       void this.send(iq);

@@ -62,6 +62,7 @@ export const ERRORS = {
   "invalid-vector": { type: "modify", condition: "bad-request", app: "invalid-vector", text: "Invalid version vector" },
   "not-found": { type: "cancel", condition: "item-not-found", text: "No such space or group" },
   "forbidden": { type: "auth", condition: "forbidden", text: "Not allowed for this member" },
+  "not-authorized": { type: "auth", condition: "not-authorized", text: "The user did not confirm this request" },
   "not-owner": { type: "auth", condition: "forbidden", app: "not-owner", text: "Only the owner may do this" },
   "read-only": { type: "auth", condition: "forbidden", app: "read-only", text: "This space is read-only for you" },
   "version-conflict": {

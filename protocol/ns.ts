@@ -10,6 +10,8 @@ export const NS = {
   caps: "http://jabber.org/protocol/caps",
   rsm: "http://jabber.org/protocol/rsm",
   hashes: "urn:xmpp:hashes:2",
+  /** XEP-0070, verifying HTTP requests via XMPP: the web interface's sign-in (XEP-draft.md § 5.16). */
+  httpAuth: "http://jabber.org/protocol/http-auth",
 } as const;
 
 /** XEP-0300 algorithm name used for every digest and chunk hash. */

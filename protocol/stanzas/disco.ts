@@ -27,7 +27,8 @@ export const COMPONENT_DISCO: DiscoInfo = {
 /** What a sharing client's resource answers: an ordinary client that also shares folders. */
 export const CLIENT_DISCO: DiscoInfo = {
   identities: [{ category: "client", type: "pc", name: "xshare" }],
-  features: [NS.caps, NS.discoInfo, NS.share],
+  // XEP-0070 § 9: it answers the web interface's sign-in confirmations (client/web-confirm.ts).
+  features: [NS.caps, NS.discoInfo, NS.httpAuth, NS.share],
 };
 
 /** The XEP-0115 `node` of xshare's capabilities. */

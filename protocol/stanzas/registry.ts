@@ -14,6 +14,7 @@ import * as P from "./sync-signals.ts";
 import * as SL from "./slots.ts";
 import * as SE from "./session.ts";
 import * as S from "./spaces.ts";
+import * as WL from "./web-login.ts";
 
 export type Context = "get" | "set" | "result" | "presence" | "message";
 
@@ -39,6 +40,7 @@ const PARSERS = {
     "create-space": S.parseCreateSpace,
     invite: S.parseInvite,
     "leave-space": S.parseLeaveSpace,
+    "web-login": WL.parseWebLoginRequest,
   },
   result: {
     index: I.parseIndexPage,
@@ -50,6 +52,7 @@ const PARSERS = {
     space: S.parseSpace,
     session: SE.parseSession,
     contacts: CT.parseContacts,
+    "web-login": WL.parseWebLogin,
   },
   presence: { digests: P.parseDigests },
   message: { invited: S.parseInvited },

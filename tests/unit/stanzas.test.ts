@@ -234,7 +234,7 @@ describe("parseStanza", () => {
 
   it("names every payload of the protocol", () => {
     expect(payloadNames("set").sort()).toEqual(
-      ["ack", "add-member", "commit", "create-group", "create-space", "invite", "leave-group", "leave-space", "remove-member", "snm"].sort(),
+      ["ack", "add-member", "commit", "create-group", "create-space", "invite", "leave-group", "leave-space", "remove-member", "snm", "web-login"].sort(),
     );
   });
 });

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { NS } from "../../protocol/ns.ts";
 import { parseDiscoInfo, supportsSharing } from "../../protocol/stanzas/disco.ts";
+import { parseConfirm } from "../../protocol/stanzas/http-auth.ts";
 import { parseVersionConflictChildren } from "../../protocol/stanzas/index-exchange.ts";
 import { parseStanza } from "../../protocol/stanzas/registry.ts";
 import { type Element, parseXml } from "../../protocol/xml.ts";
@@ -30,6 +31,12 @@ describe("XEP-draft.md examples", () => {
     const disco = stanza.getChild("query", NS.discoInfo);
     if (disco) {
       expect(supportsSharing(parseDiscoInfo(disco))).toBe(true);
+      return;
+    }
+    // XEP-0070's <confirm/> (§ 5.16) is that XEP's element, read by its own parser.
+    const confirm = stanza.getChild("confirm", NS.httpAuth);
+    if (confirm && stanza.attrs.type !== "error") {
+      expect(parseConfirm(confirm).id).toBeTruthy();
       return;
     }
     const parsed = parseStanza(stanza);
