@@ -183,15 +183,19 @@ normal before low, then small before large), then what waits for a transfer wind
 time it opens, then what no time releases (larger than metered-max on a metered connection).
 Only file contents are transfers; deletions, folders and conflicts go at once. A download
 that waits is read from the index already (only its content waits); an upload that waits is
-not committed until it goes. A running \`xshare run\` syncs the space again when the window
-opens.
+committed at once, pending (announced to the members, XEP-draft.md § 5.16), and its content
+goes when it may. A file another member announced but has not uploaded yet is listed as
+"held (waits for <member>'s upload)". A running \`xshare run\` syncs the space again when
+the window opens.
 
 Within one priority, transfers with a higher urgency (0 to 1) go first. Urgency comes from
 what the sharing manager records of the space's members (their presence over the last 28
 days, XEP-draft.md § 5.15), listed under each space: an upload is more urgent while another
 member is offline (they will fetch it from the sharing manager), more still if their
 sessions are short; both directions are more urgent when this account's own sessions are
-short or it is outside its usual hours. An older sharing manager reports nothing: urgency 0.
+short or it is outside its usual hours. A transfer that can finish within this account's
+typical session, at the rate the sharing manager last saw its uploads (or downloads) go, gets
++0.2; one that cannot says so. An older sharing manager reports nothing: urgency 0.
 
 The policy is set with \`xshare config\` (see \`xshare config --help\`). Times are read on the
 schedule's clock: the system's, moved by XSHARE_CLOCK_OFFSET_MS milliseconds if set (for

@@ -409,11 +409,14 @@ export class Daemon {
     return true;
   }
 
-  /** After a sync that moved the space's vector: tell the peers that lack it, and the manager. */
-  async #notify(space: LocalSpace, vector: VersionVector): Promise<void> {
+  /**
+   * After a sync that moved the space's vector: tell the peers that lack it, and the manager;
+   * after one that completed a pending version (`all`), every peer (their vectors lack it).
+   */
+  async #notify(space: LocalSpace, vector: VersionVector, all = false): Promise<void> {
     const d = this.#device!;
     const mine = digest(vector);
-    const to = snmTargets(this.#peers.get(space.id) ?? [], this.#peerHas, space, mine);
+    const to = snmTargets(this.#peers.get(space.id) ?? [], all ? new Map() : this.#peerHas, space, mine);
     const snm = buildSnm({ space: space.id, replica: this.#config.replica, vector });
     const sends: Array<Promise<unknown>> = [];
     for (const p of to.peers) {
@@ -628,12 +631,14 @@ export class Daemon {
       // The folder kept changing while it synced: go again once it is quiet.
       if (report.status === "incomplete") this.#want(id, this.#opts.delayMs);
       const vector = d.state.vector(id);
-      if (digest(vector) !== before) {
+      // A completion (XEP-draft.md § 5.16) leaves the vector as it was: its SNM goes to every peer.
+      const completed = (report.completed ?? 0) > 0;
+      if (digest(vector) !== before || completed) {
         await this.#announce(false);
         if (report.pushed > 0) {
           // Sent now; their answers are awaited a moment only: an SNM lost on the way (a reset
           // connection) would otherwise hold every other space's sync for its whole timeout.
-          const sent = this.#notify(d.state.space(id)!, vector);
+          const sent = this.#notify(d.state.space(id)!, vector, completed);
           this.#inflight.add(sent);
           void sent.finally(() => this.#inflight.delete(sent));
           await Promise.race([sent, new Promise((r) => setTimeout(r, SNM_WAIT_MS).unref())]);

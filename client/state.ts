@@ -9,7 +9,10 @@
  * and the index entries it has read up to `pulled` (including those it does not write, such as
  * ignored paths). Once the device holds everything up to the component's head, this is the
  * merge of everything ever committed to the space, which is what the component's digest is of
- * (XEP-draft.md § 5.12): equal digests mean nothing to exchange.
+ * (XEP-draft.md § 5.12): equal digests mean nothing to exchange. Remote versions still pending
+ * their uploader's content (§ 5.16) are not counted until their completion is read: this device
+ * has not got them (they wait in `waiting`). A synced version may itself be pending (`pending`
+ * column, {} for ours): committed before its content, which the next sync in its window uploads.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -126,6 +129,8 @@ interface EntryRow {
   l_size: number | null;
   l_mtime: number | null;
   l_ino: number | null;
+  /** A pending version (XEP-draft.md § 5.16): NULL complete, '' ours (no `by`), else `by`. */
+  pending?: string | null;
 }
 
 interface SpaceRow {
@@ -168,9 +173,13 @@ function toSynced(r: EntryRow, intern: <T extends string>(s: T) => T): Synced {
     deleted: r.deleted === 1,
     replica: intern(r.replica),
     chunks,
+    ...(r.pending !== null && r.pending !== undefined ? { pending: r.pending ? { by: r.pending as BareJid } : {} } : {}),
   };
   return r.l_size === null ? { version } : { version, local: { size: r.l_size, mtimeMs: r.l_mtime ?? 0, ino: r.l_ino ?? 0 } };
 }
+
+/** The `pending` column of a version (EntryRow.pending). */
+const pendingCol = (v: FileVersion): string | null => (v.pending && !v.deleted ? (v.pending.by ?? "") : null);
 
 export class ClientState {
   readonly #db: Database.Database;
@@ -179,8 +188,8 @@ export class ClientState {
   private constructor(db: Database.Database) {
     this.#db = db;
     this.#put = db.prepare(
-      `INSERT OR REPLACE INTO entries (space, path, kind, deleted, hash, size, mtime, mode, replica, vector, chunks, l_size, l_mtime, l_ino)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO entries (space, path, kind, deleted, hash, size, mtime, mode, replica, vector, chunks, l_size, l_mtime, l_ino, pending)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -197,6 +206,10 @@ export class ClientState {
     const wcols = db.prepare("PRAGMA table_info(waiting)").all() as Array<{ name: string }>;
     if (!wcols.some((c) => c.name === "reason")) db.exec("ALTER TABLE waiting ADD COLUMN reason TEXT");
     if (!wcols.some((c) => c.name === "until_ms")) db.exec("ALTER TABLE waiting ADD COLUMN until_ms INTEGER");
+    // Homes made before pending versions (XEP-draft.md § 5.16): every row is complete (NULL).
+    if (!wcols.some((c) => c.name === "pending")) db.exec("ALTER TABLE waiting ADD COLUMN pending TEXT");
+    const ecols = db.prepare("PRAGMA table_info(entries)").all() as Array<{ name: string }>;
+    if (!ecols.some((c) => c.name === "pending")) db.exec("ALTER TABLE entries ADD COLUMN pending TEXT");
     return new ClientState(db);
   }
 
@@ -269,7 +282,7 @@ export class ClientState {
     this.#db.transaction(() => {
       for (const { version, local } of synced) {
         this.#put.run(space, version.path, version.kind, version.deleted ? 1 : 0, version.deleted ? (version.was ?? "") : version.hash, version.size, version.mtimeMs, version.mode, version.replica,
-          encode(version.vector), packChunks(version.chunks), local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null);
+          encode(version.vector), packChunks(version.chunks), local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null, pendingCol(version));
       }
       const v = mergeAll([this.vector(space), seen, ...synced.map((s) => s.version.vector)]);
       this.#db.prepare("UPDATE spaces SET vector = ? WHERE id = ?").run(encode(v), space);
@@ -317,12 +330,12 @@ export class ClientState {
 
   setWaiting(space: SpaceId, rows: readonly Waiting[]): void {
     const put = this.#db.prepare(
-      `INSERT OR REPLACE INTO waiting (space, path, kind, deleted, hash, size, mtime, mode, replica, vector, chunks, reason, until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO waiting (space, path, kind, deleted, hash, size, mtime, mode, replica, vector, chunks, reason, until_ms, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#db.transaction(() => {
       this.#db.prepare("DELETE FROM waiting WHERE space = ?").run(space);
       for (const { version: v, reason, untilMs } of rows) {
-        put.run(space, v.path, v.kind, v.deleted ? 1 : 0, v.deleted ? (v.was ?? "") : v.hash, v.size, v.mtimeMs, v.mode, v.replica, encode(v.vector), packChunks(v.chunks), reason ?? null, untilMs ?? null);
+        put.run(space, v.path, v.kind, v.deleted ? 1 : 0, v.deleted ? (v.was ?? "") : v.hash, v.size, v.mtimeMs, v.mode, v.replica, encode(v.vector), packChunks(v.chunks), reason ?? null, untilMs ?? null, pendingCol(v));
       }
     })();
   }

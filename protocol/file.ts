@@ -3,7 +3,7 @@
  * The component keeps the current one per path; clients keep theirs per device.
  */
 import { createHash } from "node:crypto";
-import type { ChunkHash, ReplicaId } from "./ids.ts";
+import type { BareJid, ChunkHash, ReplicaId } from "./ids.ts";
 import type { VersionVector } from "./vv.ts";
 
 export type EntryKind = "file" | "dir";
@@ -43,6 +43,18 @@ export interface FileVersion {
    * (XEP-draft.md § 5.7): then `chunks` is empty until `expandManifest` fills it.
    */
   readonly manifest?: readonly ChunkRef[];
+  /**
+   * A version committed before its content was uploaded (XEP-draft.md § 5.16): announced and
+   * ordered like any other, but its chunks are not on the sharing manager yet. Only on a file
+   * that is not deleted. `by` (in index reads only, set by the sharing manager) is the member
+   * who committed it, whose upload it waits for. Absent: the content is there.
+   */
+  readonly pending?: PendingMark;
+}
+
+/** The marker of a pending version (`<pending by?/>`, XEP-draft.md § 5.16). */
+export interface PendingMark {
+  readonly by?: BareJid;
 }
 
 /**

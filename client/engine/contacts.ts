@@ -1,12 +1,14 @@
 /**
  * What a sync learns of a space's members from the sharing manager (`<contacts/>`, XEP-draft.md
  * § 5.15), once per sync and only with a schedule (ctx.schedule): the urgency of the space's
- * transfers (schedule/urgency.ts). An older sharing manager does not know the IQ
+ * transfers (schedule/urgency.ts) and this account's rates and session (schedule/throughput.ts),
+ * from which each transfer's fit is added. An older sharing manager does not know the IQ
  * (feature-not-implemented) or cannot answer it (service-unavailable): then, as for any refusal,
  * nothing is known and the urgency is 0; the sync goes on as without it.
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { Contact } from "../../protocol/stanzas/contacts.ts";
+import { budgetOf } from "../schedule/throughput.ts";
 import { NO_URGENCY, urgencyOf, type SpaceUrgency } from "../schedule/urgency.ts";
 import type { SyncContext } from "./context.ts";
 
@@ -25,5 +27,7 @@ export async function spaceContacts(ctx: Pick<SyncContext, "remote" | "space" | 
     throw err;
   }
   if (answer.space !== ctx.space.id) return { urgency: NO_URGENCY };
-  return { members: answer.members, urgency: urgencyOf(answer, ctx.me, ctx.now()) };
+  const budget = budgetOf(answer, ctx.me);
+  const urgency = urgencyOf(answer, ctx.me, ctx.now());
+  return { members: answer.members, urgency: budget ? { ...urgency, budget } : urgency };
 }

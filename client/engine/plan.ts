@@ -10,7 +10,8 @@
  * - in someone else's `mine` space local changes are never pushed; the remote side wins and a
  *   differing local file is kept as a local-only conflict copy;
  * - a local file is never overwritten or deleted unless it still looks exactly as scanned
- *   (the executor re-checks just before it touches the file).
+ *   (the executor re-checks just before it touches the file);
+ * - our own version committed pending (§ 5.16), the file unchanged: pushed again complete.
  */
 import { conflictName, winsConflict } from "../../protocol/conflict.ts";
 import type { FileVersion } from "../../protocol/file.ts";
@@ -19,6 +20,7 @@ import { foldKey } from "../../protocol/paths.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import { EMPTY, bump, compare, merge, type VersionVector } from "../../protocol/vv.ts";
 import type { Synced } from "../state.ts";
+import { complete } from "./pending.ts";
 
 /** A path as the scanner found it on disk. */
 export interface OnDisk {
@@ -155,7 +157,10 @@ export function plan(input: PlanInput): Action[] {
     const base = s?.version.vector ?? EMPTY;
 
     if (!r) {
-      if (local === "restat" && s && d) actions.push({ type: "restat", path, synced: s, disk: d });
+      // Our version committed pending (§ 5.16), the file as it was: the completion, the same
+      // version with its content (engine/pending.ts).
+      if (s?.version.pending && d && local !== "changed" && !readOnly) actions.push({ type: "push", path, version: complete(s.version), base: s.version.vector, disk: d });
+      else if (local === "restat" && s && d) actions.push({ type: "restat", path, synced: s, disk: d });
       else if (local === "changed") {
         if (readOnly) actions.push({ type: "read-only", path });
         else actions.push({ type: "push", path, version: localVersion(path, d, s, bump(base, replica, nowMs), replica, nowMs), base, ...(d ? { disk: d } : {}) });

@@ -14,6 +14,7 @@ import { UploadStopped, type ChunkSource } from "../remote.ts";
 import type { Synced } from "../state.ts";
 import { type Disk, type SyncContext, localOf } from "./context.ts";
 import type { Action } from "./plan.ts";
+import { samePending } from "./pending.ts";
 import { transferOptions, type Pause } from "./schedule.ts";
 
 export type Pushed = { kind: "none" } | { kind: "conflict"; missingChunks: boolean } | { kind: "done"; head: number; count: number } | { kind: "paused"; pause: Pause; sent: number };
@@ -31,7 +32,7 @@ export async function push(
   actions: readonly Action[],
   synced: ReadonlyMap<string, Synced>,
   uploaded: ReadonlySet<ChunkHash> | undefined,
-  report: { pushed: number; bytesUp: number },
+  report: { pushed: number; bytesUp: number; completed?: number },
   refused: Map<string, string> = new Map(),
   /** With a schedule, for a group of large uploads: asked at each batch boundary (engine/schedule.ts `pauseCheck`). */
   pause?: () => Pause | undefined,
@@ -64,7 +65,8 @@ export async function push(
   const onComponent = new Set<string>(uploaded);
   if (uploaded) {
     for (const s of synced.values()) {
-      if (s.version.deleted) continue;
+      // A version of ours committed pending (§ 5.16) has its chunks here only, not there.
+      if (s.version.deleted || s.version.pending) continue;
       for (const c of s.version.chunks) onComponent.add(c.hash);
       for (const m of manifestRefs(s.version.chunks)) onComponent.add(m.hash);
     }
@@ -123,6 +125,8 @@ export async function push(
   }
   state.commit(space.id, changes.map((ch) => ({ version: ch.version, ...(ch.local && !ch.version.deleted ? { local: ch.local } : {}) })));
   report.pushed += changes.length;
+  // Versions committed pending earlier, now with their content (engine/pending.ts).
+  report.completed = (report.completed ?? 0) + changes.filter((ch) => samePending(synced.get(ch.version.path), ch.version)).length;
   return { kind: "done", head, count: changes.length };
 }
 

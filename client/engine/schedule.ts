@@ -17,7 +17,10 @@
  *   prefetches (LARGE_BYTES).
  * - The others wait: a download's remote version goes to the state's `waiting` table with the
  *   reason and the time it may go (tried again at every sync, and the daemon wakes for it); an
- *   upload is not committed, so it stays a local change that the next sync finds again.
+ *   upload is committed pending at once (`deferredUploads`, engine/pending.ts, XEP-draft.md
+ *   § 5.16: announced, its content not uploaded), and its content goes when the plan lets it
+ *   (the plan pushes the pending version again, complete). A sharing manager that refuses
+ *   pending versions: the upload is not committed and stays a local change, as before.
  * - A large transfer (a download that apply.ts streams, an upload in a group of files above
  *   LARGE_BYTES) may pause at a batch boundary: before each 4 MiB window it downloads, before
  *   each batch it uploads, `pauseCheck` plans it again at `ctx.now()` with the policy in force
@@ -27,8 +30,8 @@
  *   downloading are written first, so nothing fetched is thrown away. Small transfers never
  *   pause (they are over in a moment).
  * - A paused download keeps its verified prefix (apply.ts, the state's `partials`) and waits in
- *   `waiting` like a deferred one, "paused at 8.4 MB of 24 MiB: <why>"; a paused upload is not
- *   committed and stays a local change, its chunks already sent on the sharing manager (content
+ *   `waiting` like a deferred one, "paused at 8.4 MB of 24 MiB: <why>"; a paused upload is
+ *   committed pending (as a deferred one), its chunks already sent on the sharing manager (content
  *   addressed: the next slot request does not name them missing, so they are not sent again).
  *   Nothing else starts in that round. Pre-empted, the sync returns `incomplete` for the caller
  *   to run the higher-priority work and sync again; paused by time or metered, the sync plans
@@ -39,7 +42,9 @@
  *   row per large file, no work per chunk). Without a schedule nothing pauses.
  * - Contacts' characteristics (issue 9: who is online when, XEP-draft.md § 5.15): `transfersOf`
  *   gives each upload and download the urgency its space's `<contacts/>` answer gives that
- *   direction (schedule/urgency.ts, fetched once per sync by contacts.ts), 0 without one.
+ *   direction (schedule/urgency.ts, fetched once per sync by contacts.ts), 0 without one, plus
+ *   whether that transfer can finish within this account's typical session at its recorded
+ *   rate (schedule/throughput.ts).
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { ChunkHash } from "../../protocol/ids.ts";
@@ -48,6 +53,7 @@ import { PARALLEL, type TransferOptions } from "../remote.ts";
 import type { ChunkSink } from "../scanner.ts";
 import { CpuPacer, RateLimits } from "../schedule/bucket.ts";
 import { formatBytes, type Priority, type SchedulePolicy } from "../schedule/policy.ts";
+import { withFit } from "../schedule/throughput.ts";
 import { NO_URGENCY, type SpaceUrgency } from "../schedule/urgency.ts";
 import { plan, type Pending, type Planned } from "../schedule/queue.ts";
 import type { Synced } from "../state.ts";
@@ -82,6 +88,8 @@ export interface ScheduledRound {
   readonly queue: QueuedTransfer[];
   /** The deferred downloads (apply actions), with what their waiting row says. */
   readonly deferredDownloads: Array<{ action: Extract<Action, { type: "apply" }>; reason: string; untilMs?: number }>;
+  /** The deferred uploads (push actions), in plan order: committed pending if they can be (engine/pending.ts). */
+  readonly deferredUploads: Array<Extract<Action, { type: "push" }>>;
 }
 
 /**
@@ -99,7 +107,8 @@ export function transfersOf(space: string, actions: readonly Action[], synced: R
     if (a.type === "push" && !a.version.deleted && a.version.kind === "file") {
       direction = "up";
       chunks = a.version.chunks;
-      have = onComponent ??= new Set([...synced.values()].flatMap((s) => (s.version.deleted ? [] : s.version.chunks.map((c) => c.hash))));
+      // Not the chunks of a version of ours committed pending (§ 5.16): they are not there yet.
+      have = onComponent ??= new Set([...synced.values()].flatMap((s) => (s.version.deleted || s.version.pending ? [] : s.version.chunks.map((c) => c.hash))));
     } else if (a.type === "apply" && !a.remote.deleted && a.remote.kind === "file") {
       direction = "down";
       chunks = a.remote.chunks;
@@ -112,7 +121,8 @@ export function transfersOf(space: string, actions: readonly Action[], synced: R
       seen.add(c.hash);
       size += c.size;
     }
-    const u = urgency[direction];
+    // The space's urgency for the direction, with whether this transfer fits the time online (throughput.ts).
+    const u = withFit(urgency[direction], urgency.budget, direction, size);
     if (size > 0) out.set(a, { space, path: a.path, direction, size, urgency: u.urgency, ...(u.reason ? { urgencyReason: u.reason } : {}) });
   }
   return out;
@@ -127,12 +137,14 @@ export function scheduleRound(space: string, actions: readonly Action[], synced:
   const groups: Action[][] = [first];
   const queue: QueuedTransfer[] = [];
   const deferredDownloads: ScheduledRound["deferredDownloads"] = [];
+  const deferredUploads: ScheduledRound["deferredUploads"] = [];
   let key: string | undefined;
   for (const p of planned) {
     const a = byItem.get(p.item)!;
     queue.push({ path: p.item.path, direction: p.item.direction, size: p.item.size, priority: p.priority, timing: p.timing, reason: p.reason, ...(p.item.urgency ? { urgency: p.item.urgency } : {}), ...(p.runAt ? { runAtMs: p.runAt.getTime() } : {}) });
     if (p.timing !== "now") {
       if (a.type === "apply") deferredDownloads.push({ action: a, reason: p.reason, ...(p.runAt ? { untilMs: p.runAt.getTime() } : {}) });
+      else if (a.type === "push") deferredUploads.push(a);
       continue;
     }
     const k = `${p.priority} ${p.item.size > LARGE_BYTES}`;
@@ -140,7 +152,7 @@ export function scheduleRound(space: string, actions: readonly Action[], synced:
     key = k;
     groups.at(-1)!.push(a);
   }
-  return { groups, queue, deferredDownloads };
+  return { groups, queue, deferredDownloads, deferredUploads };
 }
 
 /** When the first waiting transfer of `queue` may go (ms); undefined: none waits for a time. */

@@ -17,6 +17,10 @@
  * or metered, the next round plans again. Partials (engine/partials.ts) that no transfer of the
  * first round continues are removed then (their temp files are spared from the stale-temp
  * cleanup otherwise).
+ * Pending versions (XEP-draft.md § 5.16, engine/pending.ts): with a schedule, the uploads it
+ * holds back (and those a pause left) are committed pending after the round's pushes, so the
+ * members learn of them now; a remote version pending its uploader's content waits in the state
+ * (with or without a schedule), and so does a local edit concurrent with it.
  * With a schedule, too, the sync asks the sharing manager about the space's members once
  * (`<contacts/>`, engine/contacts.ts), before its first round, and every round's plan takes its
  * urgency from that one answer.
@@ -39,6 +43,7 @@ import { plan, type Action } from "./plan.ts";
 import { push, type Pushed } from "./push.ts";
 import { hashPacer, LARGE_BYTES, pauseCheck, scheduleRound, transferOptions, type QueuedTransfer, type ScheduledRound } from "./schedule.ts";
 import { spaceContacts, type SpaceContacts } from "./contacts.ts";
+import { commitPending, holdPending, markAnnounced, toAnnounce, type HeldPending } from "./pending.ts";
 import type { Contact } from "../../protocol/stanzas/contacts.ts";
 
 export type { SyncContext } from "./context.ts";
@@ -57,6 +62,10 @@ export interface SyncReport {
   readonly head: number;
   /** Transfers the schedule holds back (after the last round), in plan order; absent without a schedule. */
   readonly waiting?: QueuedTransfer[];
+  /** Uploads committed pending this sync (announced, their content to follow: engine/pending.ts). */
+  readonly announced?: number;
+  /** Versions committed pending before whose content this sync uploaded (their completion). */
+  readonly completed?: number;
 }
 
 const ROUNDS = 6;
@@ -74,6 +83,8 @@ interface Survey {
   readonly refused: readonly RefusedEntry[];
   /** With a schedule: the round's actions planned (engine/schedule.ts). */
   readonly scheduled?: ScheduledRound;
+  /** Remote versions pending their uploader's content (engine/pending.ts): they wait, not in `actions`. */
+  readonly held: HeldPending;
 }
 
 /**
@@ -118,7 +129,9 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader,
   }
   // Each path's latest entry dominates its earlier ones, so these are all the merge needs.
   // Refused entries count as read (they will never be written), or the digests would never agree.
-  const seen = mergeAll([...[...remoteChanges.values()].map((e) => e.vector), ...refused.map((r) => r.vector)]);
+  // Pending ones (§ 5.16) do not: this device has not got them, and the uploader's SNM after
+  // the completion (same vector) must be news to it.
+  const seen = mergeAll([...[...remoteChanges.values()].filter((e) => !e.pending).map((e) => e.vector), ...refused.map((r) => r.vector)]);
   const synced = state.entries(space.id);
   await expandRemote(ctx, remoteChanges, synced);
   let seeded = false;
@@ -128,7 +141,7 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader,
     if (!uploader) return;
     if (!seeded) {
       seeded = true;
-      for (const s of synced.values()) if (!s.version.deleted) uploader.skip(s.version.chunks.map((x) => x.hash));
+      for (const s of synced.values()) if (!s.version.deleted && !s.version.pending) uploader.skip(s.version.chunks.map((x) => x.hash));
     }
     return uploader.add(c, bytes);
   });
@@ -150,17 +163,21 @@ async function survey(ctx: SyncContext, after: number, uploader?: ChunkUploader,
   // The scanned entries themselves (they are Disk values): no second object per path.
   const disk = new Map<string, Disk>(scanned.entries.map((e) => [e.path, e]));
   const readOnly = space.kind === "mine" && space.owner !== ctx.me;
-  const actions = plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly });
   // The policy in force now (it may have changed since the sync started: EngineSchedule.latest).
   const policy = ctx.schedule ? (ctx.schedule.latest?.() ?? ctx.schedule.policy) : undefined;
+  const held = holdPending(space.id, plan({ synced: keep(synced), disk, remote: keep(remoteChanges), replica, nowMs: ctx.now(), readOnly }), policy);
+  const actions = held.actions;
   const planned = policy ? scheduleRound(space.id, actions, synced, disk, policy, new Date(ctx.now()), contacts?.urgency) : undefined;
-  const scheduled = planned ? withPartials(planned, actions, state.partials(space.id)) : undefined;
-  return { head, seen, synced, scanned, disk, actions, refused, ...(scheduled ? { scheduled } : {}) };
+  const partly = planned ? withPartials(planned, actions, state.partials(space.id)) : undefined;
+  // Uploads already announced say so; remote versions pending their uploader's content are listed, held.
+  const announced = new Set([...synced].flatMap(([p, s]) => (s.version.pending ? [p] : [])));
+  const scheduled = partly ? { ...partly, queue: [...markAnnounced(partly.queue, announced), ...held.queue] } : undefined;
+  return { head, seen, synced, scanned, disk, actions, refused, held, ...(scheduled ? { scheduled } : {}) };
 }
 
 export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
   const { fs, state, remote, space, replica } = ctx;
-  const report = { space: space.id, pushed: 0, pulled: 0, conflicts: 0, readOnlySkipped: [] as string[], skipped: [] as Array<{ path: string; reason: string }>, bytesUp: 0, bytesDown: 0, head: space.pulled };
+  const report = { space: space.id, pushed: 0, pulled: 0, conflicts: 0, readOnlySkipped: [] as string[], skipped: [] as Array<{ path: string; reason: string }>, bytesUp: 0, bytesDown: 0, head: space.pulled, announced: 0, completed: 0 };
   /**
    * Paths held back this sync, with the reason: local ones the sharing manager refused (push.ts),
    * remote ones a local path spelt otherwise occupies (apply.ts: their versions go to `waiting`,
@@ -186,7 +203,7 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
 
   for (let round = 0; round < ROUNDS; round++) {
     ctx.signal?.throwIfAborted();
-    const { head, seen, synced, scanned, disk, actions, refused, scheduled } = await survey(ctx, pulledSeq, uploader, contacts);
+    const { head, seen, synced, scanned, disk, actions, refused, scheduled, held } = await survey(ctx, pulledSeq, uploader, contacts);
     if (ctx.preempt) {
       ctx.preempt.read = mergeAll([state.vector(space.id), seen]);
       ctx.preempt.incoming = new Set(actions.flatMap((a) => (a.type === "apply" ? [a.path] : a.type === "conflict" ? [a.path, ...(a.copy ? [a.copy] : [])] : [])));
@@ -197,7 +214,12 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
     if (scheduled) {
       waitingNow = scheduled.queue.filter((q) => q.timing !== "now");
       deferred = scheduled.deferredDownloads.map((d) => ({ version: d.action.remote, reason: d.reason, ...(d.untilMs !== undefined ? { untilMs: d.untilMs } : {}) }));
+    } else {
+      deferred = [];
+      if (held.queue.length) waitingNow = held.queue;
     }
+    // Pending remote versions wait in the state, with or without a schedule (engine/pending.ts).
+    deferred.push(...held.waits);
     if (refused.length) state.addRefused(space.id, refused.map((r) => ({ path: r.path, reason: refusedReason(r) })));
     for (const r of refused) heldBack.set(r.path, refusedReason(r));
     if (uploader) {
@@ -271,6 +293,21 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
       // Commits one after the other: the head after the last, and how many came before it since.
       if (p.kind === "done") pushed = { kind: "done", head: p.head, count: p.count + (pushed.kind === "done" ? pushed.count : 0) };
     }
+    // Uploads the schedule holds back, and those a pause left, are announced now: committed
+    // pending, their content to follow (engine/pending.ts).
+    if (scheduled && pushed.kind !== "conflict") {
+      // After a pause, the groups from `pausedAt` on were not committed (the paused one included).
+      const unpushed = groups.slice(pausedAt).flat();
+      const announce = toAnnounce(ctx, [...scheduled.deferredUploads, ...unpushed].filter((a) => !heldBack.has(a.path)), synced);
+      const a = await commitPending(ctx, announce, report);
+      if (a.kind === "conflict") pushed = { kind: "conflict", missingChunks: false };
+      else if (a.kind === "done") {
+        report.announced += a.count;
+        pushed = { kind: "done", head: a.head, count: a.count + (pushed.kind === "done" ? pushed.count : 0) };
+        const paths = new Set(announce.map((x) => x.path));
+        if (waitingNow) waitingNow = markAnnounced(waitingNow, paths);
+      }
+    }
     for (const [path, reason] of heldBack) if (!report.skipped.some((x) => x.path === path)) report.skipped.push({ path, reason });
     if (pushed.kind === "conflict") {
       if (pushed.missingChunks) trustSynced = false;
@@ -309,7 +346,8 @@ export async function syncSpace(ctx: SyncContext): Promise<SyncReport> {
  * the daemon's start-up check, so that a space with neither local nor remote changes costs no
  * sync session (XEP-draft.md § 5.12). A touched file with the same content counts as a change
  * (its sync is short), so nothing is read: the walk's stats answer (a new 1 GiB file was
- * hashed here once, and then again by the sync it started).
+ * hashed here once, and then again by the sync it started). A version of ours committed
+ * pending (engine/pending.ts) counts too: its content is still to upload.
  */
 export async function hasLocalChanges(ctx: Pick<SyncContext, "fs" | "state" | "space">): Promise<boolean> {
   if ((await checkMarker(ctx.fs, ctx.space.id)) !== "ok") return false;
@@ -323,6 +361,8 @@ export async function hasLocalChanges(ctx: Pick<SyncContext, "fs" | "state" | "s
     if (!s || s.version.deleted || e.changed) return true;
   }
   for (const [path, s] of synced) if (!s.version.deleted && !seen.has(path) && !covered(path)) return true;
+  // A version of ours committed pending (§ 5.16) still has its content to upload.
+  for (const s of synced.values()) if (s.version.pending) return true;
   return false;
 }
 
@@ -346,9 +386,9 @@ export async function inspectSpace(ctx: SyncContext): Promise<SpaceStatus> {
   const marker = await checkMarker(ctx.fs, ctx.space.id);
   if (marker !== "ok") return { status: "paused", reason: marker, pendingUp: 0, pendingDown: 0, readOnlySkipped: 0, skipped: [] };
   const contacts = ctx.schedule ? await spaceContacts(ctx) : undefined;
-  const { scanned, actions, refused, scheduled } = await survey(ctx, ctx.state.space(ctx.space.id)?.pulled ?? 0, undefined, contacts);
+  const { scanned, actions, refused, scheduled, held } = await survey(ctx, ctx.state.space(ctx.space.id)?.pulled ?? 0, undefined, contacts);
   const up = actions.filter((a) => a.type === "push" || (a.type === "conflict" && a.keep === "local")).length;
-  const down = actions.filter((a) => a.type === "apply" || a.type === "conflict").length;
+  const down = actions.filter((a) => a.type === "apply" || a.type === "conflict").length + held.waits.length;
   return {
     status: up + down > 0 ? "pending" : "in-sync",
     pendingUp: up,

@@ -139,7 +139,8 @@ export function plan(items: readonly Pending[], policy: SchedulePolicy, now: Dat
     return { ...rank, timing: "held", runAt: undefined, reason: `${never} within ${Math.round(HORIZON_DAYS / 366)} years` };
   });
   // Why the urgency, after the reason of the timing.
-  const said = out.map((p) => (p.item.urgency && p.item.urgencyReason ? { ...p, reason: `${p.reason}; ${p.item.urgencyReason}` } : p));
+  // (Also at urgency 0: a transfer that will not finish in the time online says so, throughput.ts.)
+  const said = out.map((p) => (p.item.urgencyReason ? { ...p, reason: `${p.reason}; ${p.item.urgencyReason}` } : p));
   return said.sort(compare);
 }
 

@@ -16,8 +16,12 @@
  * "This account" is the user's member entry: the component records presence per bare JID, so
  * every device of the user counts. Unknown facts add nothing: no answer (an older sharing
  * manager), no history, urgency 0.
+ *
+ * Per transfer, throughput.ts adds whether it can finish within this account's typical session
+ * at its recorded rate (`budget`, set by engine/contacts.ts beside these).
  */
 import type { Contact, Contacts } from "../../protocol/stanzas/contacts.ts";
+import type { TimeBudget } from "./throughput.ts";
 
 /** Sessions shorter than this (seconds) count as short. */
 export const SHORT_SESSION_S = 30 * 60;
@@ -32,6 +36,8 @@ export interface Urgent {
 export interface SpaceUrgency {
   readonly up: Urgent;
   readonly down: Urgent;
+  /** This account's rates and typical session (throughput.ts): each transfer's fit is added to the above. */
+  readonly budget?: TimeBudget;
 }
 
 export const NO_URGENCY: SpaceUrgency = { up: { urgency: 0 }, down: { urgency: 0 } };

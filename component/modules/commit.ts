@@ -9,6 +9,14 @@
  * bytes it holds (`bad-request`), when a file is over the size limit or the space over its
  * quota. Chunks are recorded only once durable (record-chunks.ts), so an accepted commit never
  * names bytes a crash could lose. The check runs inside the store's transaction.
+ *
+ * A pending version (§ 5.16, `<pending/>`) is one whose content is not uploaded yet: the
+ * missing-chunks rule does not apply to its chunks (its manifest blobs, if any, must be there),
+ * the size limit and the quota do. It is stored with `by`, the committing member, and served so;
+ * a commit naming `by` itself is refused. The same version complete (equal vector, same content,
+ * no marker) completes it like a repeat; the same version pending over a complete one is refused
+ * as a conflict (it would hide content that is there). The store keeps the chunks of the version
+ * a pending one replaced until it is completed or replaced (store/memory-metadata.ts `pendingLive`).
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { BareJid, ChunkHash } from "../../protocol/ids.ts";
@@ -50,7 +58,8 @@ function checkCommit(deps: Deps, commit: I.Commit, ctx: CommitContext, unusable:
     }
     if (current) {
       const order = compare(version.vector, current.vector);
-      const repeat = order === "equal" && sameContent(version, current);
+      // Pending over the same version complete would take back content that is there.
+      const repeat = order === "equal" && sameContent(version, current) && !(version.pending && !current.pending);
       if (order !== "greater" && !repeat) throw conflictWith(version.path, current);
       if (!current.deleted) delta -= current.size;
     }
@@ -100,7 +109,8 @@ async function unusableChunks(deps: Deps, commit: I.Commit, member: BareJid): Pr
   const named = new Set<ChunkHash>();
   for (const { version: v } of commit.changes) {
     if (v.deleted) continue;
-    for (const c of v.chunks) named.add(c.hash);
+    // A pending version's chunks are neither required nor referenced (§ 5.16): nothing to prove.
+    if (!v.pending) for (const c of v.chunks) named.add(c.hash);
     for (const m of v.manifest ?? []) named.add(m.hash);
   }
   if (named.size === 0) return named;
@@ -126,10 +136,23 @@ async function expandManifests(deps: Deps, changes: readonly I.CommitChange[], u
 }
 
 /**
+ * A commit's pending versions (§ 5.16) get `by`, the committing member, as stored and served;
+ * a commit that names `by` itself is refused (only the component says who committed).
+ */
+function stampPending(commit: I.Commit, member: BareJid): I.Commit {
+  if (!commit.changes.some((c) => c.version.pending)) return commit;
+  for (const { version: v } of commit.changes) {
+    if (v.pending?.by !== undefined) throw new ShareError("bad-request", { text: `${v.path}: a commit's <pending/> carries no by (the sharing manager sets it)` });
+  }
+  return { ...commit, changes: commit.changes.map((c) => (c.version.pending ? { ...c, version: { ...c.version, pending: { by: member } } } : c)) };
+}
+
+/**
  * Applies `commit` for `member` (a member and a writer of the space) and resolves the new head,
  * or throws the ShareError that refuses it (nothing changed then).
  */
-export async function applyCommit(deps: Deps, member: BareJid, parsed: I.Commit, opts: CommitOptions = {}): Promise<number> {
+export async function applyCommit(deps: Deps, member: BareJid, received: I.Commit, opts: CommitOptions = {}): Promise<number> {
+  const parsed = stampPending(received, member);
   const s = await memberSpace(deps, parsed.space, member);
   assertWriter(s, member);
   const unusable = await unusableChunks(deps, parsed, member);

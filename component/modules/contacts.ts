@@ -17,7 +17,8 @@
  * Throughput (Throughput), in memory only (a restart forgets it; the next transfers teach it
  * again): a moving average of the bytes per second of the batch uploads the HTTP server received
  * from the member and of the batch downloads it sent them (component/http.ts `onTransfer`).
- * Batches below MIN_SAMPLE_BYTES are ignored: their time is latency, not throughput.
+ * Batches below MIN_SAMPLE_BYTES are ignored: their time is latency, not throughput. Clients
+ * weigh each transfer by it (client/schedule/throughput.ts: can it finish within a session?).
  *
  * Only members of the space may ask (others get item-not-found, as for a space that does not
  * exist, § 6 rule 2), and the answer lists only that space's members.

@@ -9,7 +9,7 @@
  * - `commit` validates, reads and calls `check` before its first mutation, so any throw
  *   leaves the store exactly as it was (the SQLite transaction's rollback, by construction).
  * - GC bookkeeping mirrors the SQLite tables: `refs` names the chunks of current, non-deleted
- *   versions per space and path; `orphans` holds, per chunk and space, the seq at which the
+ *   versions per space and path (for a pending version, those it keeps, `pendingLive`); `orphans` holds, per chunk and space, the seq at which the
  *   chunk lost its last reference in that space. Rules in `reclaimableNow`.
  */
 import { badRequest, ShareError } from "../../protocol/errors.ts";
@@ -30,7 +30,7 @@ interface ChunkRow {
   readonly created: number;
 }
 
-const copyEntry = <T extends FileVersion>(e: T): T => ({ ...e, chunks: e.chunks.map((c) => ({ ...c })) });
+const copyEntry = <T extends FileVersion>(e: T): T => ({ ...e, chunks: e.chunks.map((c) => ({ ...c })), ...(e.pending ? { pending: { ...e.pending } } : {}) });
 const copyGroup = (g: Group): Group => ({
   id: g.id,
   name: g.name,
@@ -76,7 +76,9 @@ export function normalizeVersions(versions: readonly FileVersion[]): FileVersion
     const { path, kind, hash, size, mtimeMs, mode, deleted, replica } = v;
     const chunks = v.chunks.map((c) => ({ hash: c.hash, size: c.size }));
     const was = deleted && v.was ? { was: v.was } : {};
-    return { path, kind, vector: decode(encode(v.vector)), hash, size, mtimeMs, mode, deleted, replica, chunks, ...was };
+    if (v.pending && (deleted || kind !== "file")) throw badRequest(`${path}: only a file's content can be pending`);
+    const pending = v.pending ? { pending: v.pending.by ? { by: v.pending.by } : {} } : {};
+    return { path, kind, vector: decode(encode(v.vector)), hash, size, mtimeMs, mode, deleted, replica, chunks, ...was, ...pending };
   });
 }
 
@@ -84,6 +86,24 @@ export function normalizeVersions(versions: readonly FileVersion[]): FileVersion
 /** What a current version keeps alive: its chunks and, for long lists, its manifest blobs. */
 export const liveChunks = (v: FileVersion | undefined): readonly ChunkHash[] =>
   v === undefined || v.deleted ? [] : [...v.chunks.map((c) => c.hash), ...manifestRefs(v.chunks).map((m) => m.hash)];
+
+/**
+ * What a path's version keeps alive once written over `old` (XEP-draft.md § 5.16): for a
+ * complete version, `liveChunks`; for a pending one, whose chunks are not uploaded yet, the
+ * chunks the last complete version of the path had (`kept`, carried over pending after pending),
+ * so that nothing a member still needs, or the completion's upload counts on, is collected
+ * while the content is on its way; and its own manifest blobs (uploaded with it). `oldKept`:
+ * what `old` kept, if it was pending. Shared by both stores.
+ */
+export function pendingLive(v: FileVersion, old: FileVersion | undefined, oldKept: readonly ChunkHash[] | undefined): { live: ChunkHash[]; kept?: ChunkHash[] } {
+  if (!v.pending) return { live: [...liveChunks(v)] };
+  const kept = old?.pending ? [...(oldKept ?? [])] : old && !old.deleted ? [...new Set(old.chunks.map((c) => c.hash))] : [];
+  return { live: [...new Set([...kept, ...manifestRefs(v.chunks).map((m) => m.hash)])], kept };
+}
+
+/** What a stored version keeps alive now (`pendingLive` of it, with what it kept). */
+export const storedLive = (v: FileVersion | undefined, kept: readonly ChunkHash[] | undefined): readonly ChunkHash[] =>
+  v?.pending ? [...new Set([...(kept ?? []), ...manifestRefs(v.chunks).map((m) => m.hash)])] : liveChunks(v);
 const liveSize = (v: FileVersion | undefined): number => (v === undefined || v.deleted ? 0 : v.size);
 
 /**
@@ -113,7 +133,8 @@ export function checkNamedChunks(versions: readonly FileVersion[], held: (hash: 
   const wrong = new Map<ChunkHash, { hash: ChunkHash; declared: number; held: number }>();
   for (const v of versions) {
     if (v.deleted) continue;
-    for (const c of [...v.chunks, ...manifestRefs(v.chunks)]) {
+    // A pending version's chunks are not uploaded yet (§ 5.16); its manifest blobs are.
+    for (const c of [...(v.pending ? [] : v.chunks), ...manifestRefs(v.chunks)]) {
       const size = held(c.hash);
       if (size === undefined) missing.add(c.hash);
       else if (size !== c.size) wrong.set(c.hash, { hash: c.hash, declared: c.size, held: size });
@@ -167,6 +188,8 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly chunks = new Map<ChunkHash, ChunkRow>();
   private readonly refs = new Map<ChunkHash, Map<SpaceId, Set<string>>>();
   private readonly orphans = new Map<ChunkHash, Map<SpaceId, number>>();
+  /** Per `space\0path` of a pending version: the chunks it keeps alive (`pendingLive`). */
+  private readonly kept = new Map<string, readonly ChunkHash[]>();
   /** Per space, fold key → the live path that has it. */
   private readonly folds = new Map<SpaceId, Map<string, string>>();
   /** Every member who uploaded a chunk's bytes (the first one is also `chunks`' uploader). */
@@ -234,7 +257,10 @@ export class MemoryMetadataStore implements MetadataStore {
   }
   async deleteSpace(id: SpaceId): Promise<void> {
     this.open();
-    for (const e of this.entries.get(id)?.values() ?? []) for (const h of liveChunks(e)) this.unref(h, id, e.path);
+    for (const e of this.entries.get(id)?.values() ?? []) {
+      for (const h of storedLive(e, this.kept.get(`${id}\u0000${e.path}`))) this.unref(h, id, e.path);
+      this.kept.delete(`${id}\u0000${e.path}`);
+    }
     for (const [hash, bySpace] of this.orphans) if (bySpace.delete(id) && bySpace.size === 0) this.orphans.delete(hash);
     this.spaces.delete(id);
     this.entries.delete(id);
@@ -269,15 +295,20 @@ export class MemoryMetadataStore implements MetadataStore {
     next.forEach((v, i) => {
       const seq = s.head + 1 + i;
       const old = index.get(v.path);
-      for (const h of liveChunks(old)) {
+      const key = `${space}\u0000${v.path}`;
+      const oldKept = this.kept.get(key);
+      for (const h of storedLive(old, oldKept)) {
         this.unref(h, space, v.path);
         lost.set(h, seq);
         touched.add(h);
       }
-      for (const h of liveChunks(v)) {
+      const { live, kept } = pendingLive(v, old, oldKept);
+      for (const h of live) {
         this.addRef(h, space, v.path);
         touched.add(h);
       }
+      if (kept) this.kept.set(key, kept);
+      else this.kept.delete(key);
       s.usedBytes += liveSize(v) - liveSize(old);
       index.set(v.path, { ...v, seq });
     });

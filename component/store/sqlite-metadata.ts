@@ -13,7 +13,9 @@
  *
  * Invariants (the contract suite checks them against MemoryMetadataStore too):
  * - `entries` holds the current version of each path; `seq` is unique per space and ≤ head.
- * - `chunk_refs` lists exactly the chunks of current, non-deleted versions, per space and path.
+ * - `chunk_refs` lists exactly the chunks of current, non-deleted versions, per space and path;
+ *   for a pending version (XEP-draft.md § 5.16, `entries.pending_by` not NULL) the chunks it
+ *   keeps (`entries.kept`, packed 32-byte hashes) and its manifest blobs (migration 9).
  * - `uploader_bytes(uploader)` = the sum of `chunks.size` over that uploader's rows, kept by
  *   `addChunks` (one upsert per call for the rows it inserted, migration 3) and by triggers on
  *   deletes and updates of `chunks` (migration 2), so `uploadedBytes` is one row, not a scan.
@@ -44,7 +46,7 @@ import { decode, encode } from "../../protocol/vv.ts";
 import { packChunks, unpackChunks } from "../../protocol/chunk-list.ts";
 import { nextPendingSnm, type AckRecord, type CommitContext, type MetadataStore, type PendingSnm, type PresenceSummary, type SpaceRecord } from "./metadata.ts";
 import type { Snm } from "../../protocol/stanzas/sync-signals.ts";
-import { checkFolds, checkMembers, checkNamedChunks, checkSpaceShape, checkSummary, hourMasks, hoursOf, liveChunks, normalizeVersions } from "./memory-metadata.ts";
+import { checkFolds, checkMembers, checkNamedChunks, checkSpaceShape, checkSummary, hourMasks, hoursOf, normalizeVersions, pendingLive, storedLive } from "./memory-metadata.ts";
 import { foldKey } from "../../protocol/paths.ts";
 
 /** Append-only: never edit an applied migration, add one. */
@@ -135,6 +137,12 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (member, day)) WITHOUT ROWID;
    CREATE INDEX presence_days_day ON presence_days(day);
    CREATE TABLE presence_summary (member TEXT PRIMARY KEY, last_seen INTEGER NOT NULL, session_ms INTEGER) WITHOUT ROWID;`,
+  // 9: pending versions (XEP-draft.md § 5.16), committed before their content: `pending_by` the
+  // member who committed it ('' if unnamed), NULL for every complete version; `kept` the chunks
+  // of the last complete version of the path that it keeps referenced (memory-metadata.ts
+  // `pendingLive`), 32-byte hashes concatenated. Existing rows are complete: NULL, NULL.
+  `ALTER TABLE entries ADD COLUMN pending_by TEXT;
+   ALTER TABLE entries ADD COLUMN kept BLOB;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -195,8 +203,16 @@ interface EntryRow {
   replica: ReplicaId;
   vector: Buffer;
   chunks: Buffer;
+  pending_by: string | null;
 }
-const ENTRY_COLS = "path, seq, kind, hash, size, mtime, mode, deleted, replica, vector, chunks";
+const ENTRY_COLS = "path, seq, kind, hash, size, mtime, mode, deleted, replica, vector, chunks, pending_by";
+
+const packHashes = (hashes: readonly ChunkHash[]): Buffer => Buffer.concat(hashes.map((h) => Buffer.from(h, "hex")));
+const unpackHashes = (b: Buffer | null | undefined): ChunkHash[] => {
+  const out: ChunkHash[] = [];
+  for (let at = 0; b && at + 32 <= b.length; at += 32) out.push(b.toString("hex", at, at + 32) as ChunkHash);
+  return out;
+};
 
 function toEntry(r: EntryRow): IndexEntry {
   const { path, seq, kind, hash, size, mode, replica } = r;
@@ -204,7 +220,8 @@ function toEntry(r: EntryRow): IndexEntry {
   const vector = decode(r.vector);
   // A deletion's `hash` column holds what it deleted (`was`), or is empty.
   if (r.deleted === 1) return { path, seq, kind, hash: "", size, mtimeMs: r.mtime, mode, deleted: true, replica, vector, chunks, ...(hash ? { was: hash } : {}) };
-  return { path, seq, kind, hash, size, mtimeMs: r.mtime, mode, deleted: false, replica, vector, chunks };
+  const pending = r.pending_by === null ? {} : { pending: r.pending_by ? { by: r.pending_by as BareJid } : {} };
+  return { path, seq, kind, hash, size, mtimeMs: r.mtime, mode, deleted: false, replica, vector, chunks, ...pending };
 }
 
 function toSpace(r: SpaceRow, members: readonly BareJid[]): SpaceRecord {
@@ -266,10 +283,11 @@ export class SqliteMetadataStore implements MetadataStore {
       setHead: p("UPDATE spaces SET head = ?, used_bytes = ? WHERE id = ?"),
       getEntry: p(`SELECT ${ENTRY_COLS} FROM entries WHERE space_id = ? AND path = ?`),
       readIndex: p(`SELECT ${ENTRY_COLS} FROM entries WHERE space_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      putEntry: p(`INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (space_id, path) DO UPDATE
+      putEntry: p(`INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (space_id, path) DO UPDATE
         SET seq = excluded.seq, kind = excluded.kind, hash = excluded.hash, size = excluded.size, mtime = excluded.mtime,
         mode = excluded.mode, deleted = excluded.deleted, replica = excluded.replica, vector = excluded.vector,
-        chunks = excluded.chunks`),
+        chunks = excluded.chunks, pending_by = excluded.pending_by, kept = excluded.kept`),
+      getKept: p("SELECT kept FROM entries WHERE space_id = ? AND path = ?").pluck(),
       chunkSize: p("SELECT size FROM chunks WHERE hash = ?").pluck(),
       addRef: p("INSERT OR IGNORE INTO chunk_refs VALUES (?, ?, ?)"),
       dropRef: p("DELETE FROM chunk_refs WHERE space_id = ? AND path = ? AND hash = ?"),
@@ -429,11 +447,13 @@ export class SqliteMetadataStore implements MetadataStore {
     next.forEach((v, i) => {
       const seq = row.head + 1 + i;
       const old = current.get(v.path);
-      for (const h of liveChunks(old)) {
+      const oldKept = old?.pending ? unpackHashes(this.q.getKept.get(space, v.path) as Buffer | null) : undefined;
+      for (const h of storedLive(old, oldKept)) {
         this.q.dropRef.run(space, v.path, h);
         lost.set(h, seq);
       }
-      for (const h of liveChunks(v)) {
+      const { live, kept } = pendingLive(v, old, oldKept);
+      for (const h of live) {
         this.q.addRef.run(space, v.path, h);
         added.add(h);
       }
@@ -441,7 +461,7 @@ export class SqliteMetadataStore implements MetadataStore {
       const { path, kind, size, mtimeMs, mode, deleted, replica } = v;
       const hash = deleted ? (v.was ?? "") : v.hash;
       this.q.putEntry.run(space, path, seq, kind, hash, size, mtimeMs, mode, deleted ? 1 : 0, replica,
-        encode(v.vector), packChunks(v.chunks));
+        encode(v.vector), packChunks(v.chunks), v.pending ? (v.pending.by ?? "") : null, kept ? packHashes(kept) : null);
     });
     if (this.q.anyOrphan.get(space)) for (const h of added) this.q.clearOrphan.run(space, h);
     for (const [h, lostAt] of lost) {

@@ -7,6 +7,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { ChunkHash } from "../../protocol/ids.ts";
+import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { Deps } from "../deps.ts";
 import { securityHeaders } from "./html.ts";
 import { Refusal, pathParam, type Space } from "./params.ts";
@@ -14,6 +15,11 @@ import { readTree, under } from "./replica.ts";
 import { writeZip, type ZipEntry } from "./zip.ts";
 
 const OCTETS = "application/octet-stream";
+
+/** A pending version (§ 5.16): committed, its content still on the committer's device. */
+function notUploaded(e: IndexEntry): Refusal {
+  return new Refusal(409, `${e.path} is not on the sharing manager yet: ${e.pending?.by ?? "its owner"}'s device has still to upload it. Try again later.`);
+}
 
 /** `attachment; filename="<ASCII stand-in>"; filename*=UTF-8''<the name>` (RFC 6266, RFC 8187). */
 export function attachment(name: string): string {
@@ -64,6 +70,7 @@ export async function download(deps: Deps, res: ServerResponse, s: Space, url: U
   const path = pathParam(url, false);
   const e = await deps.store.getEntry(s.id, path);
   if (!e || e.deleted || e.kind !== "file") throw new Refusal(404, `There is no file ${path} in this space.`);
+  if (e.pending) throw notUploaded(e);
   startDownload(res, path.slice(path.lastIndexOf("/") + 1), e.size);
   if (res.req.method === "HEAD") return void res.end();
   const write = writer(res);
@@ -77,6 +84,9 @@ export async function zip(deps: Deps, res: ServerResponse, s: Space, url: URL): 
   const live = [...tree.values()].filter((e) => !e.deleted && under(e.path, folder)).sort((a, b) => (a.path < b.path ? -1 : 1));
   if (folder && live.length === 0) throw new Refusal(404, `There is no folder ${folder} in this space.`);
   if (folder && live.length === 1 && live[0]!.path === folder && live[0]!.kind === "file") throw new Refusal(400, `${folder} is a file; download it as it is.`);
+  // An archive that silently lacked a file would look complete: refused instead.
+  const waiting = live.find((e) => e.pending);
+  if (waiting) throw notUploaded(waiting);
   // A folder's archive holds the folder itself; the whole space's holds its top level.
   const cut = folder.includes("/") ? folder.lastIndexOf("/") + 1 : 0;
   const base = folder ? folder.slice(cut) : s.record.name.replace(/[\\/:*?"<>|\u0000-\u001f]/g, "_") || "space";

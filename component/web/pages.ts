@@ -103,7 +103,7 @@ export function folderBody(v: FolderView): Safe {
     const e = c.entry;
     const href = c.dir ? spaceUrl(space.id, "", { path: c.path }) : spaceUrl(space.id, "file", { path: c.path });
     return html`<tr class="${c.dir ? "dir" : "file"}" data-path="${c.path}">
-<td class="name"><span class="icon" aria-hidden="true"></span><a href="${href}"${c.dir ? "" : html` download`}>${c.name}</a></td>
+<td class="name"><span class="icon" aria-hidden="true"></span><a href="${href}"${c.dir ? "" : html` download`}>${c.name}</a>${e?.pending ? html` <span class="waiting" title="Committed; its content is still on ${e.pending.by ?? "its owner"}'s device">not uploaded yet</span>` : ""}</td>
 <td class="size">${c.dir || !e ? "" : humanSize(e.size)}</td>
 <td class="mtime">${e ? when(e.mtimeMs) : ""}</td>
 <td class="version">${e ? html`<span title="${vectorText(e.vector)}">#${e.seq}</span> ${madeBy(v, e.replica)}` : ""}</td>

@@ -102,6 +102,11 @@ export function under(path: string, folder: string): boolean {
   return folder === "" || path === folder || path.startsWith(`${folder}/`);
 }
 
+/** A pending version (§ 5.16) cannot be copied or moved here: its content is not on the component. */
+function waitingFor(e: IndexEntry): ShareError {
+  return new ShareError("version-conflict", { text: `${e.path} is still being uploaded by ${e.pending?.by ?? "its owner"}'s device; try again once it is there.` });
+}
+
 const parentOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf("/")));
 
 export class WebReplica {
@@ -134,6 +139,8 @@ export class WebReplica {
       const cur = tree.get(path);
       expect.set(path, cur?.vector);
       if (cur && !cur.deleted && cur.kind === "dir") throw new ShareError("bad-request", { text: `${path} is a folder` });
+      // Its content is on another device still: it could be neither kept as a copy nor lost.
+      if (cur && !cur.deleted && cur.pending && cur.seq > seen) throw waitingFor(cur);
       this.#parents(tree, path, now, changes, expect);
       const mine: FileVersion = {
         path,
@@ -177,6 +184,8 @@ export class WebReplica {
     await this.#attempts(async () => {
       const tree = await readTree(this.d.deps, space);
       const moved = this.#live(tree, from, seen);
+      const waiting = moved.find((e) => e.pending);
+      if (waiting) throw waitingFor(waiting);
       const now = this.d.deps.now();
       const changes: CommitChange[] = [];
       const expect = new Map<string, VersionVector | undefined>();

@@ -10,11 +10,14 @@
  * A deletion is `deleted='true'` with no hash and no chunks (and, for a deleted file, `was`:
  * the content id it deleted); a directory is `kind='dir'`.
  * In an index page each `<file/>` also has `seq`; in a commit it may carry `<base/>`.
+ * A version committed before its content (§ 5.16) carries `<pending/>`, in index reads with
+ * `by`, the member who committed it; never on a deletion or a directory.
  */
 import { badRequest } from "../errors.ts";
-import { type ChunkRef, type EntryKind, type FileVersion, contentId } from "../file.ts";
+import { type ChunkRef, type EntryKind, type FileVersion, type PendingMark, contentId } from "../file.ts";
 import { isChunkHash, type ChunkHash } from "../ids.ts";
 import { MANIFEST_THRESHOLD, manifestOf } from "../manifest.ts";
+import { parseBareJid } from "../jid.ts";
 import { checkPath } from "../paths.ts";
 import { replicaId } from "../vv.ts";
 import {
@@ -56,6 +59,7 @@ export function buildFile(f: FileVersion, extra: Record<string, string> = {}): E
     const manifest = f.manifest ?? manifestOf(f.chunks)?.refs;
     if (manifest) for (const m of manifest) el.c("manifest", { hash: m.hash, size: String(m.size) });
     else for (const c of f.chunks) el.c("chunk", { hash: c.hash, size: String(c.size) });
+    if (f.pending) el.c("pending", f.pending.by ? { by: f.pending.by } : {});
   }
   return el;
 }
@@ -85,9 +89,12 @@ export function parseFile(el: Element): FileVersion {
   if (vector.entries.length === 0) throw badRequest("<file/> has an empty <vector/>");
   const chunkEls = childrenNamed(el, "chunk");
   const manifestEls = childrenNamed(el, "manifest");
+  const pendingEls = childrenNamed(el, "pending");
+  if (pendingEls.length > 1) throw badRequest(`<file path='${path}'/> has more than one <pending/>`);
   let hash = "";
   let chunks: ChunkRef[] = [];
   if (deleted || kind === "dir") {
+    if (pendingEls.length > 0) throw badRequest(`<file path='${path}'/> is a ${deleted ? "deletion" : "directory"} and cannot be pending`);
     if (optionalAttr(el, "hash") !== undefined || chunkEls.length > 0 || manifestEls.length > 0) {
       throw badRequest(`<file path='${path}'/> is a ${deleted ? "deletion" : "directory"} and cannot carry content`);
     }
@@ -99,17 +106,26 @@ export function parseFile(el: Element): FileVersion {
   } else {
     if (optionalAttr(el, "was") !== undefined) throw badRequest(`<file path='${path}'/> has was= but is not a deletion`);
     hash = parseHash(el, "hash");
+    const pending = parsePending(pendingEls[0]);
     if (manifestEls.length > 0) {
       if (chunkEls.length > 0) throw badRequest(`<file path='${path}'/> has both <chunk/> and <manifest/>`);
       // The sizes are checked once the manifest is expanded.
       const manifest = manifestEls.map(parseChunkRef);
-      return { path, kind, vector, hash, size, mtimeMs, mode, deleted, replica, chunks: [], manifest };
+      return { path, kind, vector, hash, size, mtimeMs, mode, deleted, replica, chunks: [], manifest, ...pending };
     }
     chunks = chunkEls.map(parseChunkRef);
     if (chunks.length > MANIFEST_THRESHOLD) throw badRequest(`<file path='${path}'/> lists more than ${MANIFEST_THRESHOLD} chunks; use a manifest`);
     const total = chunks.reduce((s, c) => s + c.size, 0);
     if (total !== size) throw badRequest(`<file path='${path}'/> chunk sizes add up to ${total}, not ${size}`);
     if (contentId(chunks) !== hash) throw badRequest(`<file path='${path}'/> hash is not the content id of its chunks`);
+    return { path, kind, vector, hash, size, mtimeMs, mode, deleted, replica, chunks, ...pending };
   }
   return { path, kind, vector, hash, size, mtimeMs, mode, deleted, replica, chunks };
+}
+
+/** `<pending by?/>` as the `pending` field of a version (empty when absent); `by` is a bare JID. */
+function parsePending(el: Element | undefined): { pending?: PendingMark } {
+  if (!el) return {};
+  const by = optionalAttr(el, "by");
+  return { pending: by === undefined ? {} : { by: parseBareJid(by) } };
 }

@@ -8,14 +8,18 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BareJid, ChunkHash, ReplicaId, SpaceId } from "../../protocol/ids.ts";
-import { fromEntries } from "../../protocol/vv.ts";
+import { encode, fromEntries } from "../../protocol/vv.ts";
+import { packChunks } from "../../protocol/chunk-list.ts";
 import { MemoryMetadataStore } from "../../component/store/memory-metadata.ts";
 import { foldKey } from "../../protocol/paths.ts";
 import { MIGRATIONS, SCHEMA_VERSION, SqliteMetadataStore } from "../../component/store/sqlite-metadata.ts";
+import { runPendingContract } from "./metadata-pending.contract.ts";
 import { runMetadataStoreContract } from "./metadata-store.contract.ts";
 
 runMetadataStoreContract("memory", () => new MemoryMetadataStore());
 runMetadataStoreContract("sqlite :memory:", () => SqliteMetadataStore.open(":memory:"));
+runPendingContract("memory", () => new MemoryMetadataStore());
+runPendingContract("sqlite :memory:", () => SqliteMetadataStore.open(":memory:"));
 
 describe("SqliteMetadataStore on a file", () => {
   let dir: string;
@@ -124,6 +128,32 @@ describe("SqliteMetadataStore on a file", () => {
     expect(await s.uploadedBytes("bob@example.org" as BareJid)).toBe(5);
     expect(await s.dropChunk("02".repeat(32) as ChunkHash, 10)).toBe(true);
     expect(await s.uploadedBytes(alice)).toBe(107);
+    await s.close();
+  });
+
+  it("migrates a version-8 database: its entries are complete versions, and a pending one can replace them", async () => {
+    const raw = new Database(file);
+    raw.function("fold_key", { deterministic: true }, (p: unknown) => foldKey(String(p)));
+    for (const m of MIGRATIONS.slice(0, 8)) raw.exec(m);
+    raw.pragma("user_version = 8");
+    const h = "01".repeat(32) as ChunkHash;
+    raw.prepare("INSERT INTO spaces VALUES ('s-x', 'pair', 'x', ?, NULL, 1, 1, 1, 5)").run(alice);
+    raw.prepare("INSERT INTO space_members VALUES ('s-x', ?, 0)").run(alice);
+    raw.prepare("INSERT INTO chunks VALUES (?, 5, ?, 1)").run(h, alice);
+    raw.prepare("INSERT INTO chunk_refs VALUES ('s-x', 'a.txt', ?)").run(h);
+    raw.prepare("INSERT INTO entries VALUES ('s-x', 'a.txt', 1, 'file', ?, 5, 1, 420, 0, 'r1', ?, ?)").run(h, encode(fromEntries([["r1", 1]])), packChunks([{ hash: h, size: 5 }]));
+    raw.close();
+    const s = SqliteMetadataStore.open(file);
+    expect(s.pragma("user_version")).toBe(SCHEMA_VERSION);
+    const old = await s.getEntry("s-x" as SpaceId, "a.txt");
+    expect(old).toMatchObject({ path: "a.txt", size: 5, chunks: [{ hash: h, size: 5 }] });
+    expect(old).not.toHaveProperty("pending");
+    const next = { ...old!, vector: fromEntries([["r1", 2]]), hash: "02".repeat(32), chunks: [{ hash: "02".repeat(32) as ChunkHash, size: 5 }], pending: { by: alice } };
+    const { seq: _seq, ...version } = next;
+    await s.commit("s-x" as SpaceId, [version], () => {});
+    expect(await s.getEntry("s-x" as SpaceId, "a.txt")).toEqual({ ...version, seq: 2 });
+    // The old chunk stays the space's while the pending version is there.
+    expect(await s.usableChunks("s-x" as SpaceId, [h])).toEqual(new Set([h]));
     await s.close();
   });
 

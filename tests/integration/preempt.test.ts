@@ -198,7 +198,7 @@ describe("higher-priority work pre-empts a low-priority large file", () => {
     expect(b.state.partials(space.id)).toEqual([]);
   });
 
-  it("an upload pre-empted mid-file commits nothing, and its resumption does not send the chunks already stored", async () => {
+  it("an upload pre-empted mid-file is announced pending (no content committed), and its resumption does not send the chunks already stored", async () => {
     const { a, b, space, afs, bfs } = await pair();
     const movie = noise(SIZE, 14);
     afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
@@ -214,16 +214,19 @@ describe("higher-priority work pre-empts a low-priority large file", () => {
         if (up >= 6 * 1024 * 1024) preempt.raise("high", "memo.docx changed on this device");
       },
     });
-    expect(r1).toMatchObject({ status: "incomplete", pushed: 0 });
+    expect(r1).toMatchObject({ status: "incomplete", pushed: 0, announced: 1 });
     expect(r1.bytesUp).toBeGreaterThanOrEqual(6 * 1024 * 1024);
     expect(r1.bytesUp).toBeLessThan(SIZE);
-    expect(a.state.entries(space.id).has("holiday.mov")).toBe(false);
-    expect(a.state.partials(space.id)).toMatchObject([{ path: "holiday.mov", direction: "up", bytes: r1.bytesUp, reason: "pre-empted by high priority: memo.docx changed on this device" }]);
+    // Committed pending (XEP-draft.md § 5.16): the others learn of it, its content waits.
+    expect(a.state.entries(space.id).get("holiday.mov")?.version.pending).toEqual({});
+    expect(a.state.partials(space.id)).toMatchObject([{ path: "holiday.mov", direction: "up", reason: "pre-empted by high priority: memo.docx changed on this device" }]);
+    expect(a.state.partials(space.id)[0]!.bytes).toBeLessThanOrEqual(r1.bytesUp);
     await sync(b, space.id);
     expect(await bfs.lstat("holiday.mov")).toBeUndefined();
+    expect(b.state.waiting(space.id)).toMatchObject([{ version: { path: "holiday.mov" }, reason: "waits for alice@example.org's upload" }]);
 
     const r2 = await sync(a, space.id, { schedule: alice, preempt: new Preemption() });
-    expect(r2).toMatchObject({ status: "in-sync", pushed: 1 });
+    expect(r2).toMatchObject({ status: "in-sync", pushed: 1, completed: 1 });
     // What was stored is not sent again; the manifest of its chunk list (§ 5.7) is the only extra.
     expect(r1.bytesUp + r2.bytesUp).toBeGreaterThanOrEqual(SIZE);
     expect(r1.bytesUp + r2.bytesUp).toBeLessThan(SIZE + 64 * 1024);

@@ -76,28 +76,29 @@ describe("a video outside its window waits; the document beside it goes at once"
     expect((await sync(b, space.id, bob)).bytesDown).toBe(0);
   });
 
-  it("upload side: Alice commits the document now; the video stays a local change, none of its bytes sent, until 02:00", async () => {
+  it("upload side: Alice commits the document now and announces the video (pending, none of its bytes sent) until 02:00", async () => {
     const { a, b, space, afs, bfs } = await pair();
     const alice = schedule(WINDOW);
     const movie = noise(600_000, 9);
     afs.writeFile("agenda.docx", "1. the budget\n", { mtimeMs: 1000 });
     afs.writeFile("holiday.mov", movie, { mtimeMs: 1000 });
     const r1 = await sync(a, space.id, alice);
-    expect(r1).toMatchObject({ status: "in-sync", pushed: 1 });
+    expect(r1).toMatchObject({ status: "in-sync", pushed: 1, announced: 1 });
     expect(r1.bytesUp).toBeLessThan(10_000);
     expect(r1.waiting).toMatchObject([{ path: "holiday.mov", direction: "up", timing: "later", runAtMs: T("2026-11-26T02:00:00Z") }]);
-    expect([...a.state.entries(space.id).keys()]).toEqual(["agenda.docx"]);
-    // Uploads do not go to the waiting table: the file is found again by the next scan.
+    expect(r1.waiting?.[0]?.reason).toMatch(/announced to the members/);
+    // The video is committed pending (XEP-draft.md § 5.16): in the state, marked, not waiting.
+    expect(a.state.entries(space.id).get("holiday.mov")?.version.pending).toEqual({});
     expect(a.state.waiting(space.id)).toEqual([]);
     await sync(b, space.id);
     expect(text(bfs, "agenda.docx")).toBe("1. the budget\n");
     expect(await has(bfs, "holiday.mov")).toBe(false);
+    expect(b.state.waiting(space.id)).toMatchObject([{ version: { path: "holiday.mov", pending: { by: "alice@example.org" } }, reason: "waits for alice@example.org's upload" }]);
 
-    // The daemon keeps what it hashed (SyncContext.hashCache): a held video is not read at every sync.
+    // The announced video is known to the state: it is not read again at every sync.
     const hashCache = new Map<string, Known>();
     advanceTo(T("2026-11-26T01:59:58Z"));
     expect((await sync(a, space.id, alice, undefined, { hashCache })).pushed).toBe(0);
-    expect([...hashCache.keys()]).toEqual(["holiday.mov"]);
     advanceTo(T("2026-11-26T01:59:59Z"));
     const spy = new ErrorFs(afs, []);
     expect((await sync(a, space.id, alice, undefined, { hashCache, fs: spy })).pushed).toBe(0);
@@ -105,8 +106,9 @@ describe("a video outside its window waits; the document beside it goes at once"
 
     advanceTo(T("2026-11-26T02:00:00Z"));
     const r3 = await sync(a, space.id, alice, undefined, { hashCache });
-    expect(r3).toMatchObject({ status: "in-sync", pushed: 1, waiting: [] });
+    expect(r3).toMatchObject({ status: "in-sync", pushed: 1, completed: 1, waiting: [] });
     expect(r3.bytesUp).toBeGreaterThanOrEqual(600_000);
+    expect(a.state.entries(space.id).get("holiday.mov")?.version.pending).toBeUndefined();
     await sync(b, space.id);
     expect(Buffer.from(bfs.readFile("holiday.mov")).equals(movie)).toBe(true);
   });

@@ -420,6 +420,30 @@ describe("the web interface as a replica", () => {
   });
 });
 
+describe("pending versions (committed, content still on the committer's device)", () => {
+  it("are shown as not uploaded yet; downloading, zipping, renaming or overwriting them unseen is refused", async () => {
+    const s = await pair();
+    await upload(alice, s.id, "a.txt", "a", 0);
+    const seen = await head(s.id);
+    const chunk = { hash: createHash("sha256").update("later").digest("hex") as ChunkHash, size: 5 };
+    const version = { path: "video.bin", kind: "file" as const, vector: bump(EMPTY, phone, Date.UTC(2026, 10, 25, 8, 0, 0)), hash: chunk.hash, size: 5, mtimeMs: Date.UTC(2026, 10, 25, 8, 0, 0), mode: 0o644, deleted: false, replica: phone, chunks: [chunk], pending: {} };
+    await c.ok(B, "set", I.buildCommit({ space: s.id, changes: [{ version, base: EMPTY }] }));
+    expect((await c.store.getEntry(s.id, "video.bin"))!.pending).toEqual({ by: bob });
+    const h = await head(s.id);
+    expect((await get(alice, `/web/s/${s.id}/`)).body.toString()).toContain(">not uploaded yet</span>");
+    const d = await get(alice, `/web/s/${s.id}/file?path=video.bin`);
+    expect(d.res.status).toBe(409);
+    expect(d.body.toString()).toContain("bob@example.org&#39;s device has still to upload it");
+    expect((await get(alice, `/web/s/${s.id}/zip`)).res.status).toBe(409);
+    expect((await post(alice, s.id, "rename", { path: "video.bin", name: "v.bin", seen: String(h) })).status).toBe(409);
+    expect((await upload(alice, s.id, "video.bin", "mine", seen)).status).toBe(409);
+    expect(await head(s.id)).toBe(h);
+    // Seen, it may be replaced or deleted like any version.
+    expect((await post(alice, s.id, "delete", { path: "video.bin", seen: String(h) })).status).toBe(303);
+    expect(await live(s.id)).toEqual(["a.txt"]);
+  });
+});
+
 describe("the web replica's parts", () => {
   it("its replica id is made once and kept", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "xshare-web-replica-"));
