@@ -33,9 +33,10 @@ import { isOutOfSpace } from "../out-of-space.ts";
 import type { WebAuth, WebUser } from "./auth.ts";
 import { FormError, readForm, sameOrigin } from "./form.ts";
 import { redirect, sendJson, sendPage, type PageOptions } from "./html.ts";
-import { SPACE_PREFIX, canWrite, folderBody, problemBody, spaceUrl, spacesBody } from "./pages.ts";
+import { SPACE_PREFIX, canWrite, folderBody, problemBody, spaceUrl, spacesBody, uploadResultsBody } from "./pages.ts";
 import { download, zip } from "./downloads.ts";
-import { Refusal, checked, pathParam, seenParam, type Space } from "./params.ts";
+import { Refusal, checked, pathParam, refusalOf, sameToken, seenParam, type Space } from "./params.ts";
+import { isMultipart, uploadForm } from "./upload-form.ts";
 import { readTree, under, type WebReplica } from "./replica.ts";
 import type { WebRouter } from "./router.ts";
 
@@ -91,7 +92,7 @@ async function spaceRequest(d: FilesDeps, req: IncomingMessage, res: ServerRespo
     }
     const space = await member(d.deps, id, user.jid);
     // Uploads carry the CSRF token in a header (their body is the file), forms in a field.
-    if (wanted === "POST") checkPost(d, req, user, action === "upload" ? String(req.headers["x-csrf-token"] ?? "") : undefined);
+    if (wanted === "POST") checkPost(d, req, user, action === "upload" && !isMultipart(req) ? String(req.headers["x-csrf-token"] ?? "") : undefined);
     switch (action) {
       case "":
         return await folderPage(d, res, user, space, url);
@@ -137,11 +138,6 @@ function checkPost(d: FilesDeps, req: IncomingMessage, user: WebUser, header: st
   if (header !== undefined && !sameToken(header, user.csrf)) throw new Refusal(403, "The page is out of date (its form token does not match). Reload it and try again.");
 }
 
-function sameToken(given: string, csrf: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(csrf);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 async function folderPage(d: FilesDeps, res: ServerResponse, user: WebUser, s: Space, url: URL): Promise<void> {
   const folder = pathParam(url, true);
@@ -170,6 +166,7 @@ async function folderPage(d: FilesDeps, res: ServerResponse, user: WebUser, s: S
 async function upload(d: FilesDeps, req: IncomingMessage, res: ServerResponse, user: WebUser, s: Space, url: URL): Promise<void> {
   if (!canWrite(s.record, user.jid)) throw new Refusal(403, `Only ${s.record.owner} changes this space.`);
   const folder = pathParam(url, true);
+  if (isMultipart(req)) return formUpload(d, req, res, user, s, folder);
   const name = url.searchParams.get("name") ?? "";
   if (name === "" || name.includes("/")) throw new Refusal(400, "Each file needs a name without '/'.");
   checked(folder ? `${folder}/${name}` : name);
@@ -210,33 +207,12 @@ async function change(d: FilesDeps, req: IncomingMessage, res: ServerResponse, u
   redirect(res, spaceUrl(s.id, "", { path: parent }));
 }
 
-function refusalOf(err: unknown): Refusal {
-  if (err instanceof Refusal) return err;
-  if (err instanceof FormError) return new Refusal(err.status, `${err.message}.`);
-  if (isOutOfSpace(err)) return new Refusal(507, "The sharing manager is out of disk space; try again later.");
-  if (!(err instanceof ShareError)) return new Refusal(500, "The sharing manager could not do this. Try again.");
-  const text = err.message.endsWith(".") ? err.message : `${err.message}.`;
-  switch (err.code) {
-    case "invalid-path":
-      return new Refusal(400, `That name or path is not allowed: ${text}`);
-    case "bad-request":
-    case "invalid-vector":
-      return new Refusal(400, text);
-    case "not-found":
-      return new Refusal(404, text);
-    case "read-only":
-    case "forbidden":
-    case "not-owner":
-      return new Refusal(403, text);
-    case "version-conflict":
-      return new Refusal(409, text);
-    case "too-large":
-      return new Refusal(413, text);
-    case "quota-exceeded":
-      return new Refusal(507, text);
-    case "unavailable":
-      return new Refusal(503, text);
-    default:
-      return new Refusal(500, "The sharing manager could not do this. Try again.");
-  }
+/** The upload form posted without its script (upload-form.ts): back to the folder, or what happened per file. */
+async function formUpload(d: FilesDeps, req: IncomingMessage, res: ServerResponse, user: WebUser, s: Space, folder: string): Promise<void> {
+  const results = await uploadForm(d.deps, d.replica, req, user, s, folder);
+  const back = spaceUrl(s.id, "", { path: folder });
+  if (results.length > 0 && results.every((r) => r.result && !r.result.conflictCopy)) return redirect(res, back);
+  const failed = results.some((r) => r.error);
+  const body = uploadResultsBody(results.length === 0 ? [{ name: "", error: "The form held no file." }] : results, back);
+  sendPage(res, failed || results.length === 0 ? 400 : 200, "Upload", body, pageOpts(user));
 }

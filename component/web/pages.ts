@@ -112,12 +112,12 @@ export function folderBody(v: FolderView): Safe {
   });
   const writable = canWrite(space, v.user.jid);
   const upload = writable
-    ? html`<form id="upload" class="upload" data-action="${spaceUrl(space.id, "upload", { path: v.folder })}" data-seen="${v.seen}" data-csrf="${v.user.csrf}">
+    ? html`<form id="upload" class="upload" method="post" enctype="multipart/form-data" action="${spaceUrl(space.id, "upload", { path: v.folder })}" data-action="${spaceUrl(space.id, "upload", { path: v.folder })}" data-seen="${v.seen}" data-csrf="${v.user.csrf}">
+<input type="hidden" name="csrf" value="${v.user.csrf}"><input type="hidden" name="seen" value="${v.seen}">
 <label for="files">Add files to this folder</label>
 <input id="files" type="file" name="files" multiple required>
 <button type="submit">Upload</button>
 <p class="status" id="upload-status" hidden></p>
-<noscript><p class="muted">Uploading needs JavaScript.</p></noscript>
 </form>
 <details class="new-folder"><summary>New folder</summary><form method="post" action="${spaceUrl(space.id, "mkdir")}"><input type="hidden" name="csrf" value="${v.user.csrf}"><input type="hidden" name="path" value="${v.folder}"><input type="text" name="name" aria-label="Folder name" placeholder="Folder name" required><button type="submit">Create</button></form></details>`
     : html`<p class="muted">Only ${space.owner} changes this space; you can browse and download.</p>`;
@@ -141,4 +141,17 @@ ${upload}
 /** The sentence of a refused request, and where to go on. */
 export function problemBody(sentence: string, back?: string): Safe {
   return html`<section class="card narrow"><h1>That did not work</h1><p class="problem">${sentence}</p>${back ? html`<p><a href="${back}">Back</a></p>` : ""}</section>`;
+}
+
+/** What happened to each file of an upload form posted without the page's script. */
+export function uploadResultsBody(results: ReadonlyArray<{ name: string; result?: { path: string; conflictCopy?: string; unchanged?: boolean }; error?: string }>, back: string): Safe {
+  const line = (r: (typeof results)[number]) => {
+    if (r.error) return html`<li class="bad">${r.name ? html`${r.name}: ` : ""}${r.error}</li>`;
+    const u = r.result!;
+    if (u.unchanged) return html`<li>${r.name} is already there with this content.</li>`;
+    if (u.conflictCopy && u.path === u.conflictCopy) return html`<li class="warn">${r.name} was changed by someone else meanwhile; your upload is kept as ${u.conflictCopy}.</li>`;
+    if (u.conflictCopy) return html`<li class="warn">${r.name} was changed by someone else meanwhile; their version is kept as ${u.conflictCopy}.</li>`;
+    return html`<li>${r.name} uploaded.</li>`;
+  };
+  return html`<section class="card narrow"><h1>Upload</h1><ul class="results">${results.map(line)}</ul><p><a href="${back}">Back to the folder</a></p></section>`;
 }

@@ -9,6 +9,7 @@
  *     text: no element is made from it and no dialog fires;
  *   - a folder downloads as a zip holding its files;
  *   - a rename and a deletion made in the page reach both folders, and so does a new folder;
+ *   - without JavaScript, the upload form posts its files as multipart/form-data, and they arrive;
  *   - an upload from a page shown before Bob changed the same file keeps both versions: the later
  *     one at the name, the other as a conflict copy, in both folders.
  */
@@ -144,6 +145,22 @@ describe("the web interface to the stored data", () => {
     const said = await uploadThroughPage([{ name: "todo.txt", content: "pack\n" }]);
     expect(said).toContain("todo.txt uploaded.");
     for (const f of folders()) await cast.eventually(`Notes/todo.txt reaches ${f}`, hasContent(path.join(f, "Notes", "todo.txt"), "pack\n"), 60_000);
+  }, 120_000);
+
+  it("without JavaScript the upload form posts the files itself (multipart), and they reach both folders", async () => {
+    const plain = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const p = await plain.newPage();
+      await p.goto((await cast.run("alice", ["web-login"])).split("\n")[0]!.trim());
+      await Promise.all([p.waitForURL(/\/web\/$/), p.click("button[type=submit]")]);
+      await p.goto(spaceUrl);
+      await p.setInputFiles("#files", [{ name: "no-script.txt", mimeType: "text/plain", buffer: Buffer.from("posted as a form\n") }]);
+      await Promise.all([p.waitForURL(spaceUrl), p.click("#upload button[type=submit]")]);
+      expect(await p.locator("td.name a", { hasText: "no-script.txt" }).count()).toBe(1);
+      for (const f of folders()) await cast.eventually(`the form's file reaches ${f}`, hasContent(path.join(f, "no-script.txt"), "posted as a form\n"), 60_000);
+    } finally {
+      await plain.close();
+    }
   }, 120_000);
 
   it("an upload over a change the page did not show is kept as a conflict copy, never lost", async () => {

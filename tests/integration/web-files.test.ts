@@ -420,6 +420,46 @@ describe("the web interface as a replica", () => {
   });
 });
 
+describe("the upload form without its script (multipart/form-data, busboy)", () => {
+  async function form(jid: string, space: SpaceId, files: Array<[string, string]>, fields: Record<string, string>, folder = "") {
+    const body = new FormData();
+    for (const [k, v] of Object.entries(fields)) body.append(k, v);
+    for (const [name, data] of files) body.append("files", new Blob([data]), name);
+    const q = folder ? `?path=${encodeURIComponent(folder)}` : "";
+    const res = await fetch(`${base}/web/s/${space}/upload${q}`, { method: "POST", headers: { ...as(jid), origin: base }, body, redirect: "manual" });
+    return { status: res.status, location: res.headers.get("location"), text: await res.text() };
+  }
+
+  it("uploads every file of the form, then back to the folder", async () => {
+    const s = await pair();
+    const r = await form(alice, s.id, [["one.txt", "1"], [HOSTILE, "2"]], { csrf: csrf(alice), seen: "0" }, "docs");
+    expect(r).toMatchObject({ status: 303, location: `/web/s/${s.id}/?path=docs` });
+    expect(await live(s.id)).toEqual(["docs", "docs/<img src=x onerror=alert(1)>.txt", "docs/one.txt"]);
+    expect(await content(s.id, "docs/one.txt")).toBe("1");
+  });
+
+  it("a form without the session's token, or without seen, stores nothing", async () => {
+    const s = await pair();
+    expect((await form(alice, s.id, [["one.txt", "1"]], { csrf: "forged", seen: "0" })).status).toBe(403);
+    expect((await form(alice, s.id, [["one.txt", "1"]], { seen: "0" })).status).toBe(403);
+    expect((await form(alice, s.id, [["one.txt", "1"]], { csrf: csrf(alice) })).status).toBe(400);
+    expect(await head(s.id)).toBe(0);
+    expect((await c.store.uploadedBytes(alice))).toBe(0);
+  });
+
+  it("says per file what happened: a refused name, a conflict copy", async () => {
+    const s = await pair();
+    await upload(alice, s.id, "plan.txt", "first", 0);
+    const seen = String(await head(s.id));
+    await bobCommits(s.id, "plan.txt", "bob's edit", Date.UTC(2026, 10, 25, 8, 30, 0));
+    const r = await form(alice, s.id, [["CON", "x"], ["plan.txt", "alice's edit"]], { csrf: csrf(alice), seen });
+    expect(r.status).toBe(400);
+    expect(r.text).toContain("CON: That name or path is not allowed");
+    expect(r.text).toContain("plan.txt was changed by someone else meanwhile; their version is kept as plan.sync-conflict-20261125-083000-phone.txt.");
+    expect(await live(s.id)).toEqual(["plan.sync-conflict-20261125-083000-phone.txt", "plan.txt"]);
+  });
+});
+
 describe("pending versions (committed, content still on the committer's device)", () => {
   it("are shown as not uploaded yet; downloading, zipping, renaming or overwriting them unseen is refused", async () => {
     const s = await pair();
