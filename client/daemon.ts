@@ -43,13 +43,14 @@
  *   resumes from its recorded partial at the next start (engine/apply.ts); a space whose
  *   downloads an earlier run left waiting is synced at start.
  */
+import { EventEmitter } from "node:events";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { xml } from "@xmpp/client";
 import type { Element as XmppElement } from "@xmpp/xml";
 import { ShareError } from "../protocol/errors.ts";
-import type { BareJid, SpaceId } from "../protocol/ids.ts";
+import type { BareJid, ReplicaId, SpaceId } from "../protocol/ids.ts";
 import { bareOf, parseBareJid } from "../protocol/jid.ts";
 import { NS } from "../protocol/ns.ts";
 import { STATE_DIR, TEMP_PREFIX } from "../protocol/paths.ts";
@@ -80,6 +81,22 @@ export const peersFile = (home: Home) => join(home.stateDir, "peers.json");
 export interface PeersFile {
   readonly pid: number;
   readonly spaces: Record<string, Array<{ jid: string; show?: Show }>>;
+}
+
+/**
+ * What the daemon tells listeners in its process (the local UI's share module, client/ui/share/):
+ * a sync of a space starting and its report, its transfer progress, a remote change learned of
+ * (before it is fetched), the other members' sharing clients online, and which member a replica
+ * is (an SNM's sender). Listeners must not throw; they see what happened, never steer it.
+ */
+export interface DaemonEvents {
+  "sync-start": [space: SpaceId];
+  synced: [report: SyncReport];
+  "sync-failed": [space: SpaceId, message: string];
+  progress: [space: SpaceId, event: { phase: "upload" | "download"; bytes: number }];
+  "remote-change": [space: SpaceId];
+  peers: [space: SpaceId, peers: readonly Peer[]];
+  replica: [fullJid: string, replica: ReplicaId];
 }
 
 export interface DaemonOptions {
@@ -128,6 +145,8 @@ export class Daemon {
   readonly #hashCaches = new Map<SpaceId, Map<string, Known>>();
   /** Per space: the other members' sharing clients online, as the manager last listed them. */
   readonly #peers = new Map<SpaceId, readonly Peer[]>();
+  /** See DaemonEvents. */
+  readonly events = new EventEmitter<DaemonEvents>();
   /** Per `${peer full JID} ${space}`: the digest of the last vector seen from that replica. */
   readonly #peerHas = new Map<string, string>();
   /** Spaces to sync, and their aggregation timers. */
@@ -178,6 +197,11 @@ export class Daemon {
   /** The logged-in device (connection, remote, state), once started. */
   get device(): Device | undefined {
     return this.#device;
+  }
+
+  /** The other members' sharing clients online in a space, as the manager last listed them. */
+  peers(id: SpaceId): readonly Peer[] {
+    return this.#peers.get(id) ?? [];
   }
 
   get state(): ClientState {
@@ -331,6 +355,7 @@ export class Daemon {
       const local = d.state.space(s.space);
       if (!local?.folder) continue;
       this.#peers.set(s.space, s.peers ?? []);
+      this.events.emit("peers", s.space, s.peers ?? []);
       for (const p of s.peers ?? []) if (p.digest) this.#peerHas.set(`${p.jid} ${s.space}`, p.digest);
       if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space, { digest: s.digest });
     }
@@ -372,7 +397,10 @@ export class Daemon {
     // A stranger learns nothing, not even whether the space exists here.
     if (!space?.folder || !member) return toXmpp(new ShareError("not-found").toElement());
     const theirs = "vector" in snm ? digest(snm.vector) : snm.digest;
-    if (from !== this.#config.component) this.#peerHas.set(`${from} ${snm.space}`, theirs);
+    if (from !== this.#config.component) {
+      this.#peerHas.set(`${from} ${snm.space}`, theirs);
+      this.events.emit("replica", from, snm.replica);
+    }
     const mine = d.state.vector(snm.space);
     if ("vector" in snm ? !dominates(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space, "vector" in snm ? { vector: snm.vector } : { digest: theirs });
     return true;
@@ -472,6 +500,7 @@ export class Daemon {
    * read it already (see Preemption.read).
    */
   #remoteChange(id: SpaceId, seen?: { vector?: VersionVector; digest?: string }): void {
+    this.events.emit("remote-change", id);
     if (!this.#defersDownloads()) {
       const policy = this.#schedule.current?.policy;
       const p = this.#preempt;
@@ -572,6 +601,7 @@ export class Daemon {
       this.#preempt = preempt;
       this.#syncing = id;
       this.#touchedPaths.clear();
+      this.events.emit("sync-start", id);
       const report = await syncSpace({
         state: d.state,
         remote: d.remote,
@@ -586,6 +616,7 @@ export class Daemon {
         // A daemon only runs under the device's sync lock (commands.ts `run`).
         holdsLock: true,
         hashCache: this.#hashCache(id),
+        onProgress: (e) => this.events.emit("progress", id, e),
       });
       this.#preempt = undefined;
       this.#retryMs = this.#opts.retryMs;
@@ -593,6 +624,7 @@ export class Daemon {
       // Downloads that waited still wait for the end of dnd/xa; uploads go (as any local change).
       if (!this.#stopping) this.#schedule.wakeFor(id, report.waiting ?? [], (uploads) => (uploads ? this.#want(id, 0) : this.#remoteChange(id)));
       this.#opts.onSynced?.(report);
+      this.events.emit("synced", report);
       // The folder kept changing while it synced: go again once it is quiet.
       if (report.status === "incomplete") this.#want(id, this.#opts.delayMs);
       const vector = d.state.vector(id);
@@ -609,6 +641,7 @@ export class Daemon {
       }
     } catch (err) {
       this.#preempt = undefined;
+      this.events.emit("sync-failed", id, (err as Error).message);
       if (this.#stopping) return this.#opts.log(`${id}: stopped between two files; the next run goes on`);
       this.#opts.log(`${id}: sync failed: ${(err as Error).message}; retrying`);
       this.#retryLater(id, unreachable(err));
