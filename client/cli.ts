@@ -8,6 +8,7 @@ import * as C from "./commands.ts";
 import { UsageError } from "./config.ts";
 import { resolveHome, type Home } from "./home.ts";
 import { terminalProgress } from "./progress.ts";
+import { uiCommand } from "./ui/launch.ts";
 import { SETTINGS, clearSpace, isSetting, removeRule, setRule, setSetting, setSpace, unsetSetting } from "./schedule/edit.ts";
 import { PRIORITIES, describePolicy, type PolicyDocument, type Priority } from "./schedule/policy.ts";
 import { POLICY_FILE, loadPolicy, policyFile, readPolicyDocument, writePolicyDocument } from "./schedule/store.ts";
@@ -120,14 +121,29 @@ Typical use:
     )
     .addOption(new Option("--show <state>", "presence to show; with dnd or xa, changes made elsewhere are fetched only when you are back").choices(SHOWS))
     .option("--quiet", "print nothing but errors")
-    .action(async (o: { delay: string; keepalive: string; show?: Show; quiet?: boolean }) => {
+    .option("--ui-port <port>", "serve the local UI (`xshare ui`) on this port of 127.0.0.1 (default: a free port, new at every start)")
+    .option("--no-ui", "serve no local UI")
+    .action(async (o: { delay: string; keepalive: string; show?: Show; quiet?: boolean; uiPort?: string; ui: boolean }) => {
       const delayMs = Number(o.delay);
       const keepaliveS = Number(o.keepalive);
       if (!Number.isFinite(delayMs) || delayMs < 0 || delayMs > 60_000) throw new UsageError(`--delay must be a number of milliseconds between 0 and 60000, got ${JSON.stringify(o.delay)}`);
       if (!Number.isFinite(keepaliveS) || keepaliveS < 1 || keepaliveS > 86_400) throw new UsageError(`--keepalive must be a number of seconds between 1 and 86400, got ${JSON.stringify(o.keepalive)}`);
+      const uiPort = o.uiPort === undefined ? undefined : Number(o.uiPort);
+      if (uiPort !== undefined && (!Number.isInteger(uiPort) || uiPort < 1 || uiPort > 65_535)) throw new UsageError(`--ui-port must be a port number between 1 and 65535, got ${JSON.stringify(o.uiPort)}`);
+      if (uiPort !== undefined && !o.ui) throw new UsageError("--ui-port and --no-ui contradict each other; give one");
       const log = o.quiet ? undefined : (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-      await C.run(home(), { delayMs, keepaliveMs: keepaliveS * 1000, ...(o.show ? { show: o.show } : {}), ...(log ? { log } : {}) });
+      await C.run(home(), { delayMs, keepaliveMs: keepaliveS * 1000, ...(o.show ? { show: o.show } : {}), ...(log ? { log } : {}), ui: o.ui ? (uiPort !== undefined ? { port: uiPort } : {}) : false });
     });
+
+  program
+    .command("ui")
+    .description("print the link to the local UI of the running `xshare run` (contacts, chat, shared folders; it changes at every start): only this user can read it")
+    .option("--open", "open it in the browser (xdg-open)")
+    .addHelpText("after", `
+The UI is served by \`xshare run\` on 127.0.0.1 only (\`--ui-port\` picks the port, \`--no-ui\`
+turns it off). The link carries a secret made at every start; opening it signs the browser in
+with a cookie for that run. Other users of this computer and other web sites cannot use it.`)
+    .action(async (o: { open?: boolean }) => print(await uiCommand(home(), o)));
 
   program
     .command("presence <state>")

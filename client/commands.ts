@@ -20,6 +20,7 @@ import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
 import { layoutFolder } from "./layout.ts";
 import { alive, withLock } from "./lock.ts";
+import { startUi } from "./ui/launch.ts";
 import { checkMarker, writeMarker } from "./marker.ts";
 import type { Progress } from "./progress.ts";
 import { ClientState, type LocalSpace } from "./state.ts";
@@ -276,12 +277,14 @@ async function syncLocked(home: Home, opts: { space?: string; progress?: Progres
  * `xshare run`: the daemon (daemon.ts) until SIGINT or SIGTERM. It holds the device's sync
  * lock for its whole life, so `xshare sync` meanwhile says that the daemon is syncing.
  */
-export async function run(home: Home, opts: DaemonOptions): Promise<void> {
+export async function run(home: Home, opts: DaemonOptions & { ui?: { port?: number } | false }): Promise<void> {
   const config = await loadConfig(home);
   await withLock(join(home.stateDir, "sync.lock"), async () => {
     if (opts.show) await writeFile(showFile(home), `${opts.show}\n`, { mode: 0o600 });
     const show = opts.show ?? (await readShow(home));
     const daemon = new Daemon(home, config, { now: clockFromEnv(), ...opts, ...(show ? { show } : {}) });
+    // The local UI (client/ui/launch.ts): listening before the login, so a taken port stops the start.
+    const ui = opts.ui === false ? undefined : await startUi(daemon, home, config, { ...opts.ui, ...(opts.log ? { log: opts.log } : {}) });
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     const onSignal = () => stop();
@@ -291,6 +294,7 @@ export async function run(home: Home, opts: DaemonOptions): Promise<void> {
     process.once("SIGTERM", onSignal);
     process.on("SIGHUP", onHup);
     try {
+      if (ui) opts.log?.(`local UI at http://127.0.0.1:${ui.info.port}/ (\`xshare ui\` prints the link that opens it)`);
       await daemon.start();
       await writeFile(daemonPidFile(home), `${process.pid}\n`, { mode: 0o600 });
       await stopped;
@@ -300,6 +304,7 @@ export async function run(home: Home, opts: DaemonOptions): Promise<void> {
       process.off("SIGTERM", onSignal);
       process.off("SIGHUP", onHup);
       await rm(daemonPidFile(home), { force: true });
+      await ui?.close();
       await daemon.stop();
     }
     opts.log?.("stopped");

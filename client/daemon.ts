@@ -83,22 +83,6 @@ export interface PeersFile {
   readonly spaces: Record<string, Array<{ jid: string; show?: Show }>>;
 }
 
-/**
- * What the daemon tells listeners in its process (the local UI's share module, client/ui/share/):
- * a sync of a space starting and its report, its transfer progress, a remote change learned of
- * (before it is fetched), the other members' sharing clients online, and which member a replica
- * is (an SNM's sender). Listeners must not throw; they see what happened, never steer it.
- */
-export interface DaemonEvents {
-  "sync-start": [space: SpaceId];
-  synced: [report: SyncReport];
-  "sync-failed": [space: SpaceId, message: string];
-  progress: [space: SpaceId, event: { phase: "upload" | "download"; bytes: number }];
-  "remote-change": [space: SpaceId];
-  peers: [space: SpaceId, peers: readonly Peer[]];
-  replica: [fullJid: string, replica: ReplicaId];
-}
-
 export interface DaemonOptions {
   /** Aggregation delay between a local change and the sync it causes (ms, default 100). */
   readonly delayMs?: number;
@@ -116,6 +100,26 @@ export interface DaemonOptions {
   readonly onConnection?: (conn: ClientConnection) => void;
   /** The clock the syncs and the schedule read (ms; default Date.now; see client/clock.ts). */
   readonly now?: () => number;
+}
+
+/**
+ * What the daemon tells the local UI's modules (client/ui/): `connection` once logged in, before
+ * anything is sent (a listener on its stanzas hears the contacts' first presence), `show` after
+ * setShow, `synced` after every sync. For the share module (client/ui/share/) also: a sync of a
+ * space starting (`sync-start`) or failing, its transfer progress, a remote change learned of
+ * (before it is fetched), the other members' sharing clients online (`peers`), and which member
+ * a replica is (`replica`: an SNM's sender). Listeners must not throw; they see, never steer.
+ */
+export interface DaemonEvents {
+  connection: [conn: ClientConnection];
+  show: [show: Show | undefined];
+  synced: [report: SyncReport];
+  "sync-start": [space: SpaceId];
+  "sync-failed": [space: SpaceId, message: string];
+  progress: [space: SpaceId, event: { phase: "upload" | "download"; bytes: number }];
+  "remote-change": [space: SpaceId];
+  peers: [space: SpaceId, peers: readonly Peer[]];
+  replica: [fullJid: string, replica: ReplicaId];
 }
 
 /** Which stanza errors mean "the sharing manager is not there right now". */
@@ -145,8 +149,6 @@ export class Daemon {
   readonly #hashCaches = new Map<SpaceId, Map<string, Known>>();
   /** Per space: the other members' sharing clients online, as the manager last listed them. */
   readonly #peers = new Map<SpaceId, readonly Peer[]>();
-  /** See DaemonEvents. */
-  readonly events = new EventEmitter<DaemonEvents>();
   /** Per `${peer full JID} ${space}`: the digest of the last vector seen from that replica. */
   readonly #peerHas = new Map<string, string>();
   /** Spaces to sync, and their aggregation timers. */
@@ -179,6 +181,8 @@ export class Daemon {
   #syncing: SpaceId | undefined;
   /** Per space: paths of local events seen while a sync ran, looked at when their delay is over. */
   readonly #touchedPaths = new Map<SpaceId, Set<string>>();
+  /** See DaemonEvents. */
+  readonly events = new EventEmitter<DaemonEvents>();
 
   constructor(home: Home, config: ClientConfig, opts: DaemonOptions = {}) {
     this.#home = home;
@@ -197,6 +201,11 @@ export class Daemon {
   /** The logged-in device (connection, remote, state), once started. */
   get device(): Device | undefined {
     return this.#device;
+  }
+
+  /** The presence `<show/>` broadcast now (undefined: available). */
+  get show(): Show | undefined {
+    return this.#show;
   }
 
   /** The other members' sharing clients online in a space, as the manager last listed them. */
@@ -221,6 +230,7 @@ export class Daemon {
     // keepalive + that, e.g. 80 s at the default 60 s, instead of TCP's ~15 min.
     conn.setLiveness({ pingIdleMs: this.#opts.keepaliveMs, pingTimeoutMs: Math.min(20_000, Math.max(5_000, this.#opts.keepaliveMs)) });
     this.#opts.onConnection?.(conn);
+    this.events.emit("connection", conn);
     const remote = new Remote((iq) => conn.request(iq), this.#config.component);
     const state = ClientState.open(this.#home.stateDb);
     this.#device = {
@@ -255,6 +265,7 @@ export class Daemon {
     this.#opts.log(`presence ${show ?? "available"}`);
     await this.#broadcastPresence();
     await this.#announce(true);
+    this.events.emit("show", show);
     if (this.#defersDownloads()) return;
     for (const s of this.#deferred) this.#want(s, 0);
     this.#deferred.clear();
