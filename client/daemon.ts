@@ -477,8 +477,10 @@ export class Daemon {
     // Changes made while the daemon was not running: checked on disk like any touch (#touched);
     // remote ones come from the digests. Downloads an earlier run left waiting (the schedule
     // deferred or paused them) are in no digest: the space is synced for them, which plans
-    // them again and arms the wake-up for their window.
-    this.#want(space.id, 0, this.#device!.state.waiting(space.id).length > 0);
+    // them again and arms the wake-up for their window. So is a space never pulled (just
+    // accepted, `xshare accept` or the UI, while the daemon runs): the manager's digests for it
+    // may have come before it was accepted here, and are not sent again until they change.
+    this.#want(space.id, 0, space.pulled === 0 || this.#device!.state.waiting(space.id).length > 0);
   }
 
   /** Spaces accepted or left since the daemon started (SIGHUP, and every keepalive). */

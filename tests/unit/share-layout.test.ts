@@ -75,5 +75,7 @@ describe("sync state", () => {
   it("waiting: why and until when", () => {
     const s = syncState({ ...base, waiting: [{ path: "movie.mov", direction: "down", reason: "waits for its window", untilMs: Date.UTC(2026, 0, 1, 2) }, { path: "b", direction: "up", reason: "metered" }] }, t);
     expect(s).toEqual({ status: "waiting", text: "receiving movie.mov waits until 2026-01-01T02:00:00.000Z: waits for its window (and 1 more)" });
+    // A reason that says until when already is not told twice.
+    expect(syncState({ ...base, waiting: [{ path: "m.mov", direction: "down", reason: "waits for * 2 * * * until 02:00", untilMs: 1 }] }, t).text).toBe("receiving m.mov waits: waits for * 2 * * * until 02:00");
   });
 });

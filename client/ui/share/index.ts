@@ -212,7 +212,8 @@ export class ShareModule implements UiModule {
       spaces[s.id] = {
         id: s.id, kind: s.kind, name: s.name, owner: s.owner, members, folder: s.folder, readOnly: s.kind === "mine" && s.owner !== this.#me,
         status: st.status, text: st.text, conflicts, waiting, paused, gleam,
-        progress: l.up || l.down ? { up: l.up, down: l.down } : undefined,
+        // Bytes moved by the sync running now (none between syncs).
+        progress: l.syncing && (l.up || l.down) ? { up: l.up, down: l.down } : undefined,
       };
       if (gleam) {
         const sec = fig3(this.#me, [s]).find((x) => x.kind === "contact");
@@ -271,7 +272,8 @@ export class ShareModule implements UiModule {
         // Seen up to now (gleam.ts): its star clears, and its parents' when nothing else changed.
         this.#store.setSeen(id, new Map([[path, this.#store.seq()]]));
         this.#soon();
-        return { space: id, path, entries: await listFolder(this.#tree(id), path) };
+        const after = this.#tree(id);
+        return { space: id, path, entries: await listFolder(after, path), spaceGleam: gleams("", after.changes, after.seen) };
       }
       case "GET file": {
         const id = spaceId(q("space"));

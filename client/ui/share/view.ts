@@ -84,7 +84,8 @@ export function syncState(i: StateInputs, formatTime: (ms: number) => string): {
   if (i.incoming) return { status: "syncing", text: "changed elsewhere; fetching" };
   if (i.waiting.length) {
     const first = i.waiting[0]!;
-    const until = first.untilMs !== undefined ? ` until ${formatTime(first.untilMs)}` : "";
+    // The schedule's reasons say "until 02:00" in its own time zone already.
+    const until = first.untilMs !== undefined && !/\buntil\b/.test(first.reason) ? ` until ${formatTime(first.untilMs)}` : "";
     const more = i.waiting.length > 1 ? ` (and ${i.waiting.length - 1} more)` : "";
     return { status: "waiting", text: `${first.direction === "up" ? "sending" : "receiving"} ${first.path} waits${until}: ${first.reason}${more}` };
   }

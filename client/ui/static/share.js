@@ -72,6 +72,15 @@ export function mount(app) {
     return el("span", { class: "sh-progress", "data-space": s.id, text: `↓ ${size(p.down)}  ↑ ${size(p.up)}` });
   }
 
+  /** "bob online", "bob and 2 others offline"… the other members for one line. */
+  function othersLine(s) {
+    const others = s.members.filter((m) => !m.me);
+    if (!others.length) return "only you so far";
+    const on = others.filter((m) => m.online).length;
+    if (others.length === 1) return `${others[0].jid.split("@")[0]} ${on ? "online" : "offline"}`;
+    return `${others.length} others, ${on} online`;
+  }
+
   function spaceRow(entry) {
     const s = snap.spaces[entry.id];
     if (!s) return null;
@@ -80,7 +89,7 @@ export function mount(app) {
         folderIcon(s.gleam, entry.label),
         el("span", { class: "sh-space-main" },
           el("span", { class: "sh-space-name", text: entry.label }),
-          el("span", { class: "sh-space-sub muted", text: s.text })),
+          el("span", { class: "sh-space-sub muted", text: s.status === "in-sync" ? `in sync · ${othersLine(s)}` : s.text })),
         el("span", { class: "sh-space-side" },
           statusBadge(s),
           s.conflicts ? el("span", { class: "sh-conflict-count", title: "conflicts to resolve", text: `${s.conflicts} conflict${s.conflicts > 1 ? "s" : ""}` }) : null,
@@ -226,7 +235,7 @@ export function mount(app) {
     if (!s) return home();
     const inviteInput = el("input", { class: "input", name: "invite", placeholder: "bob@example.org" });
     const actions = el("div", { class: "sh-actions" },
-      s.readOnly ? null : el("form", { class: "sh-invite-form", onsubmit: async (e) => {
+      s.readOnly || s.kind === "pair" ? null : el("form", { class: "sh-invite-form", onsubmit: async (e) => {
         e.preventDefault();
         if (await act(e.currentTarget.querySelector("button"), "invite", { space: s.id, jid: inviteInput.value.trim() }, "Invited")) inviteInput.value = "";
       } }, inviteInput, el("button", { class: "btn", type: "submit" }, "Invite")),
@@ -284,6 +293,8 @@ export function mount(app) {
     try {
       const [r, conflicts] = await Promise.all([app.api("share/open", { method: "POST", body: { space, path } }), loadConflicts()]);
       const same = ui.view === "space" && ui.space === space && ui.path === path;
+      // The star clears at once; the snapshot that follows says the same.
+      if (snap.spaces?.[space]) snap.spaces[space].gleam = r.spaceGleam;
       show({ view: "space", space, path, entries: r.entries, conflicts, ...(same ? { confirmLeave: ui.confirmLeave } : {}), ...keep });
     } catch (err) {
       fail(err);
@@ -313,8 +324,11 @@ export function mount(app) {
   });
   app.on("share-progress", (p) => {
     if (!p) return;
+    if (!p.syncing) return progress.delete(p.space);
     progress.set(p.space, p);
-    for (const node of root.querySelectorAll(".sh-progress")) if (node.dataset.space === p.space) node.textContent = `↓ ${size(p.down)}  ↑ ${size(p.up)}`;
+    const nodes = [...root.querySelectorAll(".sh-progress")].filter((n) => n.dataset.space === p.space);
+    if (!nodes.length && (ui.view === "home" || (ui.view === "space" && ui.space === p.space))) return render();
+    for (const node of nodes) node.textContent = `↓ ${size(p.down)}  ↑ ${size(p.up)}`;
   });
   app.on("share-change", (c) => {
     // The folder on screen is read again (and counts as seen: it is open).
