@@ -440,7 +440,7 @@ export class Daemon {
 
   // ---------------------------------------------------------------- watching and syncing
 
-  #watchSpace(space: LocalSpace): void {
+  #watchSpace(space: LocalSpace, accepted = false): void {
     if (this.#watchers.has(space.id) || this.#stopping) return;
     const folder = space.folder!;
     // Folders only: chokidar keeps one fs.watch per watched path, and a folder's watch already
@@ -477,10 +477,10 @@ export class Daemon {
     // Changes made while the daemon was not running: checked on disk like any touch (#touched);
     // remote ones come from the digests. Downloads an earlier run left waiting (the schedule
     // deferred or paused them) are in no digest: the space is synced for them, which plans
-    // them again and arms the wake-up for their window. So is a space never pulled (just
-    // accepted, `xshare accept` or the UI, while the daemon runs): the manager's digests for it
-    // may have come before it was accepted here, and are not sent again until they change.
-    this.#want(space.id, 0, space.pulled === 0 || this.#device!.state.waiting(space.id).length > 0);
+    // them again and arms the wake-up for their window. So is a space accepted while the daemon
+    // runs (`accepted`: `xshare accept`, the UI): the manager's digests for it came before it
+    // was accepted here, and are not sent again until they change.
+    this.#want(space.id, 0, accepted || this.#device!.state.waiting(space.id).length > 0);
   }
 
   /** Spaces accepted or left since the daemon started (SIGHUP, and every keepalive). */
@@ -489,7 +489,7 @@ export class Daemon {
     if (!d || this.#stopping) return;
     const now = new Set(this.#spaces().map((s) => s.id));
     for (const id of [...this.#watchers.keys()]) if (!now.has(id)) this.#unwatch(id);
-    for (const s of this.#spaces()) this.#watchSpace(s);
+    for (const s of this.#spaces()) this.#watchSpace(s, true);
     await this.#announce(false);
     // A changed schedule may let waiting transfers go (or hold new ones): plan those spaces again.
     if (await this.#schedule.read(false)) for (const id of this.#schedule.waitingIn) this.#want(id, 0);

@@ -101,6 +101,9 @@ describe("the sharing portion", () => {
     await cast.eventually("Bob has Alice's notes", hasContent(path.join(pair.other, "notes.txt"), "mine"));
     await new Promise((r) => setTimeout(r, 500));
     await expect(page.locator(".share .sh-star").count()).resolves.toBe(0);
+    // Clicking Bob's folder icon in the contacts (the im module emits "open-contact") opens his folder.
+    await page.evaluate((jid) => (window as unknown as { xshare: { emit(t: string, d: unknown): void } }).xshare.emit("open-contact", { jid }), cast.jid("bob"));
+    await page.locator(".sh-space-title", { hasText: "Work" }).waitFor();
     await cast.offline("alice");
     await cast.offline("bob");
   }, 120_000);
