@@ -363,10 +363,12 @@ export class Daemon {
       return; // presence gets no error replies
     }
     for (const s of digests.spaces) {
-      const local = d.state.space(s.space);
-      if (!local?.folder) continue;
+      // Kept for spaces not accepted here too: the manager does not repeat an unchanged list,
+      // so a space accepted later (while running) would know no peer until the list changes.
       this.#peers.set(s.space, s.peers ?? []);
       this.events.emit("peers", s.space, s.peers ?? []);
+      const local = d.state.space(s.space);
+      if (!local?.folder) continue;
       for (const p of s.peers ?? []) if (p.digest) this.#peerHas.set(`${p.jid} ${s.space}`, p.digest);
       if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space, { digest: s.digest });
     }

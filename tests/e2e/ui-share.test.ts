@@ -209,6 +209,10 @@ describe("the sharing portion", () => {
     await spaceRow(bob, made.id).click();
     await bob.locator('.sh-entry-file[data-path="itinerary.txt"]').waitFor();
     await expect(bob.locator(".sh-invite-form").count()).resolves.toBe(0);
+    // Alice's sharing client is online, and her device is known as hers: the author of the file.
+    await bob.locator(".sh-member.on", { hasText: cast.jid("alice") }).waitFor();
+    await bob.locator(".sh-crumb").first().click();
+    await bob.locator('.sh-entry-file[data-path="itinerary.txt"] .sh-entry-meta', { hasText: cast.jid("alice") }).waitFor();
     await shot(bob, "ui-sharing-space");
 
     await bob.locator(".sh-leave").click();

@@ -76,24 +76,26 @@ export async function inviteMember(a: ActionContext, body: Record<string, unknow
   const id = spaceId(body.space);
   const [who] = jidList(typeof body.jid === "string" ? body.jid : "");
   if (!who) throw new BadInput("Say whom to invite (an address like bob@example.org).");
-  const [line] = await asUser(() => invite(a.home, id, who, a.device));
-  return line!;
+  await asUser(() => invite(a.home, id, who, a.device));
+  return `${who} is now a member of “${a.device.state.space(id)?.name ?? id}”.`;
 }
 
 export async function acceptSpace(a: ActionContext, body: Record<string, unknown>): Promise<string> {
   const id = spaceId(body.space);
   if (a.device.state.space(id)?.folder) throw new BadInput("That space is already on this device.", 409);
-  const [line] = await asUser(() => accept(a.home, id, undefined, a.device));
+  await asUser(() => accept(a.home, id, undefined, a.device));
   await a.daemon.refresh();
-  return line!;
+  const s = a.device.state.space(id);
+  return `Accepted “${s?.name ?? id}”: its files go to ${s?.folder ?? "its folder"}.`;
 }
 
 export async function leaveSpace(a: ActionContext, body: Record<string, unknown>): Promise<string> {
   const id = spaceId(body.space);
   if (!a.device.state.space(id)) throw new BadInput("That space is not on this device.", 404);
-  const [line] = await asUser(() => leave(a.home, id, a.device));
+  const s = a.device.state.space(id)!;
+  await asUser(() => leave(a.home, id, a.device));
   await a.daemon.refresh();
-  return line!;
+  return `You left “${s.name}”${s.folder ? `; ${s.folder} and its files stay on this device` : ""}.`;
 }
 
 /** Keeps one side of a conflict (`copy`: the conflict copy's path in the space), as `xshare resolve`. */
@@ -105,6 +107,8 @@ export async function resolve(a: ActionContext, body: Record<string, unknown>): 
   const folder = a.device.state.space(id)?.folder;
   if (!folder) throw new BadInput("That space is not on this device.", 404);
   if (!a.device.state.conflicts(id).some((c) => c.copy === copy)) throw new BadInput(`There is no conflict kept as ${copy}; it may be resolved already.`, 404);
-  const [line] = await asUser(() => resolveConflict(a.home, join(folder, copy), keep, a.device.state));
-  return line!;
+  const c = a.device.state.conflicts(id).find((x) => x.copy === copy)!;
+  await asUser(() => resolveConflict(a.home, join(folder, copy), keep, a.device.state));
+  // The daemon sees the files change and sends the result, as after any edit.
+  return keep === "both" ? `Kept both ${c.path} and ${c.copy}.` : `Kept ${keep === "local" ? "your" : "the other"} version of ${c.path}; the other members get it now.`;
 }
