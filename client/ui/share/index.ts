@@ -33,21 +33,17 @@ import { recordVersions } from "./history.ts";
 import { BadInput, readJson, sendJson } from "./http.ts";
 import { ShareStore } from "./store.ts";
 import { fileDetails, listFolder, relPath, type TreeInputs } from "./tree.ts";
-import { fig3, syncState, type StateInputs } from "./view.ts";
+import { spaceSnapshot, type Live } from "./snapshot.ts";
+import { fig3 } from "./view.ts";
 
 const SNAPSHOT_MS = 50;
 const PROGRESS_MS = 250;
-/** How often the list of spaces (and so invitations) is asked of the sharing manager. */
-const POLL_MS = 5000;
-
-interface Live {
-  syncing: boolean;
-  incoming: boolean;
-  report?: SyncReport;
-  error?: string;
-  up: number;
-  down: number;
-}
+/**
+ * The list of spaces (and so the invitations) is asked of the sharing manager when a page loads
+ * or asks (POST refresh, every PAGE_POLL_MS from static/share.js while a page is open), at most
+ * every REMOTE_MIN_MS: no page open, no requests.
+ */
+const REMOTE_MIN_MS = 3000;
 
 export class ShareModule implements UiModule {
   readonly name = "share";
@@ -59,7 +55,7 @@ export class ShareModule implements UiModule {
   #remote: readonly Space[] | undefined;
   #snapshotTimer: NodeJS.Timeout | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
-  readonly #poll: NodeJS.Timeout;
+  #remoteAt = 0;
   #closed = false;
   /** The last snapshot published (an unchanged one is not sent again). */
   #published = "";
@@ -99,8 +95,6 @@ export class ShareModule implements UiModule {
       this.#soon();
     });
     ev.on("replica", (jid, replica) => this.#learn(jid, replica));
-    this.#poll = setInterval(() => void this.#refreshRemote(), POLL_MS);
-    this.#poll.unref();
   }
 
   #liveOf(id: string): Live {
@@ -173,9 +167,11 @@ export class ShareModule implements UiModule {
     for (const [space, l] of this.#live) if (l.up || l.down) this.#ctx.publish("share-progress", { space, up: l.up, down: l.down, syncing: l.syncing });
   }
 
-  async #refreshRemote(): Promise<void> {
+  async #refreshRemote(force = true): Promise<void> {
     const d = this.#ctx.daemon.device;
     if (!d || !d.conn.online || this.#closed) return;
+    if (!force && Date.now() - this.#remoteAt < REMOTE_MIN_MS) return;
+    this.#remoteAt = Date.now();
     try {
       const list = await d.remote.spaces();
       const before = JSON.stringify(this.#remote?.map((s) => [s.id, s.members, s.name]));
@@ -190,31 +186,16 @@ export class ShareModule implements UiModule {
     const d = this.#ctx.daemon.device;
     if (!d) return { ready: false };
     this.#catchUp();
+    if (!this.#remote) void this.#refreshRemote(false);
     const online = d.conn.online;
     const local = d.state.spaces().filter((s) => s.folder);
     const remote = new Map((this.#remote ?? []).map((s) => [s.id, s]));
     const gleamContacts: Record<string, true> = {};
     const spaces: Record<string, unknown> = {};
     for (const s of local) {
-      const l = this.#liveOf(s.id);
-      const conflicts = d.state.conflicts(s.id).length;
-      const waiting: StateInputs["waiting"] = l.report?.waiting
-        ? l.report.waiting.filter((q) => q.timing !== "now").map((q) => ({ path: q.path, direction: q.direction, reason: q.reason, ...(q.runAtMs !== undefined ? { untilMs: q.runAtMs } : {}) }))
-        : d.state.waiting(s.id).map((w) => ({ path: w.version.path, direction: "down" as const, reason: w.reason ?? "waiting", ...(w.untilMs !== undefined ? { untilMs: w.untilMs } : {}) }));
-      const paused = d.state.partials(s.id).filter((p) => p.reason !== undefined).map((p) => ({ path: p.path, direction: p.direction, done: p.bytes, size: p.size, reason: p.reason! }));
-      const st = syncState({ online, syncing: l.syncing, incoming: l.incoming, conflicts, waiting, ...(l.report ? { lastStatus: l.report.status } : {}), ...(l.report?.reason ? { lastReason: l.report.reason } : {}), ...(l.error ? { error: l.error } : {}) }, (ms) => new Date(ms).toISOString());
-      const peers = this.#ctx.daemon.peers(s.id);
-      const members = (remote.get(s.id)?.members ?? s.members).map((m) => {
-        const on = peers.filter((p) => bareOf(p.jid) === m);
-        return { jid: m, me: m === this.#me, online: m === this.#me ? online : on.length > 0, ...(on[0]?.show ? { show: on[0].show } : {}) };
-      });
       const gleam = gleams("", this.#store.changes(s.id), this.#store.seen(s.id));
-      spaces[s.id] = {
-        id: s.id, kind: s.kind, name: s.name, owner: s.owner, members, folder: s.folder, readOnly: s.kind === "mine" && s.owner !== this.#me,
-        status: st.status, text: st.text, conflicts, waiting, paused, gleam,
-        // Bytes moved by the sync running now (none between syncs).
-        progress: l.syncing && (l.up || l.down) ? { up: l.up, down: l.down } : undefined,
-      };
+      const members = remote.get(s.id)?.members;
+      spaces[s.id] = spaceSnapshot({ space: s, state: d.state, live: this.#liveOf(s.id), peers: this.#ctx.daemon.peers(s.id), me: this.#me, online, gleam, ...(members ? { members } : {}) });
       if (gleam) {
         const sec = fig3(this.#me, [s]).find((x) => x.kind === "contact");
         if (sec?.contact) gleamContacts[sec.contact] = true;
@@ -317,8 +298,9 @@ export class ShareModule implements UiModule {
         return { message: line };
       }
       case "POST refresh":
-        await this.#refreshRemote();
-        return this.snapshot();
+        await this.#refreshRemote(false);
+        this.#soon();
+        return { ok: true };
       default:
         return undefined;
     }
@@ -327,7 +309,6 @@ export class ShareModule implements UiModule {
   close(): void {
     this.#closed = true;
     for (const off of this.#off.splice(0)) off();
-    clearInterval(this.#poll);
     clearTimeout(this.#snapshotTimer);
     clearTimeout(this.#progressTimer);
     this.#store.close();

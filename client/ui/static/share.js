@@ -17,6 +17,8 @@
 // ever becomes text (app.el), never HTML.
 
 const KIB = 1024;
+/** How often the page asks for the list of spaces again (new invitations). */
+const PAGE_POLL_MS = 5000;
 
 export function mount(app) {
   const el = app.el;
@@ -345,6 +347,13 @@ export function mount(app) {
     show({ view: "home" });
     root.querySelector(`[data-section="${CSS.escape(`contact:${c?.jid ?? ""}`)}"]`)?.scrollIntoView({ block: "nearest" });
   });
+
+  // Invitations come from the sharing manager's list of spaces: asked while this page is open.
+  const poll = () => {
+    if (document.visibilityState === "visible") app.api("share/refresh", { method: "POST", body: {} }).catch(() => undefined);
+  };
+  setInterval(poll, PAGE_POLL_MS);
+  document.addEventListener("visibilitychange", poll);
 
   render();
 }
