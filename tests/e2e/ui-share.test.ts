@@ -20,8 +20,10 @@ const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   cast = await startCast(["alice", "bob"]);
+  // Alice and Bob are contacts (their rosters, through their chat clients), as in FIG. 5.
+  await cast.befriend(await cast.chat("alice"), await cast.chat("bob"));
   browser = await launchBrowser();
-});
+}, 120_000);
 
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
@@ -52,6 +54,9 @@ describe("the sharing portion", () => {
     await cast.online("bob");
     const page = await openUi("alice");
     const contact = page.locator(`[data-section="contact:${cast.jid("bob")}"]`);
+    // Bob in Alice's contacts (the im module), with the folder icon of a contact who shares.
+    const bobIcon = page.locator(`li.contact[data-jid="${cast.jid("bob")}"] .share-indicator`);
+    await bobIcon.waitFor({ timeout: 30_000 });
     await spaceRow(page, pair.space).waitFor();
     await expect(contact.locator(".sh-section-title .sh-star").count()).resolves.toBe(0);
     // Who sees the gleam of a contact (the im module shows it on the contact, FIG. 5).
@@ -68,7 +73,9 @@ describe("the sharing portion", () => {
     await writeFile(path.join(pair.other, "photos", hostile), "just text");
     await contact.locator(".sh-section-title .sh-star").waitFor({ timeout: 30_000 });
     const gleamMs = Date.now() - t0;
-    console.log(`gleam on Alice's page ${gleamMs} ms after Bob's file was written`);
+    await page.locator(`li.contact[data-jid="${cast.jid("bob")}"] .share-indicator.gleam`).waitFor();
+    const iconMs = Date.now() - t0;
+    console.log(`gleam on Alice's page ${gleamMs} ms (Bob's contact icon ${iconMs} ms) after Bob's file was written`);
     await spaceRow(page, pair.space).locator(".sh-star").waitFor();
     const gleamed = await page.evaluate(() => (window as unknown as { gleamed: Array<{ contacts: Record<string, boolean> }> }).gleamed);
     expect(gleamed.at(-1)).toEqual({ contacts: { [cast.jid("bob")]: true } });
@@ -101,8 +108,9 @@ describe("the sharing portion", () => {
     await cast.eventually("Bob has Alice's notes", hasContent(path.join(pair.other, "notes.txt"), "mine"));
     await new Promise((r) => setTimeout(r, 500));
     await expect(page.locator(".share .sh-star").count()).resolves.toBe(0);
-    // Clicking Bob's folder icon in the contacts (the im module emits "open-contact") opens his folder.
-    await page.evaluate((jid) => (window as unknown as { xshare: { emit(t: string, d: unknown): void } }).xshare.emit("open-contact", { jid }), cast.jid("bob"));
+    // No gleam on Bob's contact icon either; clicking it (FIG. 5) opens his folder.
+    await expect(page.locator(`li.contact[data-jid="${cast.jid("bob")}"] .share-indicator.gleam`).count()).resolves.toBe(0);
+    await bobIcon.click();
     await page.locator(".sh-space-title", { hasText: "Work" }).waitFor();
     await cast.offline("alice");
     await cast.offline("bob");

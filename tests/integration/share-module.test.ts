@@ -70,7 +70,7 @@ beforeEach(async () => {
   const device = { config: { jid: ME, replica: "adam-pc" }, conn: { online: true }, state, remote: { spaces: async () => [] } };
   const daemon = { events, device, peers: () => [], refresh: async () => undefined } as unknown as Daemon;
   published.length = 0;
-  mod = new ShareModule({ daemon, home, config: device.config as never, publish: (type, data) => published.push({ type, data }) });
+  mod = new ShareModule({ daemon, home, config: device.config as never, publish: (type, data) => published.push({ type, data }), log: () => undefined });
   server = createServer((req, res) => {
     void mod.handle(req, res, new URL(req.url!, "http://127.0.0.1")).then((handled) => {
       if (!handled) res.writeHead(404).end();
@@ -128,7 +128,7 @@ describe("share module over http", () => {
     mod.close();
     const home = resolveHome(dir);
     const device = { config: { jid: ME, replica: "adam-pc" }, conn: { online: true }, state, remote: { spaces: async () => [] } };
-    mod = new ShareModule({ daemon: { events, device, peers: () => [], refresh: async () => undefined } as unknown as Daemon, home, config: device.config as never, publish: () => undefined });
+    mod = new ShareModule({ daemon: { events, device, peers: () => [], refresh: async () => undefined } as unknown as Daemon, home, config: device.config as never, publish: () => undefined, log: () => undefined });
     expect(snap().spaces[SPACE]!.gleam).toBe(true);
     await call("POST", "open", { space: SPACE, path: "" });
     expect(snap().spaces[SPACE]!.gleam).toBe(false);

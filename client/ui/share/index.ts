@@ -233,7 +233,10 @@ export class ShareModule implements UiModule {
       sendJson(res, 200, answer);
     } catch (err) {
       if (err instanceof BadInput) sendJson(res, err.status, { error: err.message });
-      else sendJson(res, 500, { error: `Something went wrong: ${(err as Error).message}` });
+      else {
+        this.#ctx.log(`share: ${route}: ${(err as Error).stack ?? String(err)}`);
+        sendJson(res, 500, { error: `Something went wrong: ${(err as Error).message}` });
+      }
     }
     return true;
   }

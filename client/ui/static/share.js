@@ -270,9 +270,19 @@ export function mount(app) {
     const focused = document.activeElement?.closest?.(".share") === root ? document.activeElement.getAttribute("name") : null;
     const body = ui.view === "space" ? spaceView() : ui.view === "new" ? newForm() : home();
     root.replaceChildren(...[body].flat());
+    emitGleam();
     for (const i of root.querySelectorAll("input[name], select[name]")) if (typed.has(i.name)) i.value = typed.get(i.name);
     if (focused) root.querySelector(`[name="${CSS.escape(focused)}"]`)?.focus();
-    app.emit("gleam", { contacts: snap.gleamContacts ?? {} });
+  }
+
+  /** Tells the contacts list (im) which contacts' folders gleam, when that changes. */
+  let gleamSaid = "";
+  function emitGleam() {
+    const contacts = snap.gleamContacts ?? {};
+    const text = JSON.stringify(contacts);
+    if (text === gleamSaid) return;
+    gleamSaid = text;
+    app.emit("gleam", { contacts });
   }
 
   function show(next) {
@@ -316,7 +326,7 @@ export function mount(app) {
     if (!s) return;
     snap = s;
     for (const id of progress.keys()) if (!s.spaces?.[id]?.progress) progress.delete(id);
-    if (ui.view === "new") return app.emit("gleam", { contacts: snap.gleamContacts ?? {} });
+    if (ui.view === "new") return emitGleam();
     render();
   });
   app.on("resync", (all) => {
