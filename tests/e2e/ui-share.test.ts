@@ -186,7 +186,7 @@ describe("the sharing portion", () => {
     await cast.offline("bob");
   }, 120_000);
 
-  it("create a space, invite Bob, Bob accepts from his page, a file reaches him, he leaves", async () => {
+  it("create a space, invite Bob, Bob accepts from his page, a file reaches him, he leaves; a pair made from the page works both ways", async () => {
     await cast.online("alice");
     await cast.online("bob");
     const alice = await openUi("alice");
@@ -230,6 +230,23 @@ describe("the sharing portion", () => {
     expect(after.find((s) => s.id === made.id)!.members).toEqual([cast.jid("alice")]);
     // Bob's files stay on his device.
     await expect(readdir(bobFolder)).resolves.toContain("itinerary.txt");
+
+    // A folder with one contact (a pair, "alice/bob"), made from the page: laid out as FIG. 3 on both sides.
+    await alice.locator(".sh-back").click();
+    await alice.locator(".sh-new").click();
+    await alice.locator('select[name="kind"]').selectOption("pair");
+    await alice.locator('input[name="name"]').fill("Plans");
+    await alice.locator('input[name="with"]').fill(cast.jid("bob"));
+    await alice.locator('.sh-form button[type="submit"]').click();
+    await alice.locator(".sh-space-title", { hasText: "Plans" }).waitFor();
+    const plans = (JSON.parse(await cast.run("alice", ["spaces", "--json"])) as Array<{ id: string; kind: string; name: string; folder: string }>).find((s) => s.name === "Plans")!;
+    expect(plans).toMatchObject({ kind: "pair", folder: cast.sharing("alice", "Pairs", cast.jid("bob"), "Plans") });
+    const pairInvite = bob.locator(`.sh-invite[data-space="${plans.id}"]`);
+    await pairInvite.waitFor({ timeout: 30_000 });
+    await pairInvite.getByRole("button", { name: "Accept" }).click();
+    await bob.locator(`[data-section="contact:${cast.jid("alice")}"] .sh-space[data-space="${plans.id}"]`, { hasText: "bob/alice: Plans" }).waitFor();
+    await writeFile(path.join(cast.sharing("bob", "Pairs", cast.jid("alice"), "Plans"), "idea.txt"), "from Bob");
+    await cast.eventually("Bob's idea reaches Alice", hasContent(path.join(plans.folder, "idea.txt"), "from Bob"));
     await cast.offline("alice");
     await cast.offline("bob");
   }, 120_000);
