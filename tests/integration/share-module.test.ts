@@ -115,6 +115,17 @@ describe("share module over http", () => {
     expect((file.body.history as Array<{ how: string; author: string }>)[0]).toMatchObject({ how: "received", author: BOB });
   });
 
+  it("who a replica is: the manager's list of peers decides, an SNM's sender only fills in an unknown one", async () => {
+    events.emit("replica", `${BOB}/xshare-bob-pc`, "bob-pc" as ReplicaId);
+    // Carol, another member, claims Bob's device in an SNM: not believed.
+    events.emit("replica", "carol@example.org/xshare-x", "bob-pc" as ReplicaId);
+    await bobWrites("a.txt");
+    expect((await call("GET", `file?space=${SPACE}&path=a.txt`)).body).toMatchObject({ author: BOB });
+    // The manager says the device is Carol's: that wins.
+    events.emit("peers", SPACE, [{ jid: "carol@example.org/xshare-x", replica: "bob-pc" as ReplicaId }]);
+    expect((await call("GET", `file?space=${SPACE}&path=a.txt`)).body).toMatchObject({ author: "carol@example.org" });
+  });
+
   it("this device's own changes do not gleam", async () => {
     await writeFile(join(folder, "mine.txt"), "mine!");
     state.commit(SPACE, [{ version: version("mine.txt", "adam-pc") }]);

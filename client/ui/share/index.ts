@@ -91,10 +91,10 @@ export class ShareModule implements UiModule {
       this.#soon();
     });
     ev.on("peers", (_id, peers) => {
-      for (const p of peers) this.#learn(p.jid, p.replica);
+      for (const p of peers) this.#learn(p.jid, p.replica, true);
       this.#soon();
     });
-    ev.on("replica", (jid, replica) => this.#learn(jid, replica));
+    ev.on("replica", (jid, replica) => this.#learn(jid, replica, false));
   }
 
   #liveOf(id: string): Live {
@@ -103,10 +103,16 @@ export class ShareModule implements UiModule {
     return l;
   }
 
-  #learn(fullJid: string, replica: string): void {
+  /**
+   * Which member a replica is. The sharing manager's list of clients online decides; an SNM's
+   * sender (another member, who names its own replica) only fills in a replica not known yet,
+   * so one member cannot pass off another's device as theirs once it is known.
+   */
+  #learn(fullJid: string, replica: string, fromManager: boolean): void {
     try {
       const jid = bareOf(fullJid);
-      if (this.#store.member(replica) !== jid) this.#store.setMember(replica, jid);
+      const known = this.#store.member(replica);
+      if (known !== jid && (fromManager || known === undefined)) this.#store.setMember(replica, jid);
     } catch {
       // Not a JID: nothing learned.
     }
