@@ -10,7 +10,6 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { ShareError } from "../protocol/errors.ts";
 import type { BareJid, SpaceId } from "../protocol/ids.ts";
 import { parseBareJid } from "../protocol/jid.ts";
-import { checkPath } from "../protocol/paths.ts";
 import type { Space } from "../protocol/stanzas/spaces.ts";
 import { type ClientConfig, UsageError, deviceOk, newReplicaId, readConfig, writeConfig } from "./config.ts";
 import { SHOWS, isShow, type Show } from "../protocol/stanzas/sync-signals.ts";
@@ -19,6 +18,7 @@ import { type Device, connect, discoverComponent, openDevice, splitJid } from ".
 import { syncSpace, type SyncReport } from "./engine/sync.ts";
 import { RealFs } from "./fs/real.ts";
 import type { Home } from "./home.ts";
+import { layoutFolder } from "./layout.ts";
 import { alive, withLock } from "./lock.ts";
 import { startUi } from "./ui/launch.ts";
 import { checkMarker, writeMarker } from "./marker.ts";
@@ -37,15 +37,19 @@ export async function loadConfig(home: Home): Promise<ClientConfig> {
   return config;
 }
 
-async function withDevice<T>(home: Home, fn: (d: Device) => Promise<T>): Promise<T> {
-  const device = await openDevice(home, await loadConfig(home));
+/**
+ * Runs `fn` with a logged-in device: `running` when given (the daemon's own, for the local UI,
+ * client/ui/share/: it stays open), otherwise a one-shot login closed afterwards.
+ */
+async function withDevice<T>(home: Home, fn: (d: Device) => Promise<T>, running?: Device): Promise<T> {
+  const device = running ?? (await openDevice(home, await loadConfig(home)));
   try {
     return await fn(device);
   } catch (err) {
     if (err instanceof ShareError) throw new UsageError(`the sharing manager refused: ${err.message}`);
     throw err;
   } finally {
-    await device.close();
+    if (!running) await device.close();
   }
 }
 
@@ -162,10 +166,10 @@ async function bind(state: ClientState, space: Space, folder: string): Promise<v
   await writeMarker(fs, space.id);
 }
 
-export async function share(home: Home, folder: string, opts: { with?: string; group?: string; mine?: boolean }): Promise<string[]> {
+export async function share(home: Home, folder: string, opts: { with?: string; group?: string; mine?: boolean; name?: string }, running?: Device): Promise<string[]> {
   const others = opts.with ? jids(opts.with) : [];
   if (!opts.mine && others.length === 0) throw new UsageError("say who to share with: --with <jid>[,<jid>…], or --mine for your own read-only-for-others folder");
-  const name = resolve(folder).split("/").pop() || "Shared";
+  const name = opts.name ?? (resolve(folder).split("/").pop() || "Shared");
   return withDevice(home, async (d) => {
     checkFolderFree(d.state, resolve(folder));
     const abs = await folderFor(folder);
@@ -179,26 +183,10 @@ export async function share(home: Home, folder: string, opts: { with?: string; g
     await bind(d.state, space, abs);
     await nudgeDaemon(home);
     return [space.id];
-  });
+  }, running);
 }
 
-function layoutFolder(home: Home, me: string, space: Space): string {
-  const clean = (s: string) => {
-    const c = s.normalize("NFC").replace(/[\\/:\u0000-\u001f\u007f]/g, "_").replace(/[. ]+$/, "") || "_";
-    try {
-      return checkPath(c);
-    } catch {
-      return space.id;
-    }
-  };
-  // FIG. 3 of the patent: a folder per contact's "my sharing", per group, per pair. Pairs get a
-  // folder of their own: inside the contact's "my sharing" folder they would be synced twice.
-  if (space.kind === "mine") return join(home.sharingRoot, space.owner === me ? "My sharing" : clean(space.owner));
-  if (space.kind === "pair") return join(home.sharingRoot, "Pairs", clean(space.members.find((m) => m !== me) ?? me), clean(space.name));
-  return join(home.sharingRoot, "Groups", clean(space.name));
-}
-
-export async function accept(home: Home, id: string, folder?: string): Promise<string[]> {
+export async function accept(home: Home, id: string, folder?: string, running?: Device): Promise<string[]> {
   return withDevice(home, async (d) => {
     const space = await d.remote.space(id as SpaceId).catch((err: unknown) => {
       if (err instanceof ShareError && err.code === "not-found") throw new UsageError(`no space ${id} is shared with you`);
@@ -209,7 +197,7 @@ export async function accept(home: Home, id: string, folder?: string): Promise<s
     await bind(d.state, space, await folderFor(target));
     await nudgeDaemon(home);
     return [`${space.id} → ${target}`];
-  });
+  }, running);
 }
 
 export interface SpaceRow {
@@ -221,23 +209,23 @@ export interface SpaceRow {
   folder: string | null;
 }
 
-export async function spaces(home: Home): Promise<SpaceRow[]> {
+export async function spaces(home: Home, running?: Device): Promise<SpaceRow[]> {
   return withDevice(home, async (d) => {
     const list = await d.remote.spaces();
     for (const s of list) if (d.state.space(s.id)) d.state.putSpace(s);
     return list.map((s) => ({ id: s.id, kind: s.kind, name: s.name, owner: s.owner, members: [...s.members], folder: d.state.space(s.id)?.folder ?? null }));
-  });
+  }, running);
 }
 
-export async function invite(home: Home, id: string, jid: string): Promise<string[]> {
+export async function invite(home: Home, id: string, jid: string, running?: Device): Promise<string[]> {
   const [who] = jids(jid);
   return withDevice(home, async (d) => {
     const s = await d.remote.invite({ space: id as SpaceId, jid: who! });
     return [`${who} is now a member of ${s.id}`];
-  });
+  }, running);
 }
 
-export async function leave(home: Home, id: string): Promise<string[]> {
+export async function leave(home: Home, id: string, running?: Device): Promise<string[]> {
   return withDevice(home, async (d) => {
     await d.remote.leave(id as SpaceId);
     const folder = d.state.space(id as SpaceId)?.folder;
@@ -249,7 +237,7 @@ export async function leave(home: Home, id: string): Promise<string[]> {
     d.state.removeSpace(id as SpaceId);
     await nudgeDaemon(home);
     return [`left ${id}${folder ? `; ${folder} and its files stay on this device` : ""}`];
-  });
+  }, running);
 }
 
 export async function sync(home: Home, opts: { space?: string; progress?: Progress }): Promise<SyncReport[]> {
@@ -323,12 +311,13 @@ export async function run(home: Home, opts: DaemonOptions & { ui?: { port?: numb
   });
 }
 
-export async function conflicts(home: Home) {
-  const state = ClientState.open(home.stateDb);
+/** `running`: the daemon's open state (the local UI), left open; otherwise the home's, opened here. */
+export async function conflicts(home: Home, running?: ClientState) {
+  const state = running ?? ClientState.open(home.stateDb);
   try {
     return state.conflicts().map((c) => ({ ...c, folder: state.space(c.space)?.folder ?? null }));
   } finally {
-    state.close();
+    if (!running) state.close();
   }
 }
 
@@ -336,8 +325,8 @@ export async function conflicts(home: Home) {
  * Picks a side of a conflict (`path` is the original path or the copy, relative to a space
  * folder or absolute). The files are changed here; the next sync sends the result.
  */
-export async function resolveConflict(home: Home, path: string, keep: "local" | "remote" | "both"): Promise<string[]> {
-  const state = ClientState.open(home.stateDb);
+export async function resolveConflict(home: Home, path: string, keep: "local" | "remote" | "both", running?: ClientState): Promise<string[]> {
+  const state = running ?? ClientState.open(home.stateDb);
   try {
     const all = state.conflicts();
     const match = all.find((c) => {
@@ -358,7 +347,7 @@ export async function resolveConflict(home: Home, path: string, keep: "local" | 
     state.removeConflict(match.space, match.copy);
     return [keep === "both" ? `kept both ${match.path} and ${match.copy}` : `kept the ${keep} version at ${match.path}; run \`xshare sync\` to share the choice`];
   } finally {
-    state.close();
+    if (!running) state.close();
   }
 }
 

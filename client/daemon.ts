@@ -50,7 +50,7 @@ import { watch, type FSWatcher } from "chokidar";
 import { xml } from "@xmpp/client";
 import type { Element as XmppElement } from "@xmpp/xml";
 import { ShareError } from "../protocol/errors.ts";
-import type { BareJid, SpaceId } from "../protocol/ids.ts";
+import type { BareJid, ReplicaId, SpaceId } from "../protocol/ids.ts";
 import { bareOf, parseBareJid } from "../protocol/jid.ts";
 import { NS } from "../protocol/ns.ts";
 import { STATE_DIR, TEMP_PREFIX } from "../protocol/paths.ts";
@@ -106,12 +106,21 @@ export interface DaemonOptions {
 /**
  * What the daemon tells the local UI's modules (client/ui/): `connection` once logged in, before
  * anything is sent (a listener on its stanzas hears the contacts' first presence), `show` after
- * setShow, `synced` after every sync. Listeners must not throw.
+ * setShow, `synced` after every sync. For the share module (client/ui/share/) also: a sync of a
+ * space starting (`sync-start`) or failing, its transfer progress, a remote change learned of
+ * (before it is fetched), the other members' sharing clients online (`peers`), and which member
+ * a replica is (`replica`: an SNM's sender). Listeners must not throw; they see, never steer.
  */
 export interface DaemonEvents {
   connection: [conn: ClientConnection];
   show: [show: Show | undefined];
   synced: [report: SyncReport];
+  "sync-start": [space: SpaceId];
+  "sync-failed": [space: SpaceId, message: string];
+  progress: [space: SpaceId, event: { phase: "upload" | "download"; bytes: number }];
+  "remote-change": [space: SpaceId];
+  peers: [space: SpaceId, peers: readonly Peer[]];
+  replica: [fullJid: string, replica: ReplicaId];
 }
 
 /** Which stanza errors mean "the sharing manager is not there right now". */
@@ -201,6 +210,11 @@ export class Daemon {
   /** The presence `<show/>` broadcast now (undefined: available). */
   get show(): Show | undefined {
     return this.#show;
+  }
+
+  /** The other members' sharing clients online in a space, as the manager last listed them. */
+  peers(id: SpaceId): readonly Peer[] {
+    return this.#peers.get(id) ?? [];
   }
 
   get state(): ClientState {
@@ -359,9 +373,12 @@ export class Daemon {
       return; // presence gets no error replies
     }
     for (const s of digests.spaces) {
+      // Kept for spaces not accepted here too: the manager does not repeat an unchanged list,
+      // so a space accepted later (while running) would know no peer until the list changes.
+      this.#peers.set(s.space, s.peers ?? []);
+      this.events.emit("peers", s.space, s.peers ?? []);
       const local = d.state.space(s.space);
       if (!local?.folder) continue;
-      this.#peers.set(s.space, s.peers ?? []);
       for (const p of s.peers ?? []) if (p.digest) this.#peerHas.set(`${p.jid} ${s.space}`, p.digest);
       if (s.digest !== digest(d.state.vector(s.space))) this.#remoteChange(s.space, { digest: s.digest });
     }
@@ -403,7 +420,10 @@ export class Daemon {
     // A stranger learns nothing, not even whether the space exists here.
     if (!space?.folder || !member) return toXmpp(new ShareError("not-found").toElement());
     const theirs = "vector" in snm ? digest(snm.vector) : snm.digest;
-    if (from !== this.#config.component) this.#peerHas.set(`${from} ${snm.space}`, theirs);
+    if (from !== this.#config.component) {
+      this.#peerHas.set(`${from} ${snm.space}`, theirs);
+      this.events.emit("replica", from, snm.replica);
+    }
     const mine = d.state.vector(snm.space);
     if ("vector" in snm ? !dominates(mine, snm.vector) : theirs !== digest(mine)) this.#remoteChange(snm.space, "vector" in snm ? { vector: snm.vector } : { digest: theirs });
     return true;
@@ -435,7 +455,7 @@ export class Daemon {
 
   // ---------------------------------------------------------------- watching and syncing
 
-  #watchSpace(space: LocalSpace): void {
+  #watchSpace(space: LocalSpace, accepted = false): void {
     if (this.#watchers.has(space.id) || this.#stopping) return;
     const folder = space.folder!;
     // Folders only: chokidar keeps one fs.watch per watched path, and a folder's watch already
@@ -472,8 +492,10 @@ export class Daemon {
     // Changes made while the daemon was not running: checked on disk like any touch (#touched);
     // remote ones come from the digests. Downloads an earlier run left waiting (the schedule
     // deferred or paused them) are in no digest: the space is synced for them, which plans
-    // them again and arms the wake-up for their window.
-    this.#want(space.id, 0, this.#device!.state.waiting(space.id).length > 0);
+    // them again and arms the wake-up for their window. So is a space accepted while the daemon
+    // runs (`accepted`: `xshare accept`, the UI): the manager's digests for it came before it
+    // was accepted here, and are not sent again until they change.
+    this.#want(space.id, 0, accepted || this.#device!.state.waiting(space.id).length > 0);
   }
 
   /** Spaces accepted or left since the daemon started (SIGHUP, and every keepalive). */
@@ -482,7 +504,7 @@ export class Daemon {
     if (!d || this.#stopping) return;
     const now = new Set(this.#spaces().map((s) => s.id));
     for (const id of [...this.#watchers.keys()]) if (!now.has(id)) this.#unwatch(id);
-    for (const s of this.#spaces()) this.#watchSpace(s);
+    for (const s of this.#spaces()) this.#watchSpace(s, true);
     await this.#announce(false);
     // A changed schedule may let waiting transfers go (or hold new ones): plan those spaces again.
     if (await this.#schedule.read(false)) for (const id of this.#schedule.waitingIn) this.#want(id, 0);
@@ -506,6 +528,7 @@ export class Daemon {
    * read it already (see Preemption.read).
    */
   #remoteChange(id: SpaceId, seen?: { vector?: VersionVector; digest?: string }): void {
+    this.events.emit("remote-change", id);
     if (!this.#defersDownloads()) {
       const policy = this.#schedule.current?.policy;
       const p = this.#preempt;
@@ -606,6 +629,7 @@ export class Daemon {
       this.#preempt = preempt;
       this.#syncing = id;
       this.#touchedPaths.clear();
+      this.events.emit("sync-start", id);
       const report = await syncSpace({
         state: d.state,
         remote: d.remote,
@@ -620,6 +644,7 @@ export class Daemon {
         // A daemon only runs under the device's sync lock (commands.ts `run`).
         holdsLock: true,
         hashCache: this.#hashCache(id),
+        onProgress: (e) => this.events.emit("progress", id, e),
       });
       this.#preempt = undefined;
       this.#retryMs = this.#opts.retryMs;
@@ -646,6 +671,7 @@ export class Daemon {
       }
     } catch (err) {
       this.#preempt = undefined;
+      this.events.emit("sync-failed", id, (err as Error).message);
       if (this.#stopping) return this.#opts.log(`${id}: stopped between two files; the next run goes on`);
       this.#opts.log(`${id}: sync failed: ${(err as Error).message}; retrying`);
       this.#retryLater(id, unreachable(err));

@@ -1,6 +1,6 @@
 /**
  * `xshare web-login` and `xshare web-confirm`: the sharing client's commands for the sharing
- * manager's web interface (README "Web interface"; XEP-draft.md § 5.16).
+ * manager's web interface (README "Web interface"; XEP-draft.md § 5.17).
  *
  * - web-login asks the sharing manager (`<web-login/>`) for a one-time sign-in link for this
  *   account and returns it (the CLI prints it; `--open` hands it to the desktop's opener).

@@ -1,5 +1,5 @@
 /**
- * The sharing client's side of the web interface's sign-in (XEP-0070; XEP-draft.md § 5.16):
+ * The sharing client's side of the web interface's sign-in (XEP-0070; XEP-draft.md § 5.17):
  * the sharing manager asks, with `<confirm id method url/>` in an IQ, whether the user is
  * signing in to its web interface; the daemon holds the request until the user accepts or
  * denies it (`xshare web-confirm`, the local UI's notice: client/ui/confirm.ts), and answers.

@@ -10,7 +10,7 @@ export const NS = {
   caps: "http://jabber.org/protocol/caps",
   rsm: "http://jabber.org/protocol/rsm",
   hashes: "urn:xmpp:hashes:2",
-  /** XEP-0070, verifying HTTP requests via XMPP: the web interface's sign-in (XEP-draft.md § 5.16). */
+  /** XEP-0070, verifying HTTP requests via XMPP: the web interface's sign-in (XEP-draft.md § 5.17). */
   httpAuth: "http://jabber.org/protocol/http-auth",
 } as const;
 

@@ -25,6 +25,8 @@ export interface UiContext {
   readonly config: ClientConfig;
   /** Sends a server-sent event to every open page: `event: <type>` and `data: <JSON of data>`. */
   publish(type: string, data: unknown): void;
+  /** One line into the daemon's log (`xshare run`'s output; nothing with --quiet). */
+  log(line: string): void;
 }
 
 export interface UiModule {

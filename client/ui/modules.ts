@@ -6,13 +6,13 @@
  */
 import { imModule } from "./im.ts";
 import type { UiModuleFactory } from "./module.ts";
-// share: its import here
+import { shareModule } from "./share/index.ts";
 
 import { confirmModule } from "./confirm.ts";
 
 export const UI_MODULES: readonly UiModuleFactory[] = [
   imModule,
-  // share: its factory here
+  shareModule,
 
   confirmModule,
 ];

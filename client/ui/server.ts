@@ -98,9 +98,9 @@ export class UiServer {
   #port = 0;
   #closed = false;
 
-  constructor(ctx: Omit<UiContext, "publish">, opts: UiServerOptions) {
+  constructor(ctx: Omit<UiContext, "publish" | "log">, opts: UiServerOptions) {
     this.#opts = opts;
-    this.#ctx = { ...ctx, publish: (type, data) => this.publish(type, data) };
+    this.#ctx = { ...ctx, publish: (type, data) => this.publish(type, data), log: (line) => opts.log?.(line) };
     const names = new Set<string>();
     for (const factory of opts.modules) {
       const m = factory(this.#ctx);

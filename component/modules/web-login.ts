@@ -1,5 +1,5 @@
 /**
- * `<web-login/>` (XEP-draft.md § 5.16): a one-time sign-in link to the web interface for the
+ * `<web-login/>` (XEP-draft.md § 5.17): a one-time sign-in link to the web interface for the
  * requester's bare JID (component/web/links.ts), as `xshare web-login` prints it.
  */
 import * as WL from "../../protocol/stanzas/web-login.ts";

@@ -1,5 +1,5 @@
 /**
- * Sign-in by confirmation (XEP-0070, XEP-draft.md § 5.16): a sign-in attempt asks every
+ * Sign-in by confirmation (XEP-0070, XEP-draft.md § 5.17): a sign-in attempt asks every
  * sharing client of the user online now to confirm the transaction id the page shows.
  *
  * - The attempt is bound to the browser that started it by a secret of its own (a cookie,

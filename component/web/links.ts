@@ -1,5 +1,5 @@
 /**
- * One-time sign-in links (`xshare web-login`, XEP-draft.md § 5.16): a token bound to the bare
+ * One-time sign-in links (`xshare web-login`, XEP-draft.md § 5.17): a token bound to the bare
  * JID that asked for it over XMPP, good for one sign-in, for `ttlMs`. At most
  * MAX_PER_MEMBER live links per member (asking for another drops the oldest). Kept in memory:
  * a restart of the component voids them. Clock and randomness are injected.

@@ -1,5 +1,5 @@
 /**
- * The web interface's sign-in pages (XEP-draft.md § 5.16; README "Web interface"):
+ * The web interface's sign-in pages (XEP-draft.md § 5.17; README "Web interface"):
  *
  *   GET  /web/login              the form: your JID
  *   POST /web/login              asks your sharing clients online to confirm (confirmations.ts)

@@ -1,6 +1,6 @@
 /**
  * XEP-0070 (Verifying HTTP Requests via XMPP) as the web interface's sign-in uses it
- * (XEP-draft.md § 5.16): the sharing manager asks each of the user's sharing clients online
+ * (XEP-draft.md § 5.17): the sharing manager asks each of the user's sharing clients online
  * whether the user made a sign-in request, naming its transaction id (shown on the web page,
  * for the user to compare), the HTTP method and the URL.
  *

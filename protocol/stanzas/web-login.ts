@@ -1,5 +1,5 @@
 /**
- * One-time sign-in links for the web interface (XEP-draft.md § 5.16, `xshare web-login`): a
+ * One-time sign-in links for the web interface (XEP-draft.md § 5.17, `xshare web-login`): a
  * sharing client asks the component, in an IQ set, for a link that signs its user in once.
  *
  *   set  <web-login xmlns='urn:xmpp:share:0'/>

@@ -33,7 +33,7 @@ describe("XEP-draft.md examples", () => {
       expect(supportsSharing(parseDiscoInfo(disco))).toBe(true);
       return;
     }
-    // XEP-0070's <confirm/> (§ 5.16) is that XEP's element, read by its own parser.
+    // XEP-0070's <confirm/> (§ 5.17) is that XEP's element, read by its own parser.
     const confirm = stanza.getChild("confirm", NS.httpAuth);
     if (confirm && stanza.attrs.type !== "error") {
       expect(parseConfirm(confirm).id).toBeTruthy();
