@@ -1,5 +1,5 @@
 /**
- * The web interface's browsing pages (README "Web interface", XEP-draft.md § 5.16), on the
+ * The web interface's browsing pages (README "Web interface", XEP-draft.md § 5.18), on the
  * web router (router.ts) with the sign-in's WebAuth (auth.ts):
  *
  *   GET  /web, /web/                       the spaces the signed-in member belongs to

@@ -1,5 +1,5 @@
 /**
- * The web interface as one more replica (XEP-draft.md § 5.16): what a change made in a browser
+ * The web interface as one more replica (XEP-draft.md § 5.18): what a change made in a browser
  * does to a space, decided and committed exactly as a sharing client's change would be.
  *
  * - One replica id for the whole sharing manager's web interface (`web-…`, made at first start
