@@ -25,6 +25,8 @@ import { createIqBridge } from "./iq-bridge.ts";
 import { chunkRecorder } from "./record-chunks.ts";
 import { buildService } from "./service.ts";
 import { buildWeb, type Web } from "./web/web.ts";
+import { registerFiles } from "./web/files.ts";
+import { WebReplica, loadWebReplica } from "./web/replica.ts";
 import { registerWebLogin } from "./modules/web-login.ts";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -135,6 +137,9 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     clients: (member) => sharing.clients(member),
     request: (iq, timeoutMs) => (link ? link.request(iq, timeoutMs) : Promise.reject(new Error("not connected"))),
   });
+  // The web interface's browsing pages: one more replica of every space (web/replica.ts).
+  const webReplica = new WebReplica({ deps, replica: await loadWebReplica(config.dataDir, newId), record: recordChunks, announce: service.announce });
+  registerFiles(web.router, { deps, auth: web.sessions, replica: webReplica });
   registerWebLogin(router, web.links, publicUrl);
   bridge = createIqBridge({
     router,
@@ -168,6 +173,8 @@ export async function startComponent(config: ComponentConfig, log: Logger): Prom
     clearInterval(gcTimer);
     await current.stop();
     await closeChunkServer(http, { graceMs: 5000 });
+    // Web changes' SNMs not delivered (the link is down) are kept before the store closes.
+    await webReplica.told();
     await gcRunning?.catch(() => undefined);
     await blobs.close();
     await store.close();

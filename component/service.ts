@@ -15,7 +15,8 @@ import { registerSession } from "./modules/session.ts";
 import { registerSlots } from "./modules/slots.ts";
 import { SpaceDigests } from "./modules/digests.ts";
 import { SharingPresence } from "./modules/sharing-presence.ts";
-import { deliverSnms, registerSnm, type SnmLinks } from "./modules/snm.ts";
+import { announceChange, deliverSnms, registerSnm, type SnmLinks } from "./modules/snm.ts";
+import type { Snm } from "../protocol/stanzas/sync-signals.ts";
 import { registerSpaces } from "./modules/spaces.ts";
 import { Router } from "./router.ts";
 
@@ -42,7 +43,10 @@ export interface Outbound {
  * The router and the presence handling, wired together: who is online (sharing-presence.ts)
  * decides where SNMs are kept (snm.ts), and a client coming online gets what was kept for it.
  */
-export function buildService(deps: Deps, out: Outbound): { router: Router; presence: SharingPresence; contacts: ContactBook } {
+export function buildService(
+  deps: Deps,
+  out: Outbound,
+): { router: Router; presence: SharingPresence; contacts: ContactBook; announce: (snm: Snm) => Promise<void> } {
   const presence = new SharingPresence(deps, new SpaceDigests(deps), (el) => out.send(el));
   const contacts = new ContactBook(deps);
   presence.onMember = (member, event) => {
@@ -52,7 +56,9 @@ export function buildService(deps: Deps, out: Outbound): { router: Router; prese
   presence.onArrival = (member, jid) => {
     deliverSnms(deps, links, member, jid).catch((err: unknown) => deps.log.warn({ err }, "SNM delivery failed"));
   };
-  return { router: buildRouter(deps, links, contacts), presence, contacts };
+  // The component's own changes (the web interface) are told as a client tells its commits.
+  const announce = (snm: Snm) => announceChange(deps, { ...links, clients: (m) => presence.clients(m) }, snm);
+  return { router: buildRouter(deps, links, contacts), presence, contacts, announce };
 }
 
 /**

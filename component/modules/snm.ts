@@ -19,7 +19,7 @@
  */
 import { ShareError } from "../../protocol/errors.ts";
 import type { BareJid } from "../../protocol/ids.ts";
-import { buildSnm, parseSnm } from "../../protocol/stanzas/sync-signals.ts";
+import { buildSnm, parseSnm, type Snm } from "../../protocol/stanzas/sync-signals.ts";
 import { Element } from "../../protocol/xml.ts";
 import type { Deps } from "../deps.ts";
 import type { Router } from "../router.ts";
@@ -70,4 +70,32 @@ export async function deliverSnms(deps: Deps, links: SnmLinks, member: BareJid, 
       deps.log.debug({ err: (err as Error).message, to: jid, space: p.snm.space }, "SNM not delivered");
     }
   }
+}
+
+/**
+ * Tells every member of a space that the component itself changed it (a change made in the web
+ * interface, component/web/replica.ts): what a sharing client does after its own commit (§ 5.13),
+ * done by the component. Each sharing client online now gets the SNM as an IQ set from the
+ * component (as `deliverSnms` sends them); every member with no client online, and a member
+ * whose clients did not answer, gets it kept for their next arrival. Never throws: a failure
+ * to tell is logged, the change itself is already committed.
+ */
+export async function announceChange(deps: Deps, links: SnmLinks & { clients(member: BareJid): string[] }, snm: Snm): Promise<void> {
+  const nowMs = deps.now();
+  const tell = async (m: BareJid) => {
+    const answers = links.clients(m).map(async (jid) => {
+      const iq = new Element("iq", { type: "set", to: jid, from: deps.config.domain });
+      iq.cnode(buildSnm(snm));
+      try {
+        await links.request(iq);
+        return true;
+      } catch (err) {
+        deps.log.debug({ err: (err as Error).message, to: jid, space: snm.space }, "SNM not delivered");
+        return false;
+      }
+    });
+    if ((await Promise.all(answers)).some(Boolean)) return;
+    await deps.store.putSnm({ member: m, space: snm.space, snm, nowMs }).catch((err: unknown) => deps.log.warn({ err, member: m }, "SNM not kept"));
+  };
+  await Promise.all((await deps.store.membersOf(snm.space).catch(() => [] as BareJid[])).map(tell));
 }

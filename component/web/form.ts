@@ -3,7 +3,8 @@
  * `application/x-www-form-urlencoded` body (bounded), and refusing cross-site posts.
  *
  * `sameOrigin`: a non-GET request is taken only when its Origin (or, without one, its
- * Referer) is the public URL's origin, or when it carries neither (non-browser clients; a
+ * Referer) is the public URL's origin, or its Origin is `null` (what no-referrer pages send) with
+ * `Sec-Fetch-Site: same-origin`, or when it carries neither (non-browser clients; a
  * browser always sends Origin on a cross-site POST). SameSite=Strict cookies and the CSRF token
  * (sessions.ts) are the other two layers.
  */
@@ -40,6 +41,9 @@ export async function readForm(req: IncomingMessage, limit = FORM_LIMIT): Promis
 export function sameOrigin(req: IncomingMessage, publicUrl: string): boolean {
   const expected = new URL(publicUrl).origin;
   const origin = req.headers.origin;
+  // Pages are served with Referrer-Policy: no-referrer, so a browser's own same-origin form
+  // posts and fetches say `Origin: null`; Fetch Metadata then tells where they came from.
+  if (origin === "null") return req.headers["sec-fetch-site"] === "same-origin";
   if (origin !== undefined) return origin === expected;
   const referer = req.headers.referer;
   if (referer === undefined) return true;

@@ -56,8 +56,9 @@ export function securityHeaders(res: ServerResponse): void {
   res.setHeader("Content-Security-Policy", CSP);
   res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("X-Frame-Options", "DENY");
-  // Not no-referrer: with it, browsers send `Origin: null` on same-origin form posts (form.ts).
-  res.setHeader("Referrer-Policy", "same-origin");
+  // With no-referrer, browsers send `Origin: null` on same-origin posts: form.ts `sameOrigin`
+  // then reads Fetch Metadata (Sec-Fetch-Site), which every current browser sends.
+  res.setHeader("Referrer-Policy", "no-referrer");
   res.setHeader("Cross-Origin-Opener-Policy", "same-origin");
   res.setHeader("Cross-Origin-Resource-Policy", "same-origin");
   if (!res.hasHeader("Cache-Control")) res.setHeader("Cache-Control", "no-store");
@@ -66,6 +67,8 @@ export function securityHeaders(res: ServerResponse): void {
 export interface PageOptions {
   /** Scripts of /web/static/ to load (ES modules), e.g. ["sign-in.js"]. */
   readonly scripts?: readonly string[];
+  /** Style sheets of /web/static/ besides web.css, e.g. ["files.css"]. */
+  readonly styles?: readonly string[];
   /** Shown at the top right: who is signed in, with a sign-out button (needs the CSRF token). */
   readonly user?: { readonly jid: string; readonly csrf: string };
 }
@@ -73,6 +76,7 @@ export interface PageOptions {
 /** A whole page in the web interface's layout; `body` is already safe HTML. */
 export function page(title: string, body: Safe, opts: PageOptions = {}): Safe {
   const scripts = (opts.scripts ?? []).map((s) => html`<script type="module" src="/web/static/${s}"></script>`);
+  const styles = (opts.styles ?? []).map((s) => html`<link rel="stylesheet" href="/web/static/${s}">`);
   const user = opts.user
     ? html`<form class="who" method="post" action="/web/logout"><span>${opts.user.jid}</span><input type="hidden" name="csrf" value="${opts.user.csrf}"><button type="submit">Sign out</button></form>`
     : "";
@@ -83,7 +87,7 @@ export function page(title: string, body: Safe, opts: PageOptions = {}): Safe {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · xshare</title>
 <link rel="stylesheet" href="/web/static/web.css">
-${scripts}
+${styles}${scripts}
 </head>
 <body>
 <header class="top"><a class="brand" href="/web/">xshare</a>${user}</header>
