@@ -6,7 +6,7 @@
  * opens its own context (cookies and storage of its own) and closes it.
  *
  * `shot(page, name)` writes a screenshot into docs/screenshots/<name>.png, the pictures the
- * README shows; `SCREENSHOTS=0` skips writing them.
+ * README shows, when SCREENSHOTS=1 (`npm run screenshots`); `npm test` leaves docs/ as it is.
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -26,10 +26,10 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
 
-/** A screenshot of the whole page into docs/screenshots/<name>.png (unless SCREENSHOTS=0). */
+/** A screenshot of the whole page into docs/screenshots/<name>.png (with SCREENSHOTS=1 only). */
 export async function shot(page: Page, name: string): Promise<void> {
-  if (process.env.SCREENSHOTS === "0") return;
   if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`screenshot name ${JSON.stringify(name)}: lower-case letters, digits and dashes only`);
+  if (process.env.SCREENSHOTS !== "1") return;
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
 }
