@@ -12,6 +12,7 @@
  * the caller can still answer and drain it. A body cut short (client gone) rejects `next`.
  */
 import type http from "node:http";
+import type { ServerResponse } from "node:http";
 import { finished } from "node:stream";
 
 /** Pieces queued before the request is paused (about 64 KiB each). */
@@ -92,4 +93,20 @@ class BodyReader implements AsyncIterator<Buffer> {
     this.#queue.length = 0;
     return Promise.resolve(DONE);
   }
+}
+
+/** Resolves at the response's next "drain"; rejects when the client went away first. */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error("client went away"));
+    res.on("drain", onDrain);
+    res.on("close", onClose);
+  });
 }

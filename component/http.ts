@@ -37,7 +37,7 @@ import { isChunkHash, type BareJid, type ChunkHash } from "../protocol/ids.ts";
 import type { Direction } from "../protocol/stanzas/slots.ts";
 import { HASH_BYTES, parseHashList, recordHeader } from "../protocol/batch.ts";
 import { BatchError, storeBatch } from "./batch.ts";
-import { Body, expectsContinue } from "./http-body.ts";
+import { Body, drained, expectsContinue } from "./http-body.ts";
 import type { BlobStore, ByteRange } from "./store/blobs.ts";
 import type { MetadataStore } from "./store/metadata.ts";
 import { OUT_OF_SPACE_TEXT, isOutOfSpace } from "./out-of-space.ts";
@@ -462,20 +462,6 @@ async function readChunk(blobs: BlobStore, hash: ChunkHash, size: number): Promi
   return pieces;
 }
 
-function drained(res: Res): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      res.off("drain", onDrain);
-      res.off("close", onClose);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onDrain = () => done();
-    const onClose = () => done(new Error("client went away"));
-    res.on("drain", onDrain);
-    res.on("close", onClose);
-  });
-}
 
 /** The live grant of the request's bearer token, covering `direction` and `hash` when given. */
 function authorize(deps: ChunkServerDeps, req: Req, direction: Direction | undefined, hash: ChunkHash | undefined): Grant {

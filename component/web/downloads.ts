@@ -9,6 +9,7 @@ import type { ServerResponse } from "node:http";
 import type { ChunkHash } from "../../protocol/ids.ts";
 import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
 import type { Deps } from "../deps.ts";
+import { drained } from "../http-body.ts";
 import { securityHeaders } from "./html.ts";
 import { Refusal, pathParam, type Space } from "./params.ts";
 import { readTree, under } from "./replica.ts";
@@ -40,21 +41,10 @@ function startDownload(res: ServerResponse, name: string, length?: number): void
 
 /** Writes with backpressure; rejects when the browser went away. */
 function writer(res: ServerResponse): (b: Buffer) => Promise<void> {
-  return (b) =>
-    new Promise((resolve, reject) => {
-      if (res.destroyed) return reject(new Error("client went away"));
-      if (res.write(b)) return resolve();
-      const done = (err?: Error) => {
-        res.off("drain", onDrain);
-        res.off("close", onClose);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onDrain = () => done();
-      const onClose = () => done(new Error("client went away"));
-      res.on("drain", onDrain);
-      res.on("close", onClose);
-    });
+  return async (b) => {
+    if (res.destroyed) throw new Error("client went away");
+    if (!res.write(b)) await drained(res);
+  };
 }
 
 /** The bytes of a file version, chunk after chunk, from the blob store. */
