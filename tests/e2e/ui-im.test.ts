@@ -171,6 +171,39 @@ describe("chat", () => {
     expect(cast.daemon("alice")!.output()).toContain(`refused a carbon copy from ${jid.carol}/chat`);
   });
 
+  it("bad input from the page gets a sentence and sends nothing", async () => {
+    const mark = chat.carol.heard.length;
+    const tries = [
+      ["im/send", { to: "not a jid", body: "x" }],
+      ["im/send", { to: `${jid.carol}/chat`, body: "x" }],
+      ["im/send", { to: jid.alice, body: "x" }],
+      ["im/send", { to: jid.carol, body: "   " }],
+      ["im/send", { to: jid.carol, body: "x".repeat(10_001) }],
+      ["im/send", { to: jid.carol }],
+      ["im/presence", { show: "invisible" }],
+    ] as const;
+    const answers = await page.evaluate(async (list) => {
+      const app = (window as unknown as { xshare: { api(p: string, o: { body: unknown }): Promise<unknown> } }).xshare;
+      const out: string[] = [];
+      for (const [path, body] of list) out.push(await app.api(path, { body }).then(() => "accepted", (e: Error) => e.message));
+      return out;
+    }, tries as unknown as Array<[string, unknown]>);
+    expect(answers).toEqual([
+      'Not a contact\'s address: "not a jid".',
+      `Not a contact's address: "${jid.carol}/chat".`,
+      `Not a contact's address: "${jid.alice}".`,
+      "The message is empty.",
+      "The message is longer than 10000 characters.",
+      '"body" must be a non-empty string.',
+      '"show" must be one of available, away, chat, dnd, xa.',
+    ]);
+    expect(await page.locator(".presence-select").inputValue()).toBe("available");
+    // Nothing reached Carol: the next message she gets is this one.
+    await page.evaluate((to) => (window as unknown as { xshare: { api(p: string, o: { body: unknown }): Promise<unknown> } }).xshare.api("im/send", { body: { to, body: "only this one" } }), jid.carol);
+    await cast.eventually("Carol gets the good message", heard(chat.carol, (s) => s.includes("only this one")));
+    expect(chat.carol.heard.slice(mark).filter((s) => s.startsWith("<message"))).toHaveLength(1);
+  });
+
   it("keeps the conversation across a restart of xshare run", async () => {
     await cast.offline("alice");
     await cast.online("alice");
