@@ -85,6 +85,7 @@ describe("contacts", () => {
     await chat.carol.xmpp.send(xml("presence", {}, xml("show", {}, "away"), xml("status", {}, "at lunch")));
     await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("away");
     await expect.poll(() => row(jid.carol).locator(".contact-sub").textContent()).toContain("at lunch");
+    await shot(page, "ui-contacts-presence");
     await chat.carol.xmpp.send(xml("presence", { type: "unavailable" }));
     await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("offline");
     await chat.carol.xmpp.send(xml("presence"));
