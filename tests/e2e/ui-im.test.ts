@@ -86,6 +86,9 @@ describe("contacts", () => {
     await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("away");
     await expect.poll(() => row(jid.carol).locator(".contact-sub").textContent()).toContain("at lunch");
     await shot(page, "ui-contacts-presence");
+    await chat.carol.xmpp.send(xml("presence", {}, xml("show", {}, "dnd")));
+    await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("dnd");
+    await expect.poll(() => row(jid.carol).locator(".contact-sub").textContent()).toBe("Do not disturb");
     await chat.carol.xmpp.send(xml("presence", { type: "unavailable" }));
     await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("offline");
     await chat.carol.xmpp.send(xml("presence"));
@@ -203,6 +206,11 @@ describe("chat", () => {
     await page.evaluate((to) => (window as unknown as { xshare: { api(p: string, o: { body: unknown }): Promise<unknown> } }).xshare.api("im/send", { body: { to, body: "only this one" } }), jid.carol);
     await cast.eventually("Carol gets the good message", heard(chat.carol, (s) => s.includes("only this one")));
     expect(chat.carol.heard.slice(mark).filter((s) => s.startsWith("<message"))).toHaveLength(1);
+  });
+
+  it("a message the server bounces is said in the notices", async () => {
+    await page.evaluate(() => (window as unknown as { xshare: { api(p: string, o: { body: unknown }): Promise<unknown> } }).xshare.api("im/send", { body: { to: "nobody@example.org", body: "anyone there?" } }));
+    await page.locator(".notice-error", { hasText: "A message to nobody@example.org was not delivered" }).waitFor({ timeout: 30_000 });
   });
 
   it("keeps the conversation across a restart of xshare run", async () => {
