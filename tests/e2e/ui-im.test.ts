@@ -95,6 +95,18 @@ describe("contacts", () => {
     await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("available");
   });
 
+  it("a roster push from anyone but Alice's server is refused and changes nothing", async () => {
+    const answer = await chat.carol.xmpp.iqCaller
+      .request(xml("iq", { type: "set", to: `${jid.alice}/xshare-alice-pc` }, xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: "mallory@example.org", name: "Mallory" }))))
+      .then(() => "result", (err: { condition?: string }) => err.condition ?? String(err));
+    expect(answer).toBe("service-unavailable");
+    // A trusted push after it (a name set by Alice's phone) is shown; Mallory is not.
+    await chat.phone.xmpp.iqCaller.request(xml("iq", { type: "set" }, xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: jid.carol, name: "Carol D." }))));
+    await expect.poll(() => row(jid.carol).locator(".contact-name").textContent(), { timeout: 30_000 }).toBe("Carol D.");
+    expect(await row("mallory@example.org").count()).toBe(0);
+    expect(await page.getByText("Mallory").count()).toBe(0);
+  });
+
   it("a roster name that is markup is shown as text (set by Alice's phone, pushed to the daemon)", async () => {
     const name = "<img src=x onerror=alert(1)>Carol";
     await chat.phone.xmpp.iqCaller.request(xml("iq", { type: "set" }, xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: jid.carol, name }))));
