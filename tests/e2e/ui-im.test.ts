@@ -13,7 +13,9 @@
  * - Carbons: Alice's phone (carbons enabled) gets a `<sent/>` copy of what the UI sent; what
  *   the phone sends to Bob appears in the UI's conversation with Bob; a carbon forged by Carol
  *   (not from Alice's own bare JID) appears nowhere.
+ * - Trust: a roster push from a contact is refused (only Alice's server may push).
  * - Escaping: a roster name and a message body that are markup are shown as text.
+ * - Presence selector: what Bob's client sees of Alice's xshare changes, priority -1 stays.
  * - History: the conversation is still there after `xshare run` restarts.
  */
 import { xml } from "@xmpp/client";
