@@ -6,13 +6,11 @@
  */
 import { imModule } from "./im.ts";
 import type { UiModuleFactory } from "./module.ts";
-import { shareModule } from "./share/index.ts";
-
 import { confirmModule } from "./confirm.ts";
+import { shareModule } from "./share/index.ts";
 
 export const UI_MODULES: readonly UiModuleFactory[] = [
   imModule,
   shareModule,
-
   confirmModule,
 ];

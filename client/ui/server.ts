@@ -59,6 +59,9 @@ const TYPES: Record<string, string> = {
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const STATIC_FILE = /^([a-z][a-z0-9-]{0,63})\.(js|css|svg)$/;
 
+/** Bytes an event stream may have waiting to be read before it is cut (see publish). */
+const MAX_BACKLOG = 1 << 20;
+
 /** Open event streams at most (each holds a socket; the page needs one). */
 const MAX_STREAMS = 32;
 
@@ -145,7 +148,14 @@ export class UiServer {
   publish(type: string, data: unknown): void {
     if (!NAME.test(type)) throw new Error(`event type ${JSON.stringify(type)}: lower case letters, digits and dashes`);
     const text = `event: ${type}\ndata: ${JSON.stringify(data ?? null)}\n\n`;
-    for (const s of this.#streams) s.write(text);
+    for (const s of this.#streams) {
+      // A page that stopped reading (a frozen tab) is cut rather than buffered without end;
+      // its EventSource reconnects and reloads the state when it wakes.
+      if (s.writableLength > MAX_BACKLOG) {
+        s.destroy();
+        this.#streams.delete(s);
+      } else s.write(text);
+    }
   }
 
   /** Ends the event streams, closes every connection and the modules. */
@@ -272,6 +282,7 @@ export class UiServer {
     if (!getOnly(req, res)) return;
     if (this.#streams.size >= MAX_STREAMS) return sendError(res, 503, "Too many open pages; close some and reload.");
     res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive", "X-Accel-Buffering": "no" });
+    if (methodOf(req) === "HEAD") return void res.end();
     res.write("retry: 2000\n: connected\n\n");
     this.#streams.add(res);
     const drop = () => this.#streams.delete(res);

@@ -13,7 +13,9 @@
  * - Carbons: Alice's phone (carbons enabled) gets a `<sent/>` copy of what the UI sent; what
  *   the phone sends to Bob appears in the UI's conversation with Bob; a carbon forged by Carol
  *   (not from Alice's own bare JID) appears nowhere.
+ * - Trust: a roster push from a contact is refused (only Alice's server may push).
  * - Escaping: a roster name and a message body that are markup are shown as text.
+ * - Presence selector: what Bob's client sees of Alice's xshare changes, priority -1 stays.
  * - History: the conversation is still there after `xshare run` restarts.
  */
 import { xml } from "@xmpp/client";
@@ -85,10 +87,26 @@ describe("contacts", () => {
     await chat.carol.xmpp.send(xml("presence", {}, xml("show", {}, "away"), xml("status", {}, "at lunch")));
     await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("away");
     await expect.poll(() => row(jid.carol).locator(".contact-sub").textContent()).toContain("at lunch");
+    await shot(page, "ui-contacts-presence");
+    await chat.carol.xmpp.send(xml("presence", {}, xml("show", {}, "dnd")));
+    await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("dnd");
+    await expect.poll(() => row(jid.carol).locator(".contact-sub").textContent()).toBe("Do not disturb");
     await chat.carol.xmpp.send(xml("presence", { type: "unavailable" }));
     await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("offline");
     await chat.carol.xmpp.send(xml("presence"));
     await expect.poll(() => row(jid.carol).getAttribute("data-show"), { timeout: 30_000 }).toBe("available");
+  });
+
+  it("a roster push from anyone but Alice's server is refused and changes nothing", async () => {
+    const answer = await chat.carol.xmpp.iqCaller
+      .request(xml("iq", { type: "set", to: `${jid.alice}/xshare-alice-pc` }, xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: "mallory@example.org", name: "Mallory" }))))
+      .then(() => "result", (err: { condition?: string }) => err.condition ?? String(err));
+    expect(answer).toBe("service-unavailable");
+    // A trusted push after it (a name set by Alice's phone) is shown; Mallory is not.
+    await chat.phone.xmpp.iqCaller.request(xml("iq", { type: "set" }, xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: jid.carol, name: "Carol D." }))));
+    await expect.poll(() => row(jid.carol).locator(".contact-name").textContent(), { timeout: 30_000 }).toBe("Carol D.");
+    expect(await row("mallory@example.org").count()).toBe(0);
+    expect(await page.getByText("Mallory").count()).toBe(0);
   });
 
   it("a roster name that is markup is shown as text (set by Alice's phone, pushed to the daemon)", async () => {
@@ -169,6 +187,44 @@ describe("chat", () => {
     await page.locator(".message-body", { hasText: "after the forgery" }).waitFor();
     expect(await page.getByText("FORGED", { exact: false }).count()).toBe(0);
     expect(cast.daemon("alice")!.output()).toContain(`refused a carbon copy from ${jid.carol}/chat`);
+  });
+
+  it("bad input from the page gets a sentence and sends nothing", async () => {
+    const mark = chat.carol.heard.length;
+    const tries = [
+      ["im/send", { to: "not a jid", body: "x" }],
+      ["im/send", { to: `${jid.carol}/chat`, body: "x" }],
+      ["im/send", { to: jid.alice, body: "x" }],
+      ["im/send", { to: jid.carol, body: "   " }],
+      ["im/send", { to: jid.carol, body: "x".repeat(10_001) }],
+      ["im/send", { to: jid.carol }],
+      ["im/presence", { show: "invisible" }],
+    ] as const;
+    const answers = await page.evaluate(async (list) => {
+      const app = (window as unknown as { xshare: { api(p: string, o: { body: unknown }): Promise<unknown> } }).xshare;
+      const out: string[] = [];
+      for (const [path, body] of list) out.push(await app.api(path, { body }).then(() => "accepted", (e: Error) => e.message));
+      return out;
+    }, tries as unknown as Array<[string, unknown]>);
+    expect(answers).toEqual([
+      'Not a contact\'s address: "not a jid".',
+      `Not a contact's address: "${jid.carol}/chat".`,
+      `Not a contact's address: "${jid.alice}".`,
+      "The message is empty.",
+      "The message is longer than 10000 characters.",
+      '"body" must be a non-empty string.',
+      '"show" must be one of available, away, chat, dnd, xa.',
+    ]);
+    expect(await page.locator(".presence-select").inputValue()).toBe("available");
+    // Nothing reached Carol: the next message she gets is this one.
+    await page.evaluate((to) => (window as unknown as { xshare: { api(p: string, o: { body: unknown }): Promise<unknown> } }).xshare.api("im/send", { body: { to, body: "only this one" } }), jid.carol);
+    await cast.eventually("Carol gets the good message", heard(chat.carol, (s) => s.includes("only this one")));
+    expect(chat.carol.heard.slice(mark).filter((s) => s.startsWith("<message"))).toHaveLength(1);
+  });
+
+  it("a message the server bounces is said in the notices", async () => {
+    await page.evaluate(() => (window as unknown as { xshare: { api(p: string, o: { body: unknown }): Promise<unknown> } }).xshare.api("im/send", { body: { to: "nobody@example.org", body: "anyone there?" } }));
+    await page.locator(".notice-error", { hasText: "A message to nobody@example.org was not delivered" }).waitFor({ timeout: 30_000 });
   });
 
   it("keeps the conversation across a restart of xshare run", async () => {

@@ -4,12 +4,15 @@
  * modules; without a daemon, or with `--no-ui`, `xshare ui` says why there is no link; the
  * stopped daemon's page is signed out.
  */
-import { readFile, stat } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser } from "../harness/browser.ts";
 import { type Cast, startCast } from "../harness/cast.ts";
+import { xshare } from "../harness/cli.ts";
 
 let cast: Cast;
 let browser: Browser;
@@ -42,7 +45,7 @@ describe("xshare ui", () => {
     }
   });
 
-  it("prints the link, which signs a browser in and shows the account; ui.json is the user's only; stopping signs the page out", async () => {
+  it("prints the link, which signs a browser in and shows the account; ui.json is the user's only; stopping the daemon shows on the page", async () => {
     const d = await cast.online("alice");
     const url = (await cast.run("alice", ["ui"])).trim();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?k=[A-Za-z0-9_-]{43}$/);
@@ -69,4 +72,62 @@ describe("xshare ui", () => {
     await page.getByText("Connection to xshare run lost; reconnecting…").waitFor({ timeout: 30_000 });
     await context.close();
   }, 90_000);
+
+  it("--open hands the link to xdg-open", async () => {
+    await cast.online("alice");
+    const bin = await mkdtemp(path.join(tmpdir(), "xshare-open-"));
+    try {
+      const got = path.join(bin, "opened");
+      await writeFile(path.join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > '${got}'\n`);
+      await chmod(path.join(bin, "xdg-open"), 0o755);
+      const url = (await cast.run("alice", ["ui"])).trim();
+      const r = await xshare(cast.home("alice"), ["ui", "--open"], { env: { PATH: `${bin}:${process.env.PATH ?? ""}` } });
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(`opening ${url}`);
+      await cast.eventually("xdg-open got the link", async () => (await readFile(got, "utf8").catch(() => "")) === url);
+    } finally {
+      await rm(bin, { recursive: true, force: true });
+      await cast.offline("alice");
+    }
+  });
+
+  it("--ui-port: a restart on the same port has a new secret, and the old page is signed out; a taken port stops the start", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const args = ["--delay", "100", "--keepalive", "2", "--ui-port", String(port)];
+    await cast.online("alice", args);
+    const first = (await cast.run("alice", ["ui"])).trim();
+    expect(new URL(first).port).toBe(String(port));
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(first);
+    await page.getByText(cast.jid("alice"), { exact: true }).waitFor();
+    await cast.offline("alice");
+    await cast.online("alice", args);
+    const second = (await cast.run("alice", ["ui"])).trim();
+    expect(new URL(second).port).toBe(String(port));
+    expect(second).not.toBe(first);
+    // The page's event stream reconnects to the new server, which refuses its old cookie.
+    await page.getByText("This page is no longer signed in", { exact: false }).waitFor({ timeout: 30_000 });
+    await page.goto(first);
+    expect(await page.content()).toContain("This page needs its key");
+    await page.goto(second);
+    await page.getByText(cast.jid("alice"), { exact: true }).waitFor();
+    await context.close();
+    // Something else holds the port: the start stops with the reason, before logging in.
+    await cast.offline("alice");
+    const blocker = createServer().listen(port, "127.0.0.1");
+    await new Promise((r) => blocker.once("listening", r));
+    try {
+      const r = await cast.try("alice", ["run", "--ui-port", String(port)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`the UI port ${port} is in use`);
+    } finally {
+      blocker.close();
+    }
+  }, 120_000);
 });

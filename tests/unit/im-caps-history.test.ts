@@ -85,7 +85,8 @@ describe("chat history", () => {
     h.add({ contact: "carol@example.org", dir: "in", body: "c1", at: 6, via: "carbon" });
     h.close();
     h = new History(file, { perContact: 3, maxContacts: 2 });
-    expect(h.conversation("bob@example.org").map((m) => m.body)).toEqual(["b3", "b4", "b5"]);
+    // Dropped, not only hidden: asking for more gets no more.
+    expect(h.conversation("bob@example.org", 100).map((m) => m.body)).toEqual(["b3", "b4", "b5"]);
     expect(h.conversation("carol@example.org")).toMatchObject([{ body: "c1", via: "carbon", dir: "in", at: 6 }]);
     expect(h.contacts().map((c) => [c.contact, c.last.body])).toEqual([["carol@example.org", "c1"], ["bob@example.org", "b5"]]);
     // A third conversation: the one silent for longest (Bob's) goes.

@@ -205,6 +205,38 @@ describe("server-sent events", () => {
     expect(got).toContain(": heartbeat\n\n");
   });
 
+  it("HEAD of the stream answers and ends", async () => {
+    const r = await call(port, "/api/events", { method: "HEAD", headers: { Cookie: cookie } });
+    expect(r.status).toBe(200);
+    expect(r.headers["content-type"]).toMatch(/^text\/event-stream/);
+  });
+
+  it("cuts a stream whose reader stopped reading, instead of buffering without end", async () => {
+    // A frozen tab: the page reads nothing while 32 MiB of events are published (more than the
+    // kernel's socket buffers and the 1 MiB the server lets wait). When it reads again, its
+    // stream has been ended; an event stream that was not cut would never end.
+    const ended = await new Promise<boolean>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, path: "/api/events", headers: { Host: `127.0.0.1:${port}`, Cookie: cookie } }, (res) => {
+        res.pause();
+        const big = "x".repeat(64 * 1024);
+        let sent = 0;
+        const pump = () => {
+          for (let i = 0; i < 16; i++, sent++) server.publish("bulk", big);
+          if (sent < 512) return void setTimeout(pump, 2);
+          res.on("end", () => resolve(true));
+          res.on("error", () => resolve(true));
+          res.on("close", () => resolve(true));
+          res.resume();
+        };
+        pump();
+      });
+      req.on("error", () => resolve(true));
+      req.end();
+      setTimeout(() => reject(new Error("the stream was never cut")), 25_000);
+    });
+    expect(ended).toBe(true);
+  });
+
   it("refuses event types that could break the stream", () => {
     expect(() => server.publish("a\ndata: x", {})).toThrow();
     expect(() => server.publish("", {})).toThrow();

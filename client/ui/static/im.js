@@ -2,7 +2,7 @@
 // header, the contacts (presence, the sharing indicator, unread counts) and the conversation.
 // Every name and message from the server becomes a text node (app.el), never markup.
 //
-// Events heard: im-presence, im-roster, im-contact, im-message, im-failed, im-carbons (server),
+// Events heard: im-presence, im-roster, im-contact, im-message, im-failed (server),
 // "gleam" {contacts: {<jid>: true}} (local, from the share module: the contact's folder icon
 // gleams), "resync" (a fresh snapshot after a lost event stream). Emitted: "open-contact"
 // {jid} when a contact's folder icon is clicked, "contact-selected" {jid} when a chat opens.
@@ -247,7 +247,6 @@ export function mount(app) {
     drawContacts();
   });
   app.on("im-failed", (f) => app.notify(f.text, { kind: "error", key: `im-failed-${f.contact}` }));
-  app.on("im-carbons", () => undefined);
   app.on("gleam", (g) => {
     gleams.clear();
     for (const [jid, on] of Object.entries(g?.contacts ?? {})) if (on) gleams.add(jid);
