@@ -42,6 +42,11 @@
  *   written), says unavailable and closes. A large download cut off by a kill or a crash
  *   resumes from its recorded partial at the next start (engine/apply.ts); a space whose
  *   downloads an earlier run left waiting is synced at start.
+ * - What people see (issue 10): `events` (DaemonEvents) tells the local UI's modules
+ *   (client/ui/, started beside the daemon by commands.ts `run`) what happens, without letting
+ *   them steer it; `webConfirm` holds the sharing manager's XEP-0070 sign-in confirmations for
+ *   the user to accept or deny (client/web-confirm.ts, XEP-draft.md § 5.17). A space accepted
+ *   while the daemon runs is synced at once: the manager's digests for it came before.
  */
 import { EventEmitter } from "node:events";
 import { rename, rm, writeFile } from "node:fs/promises";
