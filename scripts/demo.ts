@@ -21,6 +21,7 @@ import { Command } from "commander";
 import { type Cast, hasContent, startCast } from "../tests/harness/cast.ts";
 import { folderFiles } from "../tests/harness/folder.ts";
 import { prosodyVersion } from "../tests/harness/prosody-check.ts";
+import { stopEntity } from "../tests/harness/xmpp.ts";
 
 const PEOPLE = ["adam", "bob", "charlene"] as const;
 type Person = (typeof PEOPLE)[number];
@@ -204,6 +205,12 @@ async function main(opts: { once?: boolean; dir?: string }): Promise<number> {
     cast = await startCast(PEOPLE, { root, componentEnv: { XSHARE_LOG_LEVEL: "warn" } });
     say(`Prosody on ${cast.prosody.service} (domain ${cast.prosody.domain}), sharing manager ${cast.prosody.componentDomain}`);
     say(`Adam, Bob and Charlene logged in with xshare; their devices are under ${root}`);
+    // They are contacts, as people who share are (their rosters, made by their chat clients, which
+    // then go offline): the local UIs list each other with presence and the sharing indicator.
+    const chats = await Promise.all(PEOPLE.map((who) => cast!.chat(who)));
+    for (const [a, b] of [[0, 1], [0, 2], [1, 2]] as const) await cast.befriend(chats[a]!, chats[b]!);
+    for (const c of chats) await stopEntity(c.xmpp);
+    say("Adam, Bob and Charlene are contacts (each one's roster has the other two)");
     const story = new Story();
     const spaceNames = await play(cast, story);
     if (story.failed.length > 0) {
@@ -213,6 +220,15 @@ async function main(opts: { once?: boolean; dir?: string }): Promise<number> {
     if (opts.once) return 0;
     say("\nThe demo keeps running. Drop files into these folders and watch them travel:");
     for (const who of PEOPLE) say(`  ${Name[who]}: ${cast.sharing(who)}`);
+    // What people see (README "The local UI", "Web interface"): each running client's page, and
+    // a one-time sign-in link to the sharing manager's web pages.
+    say("Each person's local UI (contacts, chat, shared folders), from `xshare ui`:");
+    for (const who of PEOPLE) {
+      const link = await cast.run(who, ["ui"]).then((out) => out.trim(), () => "(not running now)");
+      say(`  ${Name[who]}: ${link}`);
+    }
+    const web = await cast.run("adam", ["web-login"]).then((out) => out.trim(), (err: Error) => `(no link: ${err.message.split("\n")[0]})`);
+    say(`The sharing manager's web interface, signed in as Adam (\`xshare web-login\`, works once): ${web}`);
     say("Press Ctrl-C to stop everything the demo started.\n");
     stopWatching = watchFolders(cast, spaceNames);
     await new Promise<never>(() => undefined);
