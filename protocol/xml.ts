@@ -128,6 +128,19 @@ export function requiredAttr(el: Element, name: string): string {
   return v;
 }
 
+/** An attribute holding an absolute http(s) URL of at most `maxLength` characters. */
+export function requiredHttpUrl(el: Element, name: string, maxLength = 2048): string {
+  const v = requiredAttr(el, name);
+  let u: URL | undefined;
+  try {
+    u = v.length <= maxLength ? new URL(v) : undefined;
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) throw badRequest(`<${el.name} ${name}/> must be an http(s) URL`);
+  return v;
+}
+
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 /** A non-negative safe integer written in plain decimal (no sign, no exponent, no leading zeros). */

@@ -13,7 +13,7 @@
  */
 import { ShareError, badRequest } from "../errors.ts";
 import { NS } from "../ns.ts";
-import { Element, elements, expectElement, requiredAttr } from "../xml.ts";
+import { Element, elements, expectElement, requiredAttr, requiredHttpUrl } from "../xml.ts";
 
 export interface ConfirmRequest {
   /** The transaction id the web page shows. */
@@ -42,14 +42,7 @@ export function parseConfirm(el: Element): ConfirmRequest {
   if (!TX.test(id)) throw badRequest("<confirm id/> must be 1 to 64 printable characters without spaces");
   const method = requiredAttr(el, "method");
   if (!METHOD.test(method)) throw badRequest("<confirm method/> must be an HTTP method such as GET or POST");
-  const url = requiredAttr(el, "url");
-  let u: URL | undefined;
-  try {
-    u = url.length <= MAX_URL ? new URL(url) : undefined;
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) throw badRequest("<confirm url/> must be an http(s) URL");
+  const url = requiredHttpUrl(el, "url", MAX_URL);
   return { id, method, url };
 }
 

@@ -11,7 +11,7 @@
  */
 import { badRequest } from "../errors.ts";
 import { NS } from "../ns.ts";
-import { Element, elements, expectElement, formatDateTime, requiredAttr, requiredDateTime } from "../xml.ts";
+import { Element, elements, expectElement, formatDateTime, requiredAttr, requiredDateTime, requiredHttpUrl } from "../xml.ts";
 
 export interface Session {
   readonly url: string;
@@ -36,14 +36,7 @@ const TOKEN = /^[A-Za-z0-9._~+/=-]{16,512}$/;
 
 export function parseSession(el: Element): Session {
   expectElement(el, "session");
-  const url = requiredAttr(el, "url");
-  let u: URL | undefined;
-  try {
-    u = new URL(url);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) throw badRequest(`<session url/> is not an http(s) URL`);
+  const url = requiredHttpUrl(el, "url");
   const token = requiredAttr(el, "token");
   if (!TOKEN.test(token)) throw badRequest("<session token/> is malformed");
   return { url, token, expiresMs: requiredDateTime(el, "expires") };

@@ -9,7 +9,7 @@
  */
 import { badRequest } from "../errors.ts";
 import { NS } from "../ns.ts";
-import { Element, elements, expectElement, formatDateTime, requiredAttr, requiredDateTime } from "../xml.ts";
+import { Element, elements, expectElement, formatDateTime, requiredAttr, requiredDateTime, requiredHttpUrl } from "../xml.ts";
 
 export interface WebLoginLink {
   readonly url: string;
@@ -31,13 +31,6 @@ export function buildWebLogin(l: WebLoginLink): Element {
 
 export function parseWebLogin(el: Element): WebLoginLink {
   expectElement(el, "web-login");
-  const url = requiredAttr(el, "url");
-  let u: URL | undefined;
-  try {
-    u = new URL(url);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) throw badRequest("<web-login url/> is not an http(s) URL");
+  const url = requiredHttpUrl(el, "url");
   return { url, expiresMs: requiredDateTime(el, "expires") };
 }
