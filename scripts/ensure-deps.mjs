@@ -154,36 +154,22 @@ async function ensureProsody() {
   say("prosody installed; the system service is stopped (tests run their own instances)");
 }
 
-/** The UI tests' browser (tests/harness/browser.ts): Debian's chromium, no download. */
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return;
-  if (!isRoot()) fail("chromium is missing (the UI tests drive it): run  sudo apt-get install chromium");
-  say("installing Debian's chromium package (apt-get), for the UI tests");
+/** Installs a Debian package that starts no service (apt-get update first only if needed). */
+function aptInstall(pkg, binary, why) {
+  if (existsSync(binary)) return;
+  if (!isRoot()) fail(`${pkg} is missing (${why}): run  sudo apt-get install ${pkg}`);
+  say(`installing Debian's ${pkg} package (apt-get), for ${why}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  let status = run("apt-get", ["install", "-y", "chromium"], { env });
+  let status = run("apt-get", ["install", "-y", pkg], { env });
   if (status !== 0) {
     status = run("apt-get", ["update"], { env });
-    if (status === 0) status = run("apt-get", ["install", "-y", "chromium"], { env });
+    if (status === 0) status = run("apt-get", ["install", "-y", pkg], { env });
   }
-  if (status !== 0 || !existsSync(CHROMIUM)) fail("ensure-deps: apt-get install chromium failed (see above)");
-}
-
-/** `npm run bench` only (--syncthing): Debian's syncthing, the program it compares with. */
-function ensureSyncthing() {
-  if (existsSync(SYNCTHING)) return;
-  if (!isRoot()) fail("syncthing is missing (npm run bench compares with it): run  sudo apt-get install syncthing");
-  say("installing Debian's syncthing package (apt-get), for npm run bench");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  let status = run("apt-get", ["install", "-y", "syncthing"], { env });
-  if (status !== 0) {
-    status = run("apt-get", ["update"], { env });
-    if (status === 0) status = run("apt-get", ["install", "-y", "syncthing"], { env });
-  }
-  if (status !== 0 || !existsSync(SYNCTHING)) fail("ensure-deps: apt-get install syncthing failed (see above)");
+  if (status !== 0 || !existsSync(binary)) fail(`ensure-deps: apt-get install ${pkg} failed (see above)`);
 }
 
 checkNode();
 ensureNodeModules();
 await ensureProsody();
-if (!process.argv.includes("--no-browser")) ensureChromium();
-if (process.argv.includes("--syncthing")) ensureSyncthing();
+if (!process.argv.includes("--no-browser")) aptInstall("chromium", CHROMIUM, "the UI tests, which drive it");
+if (process.argv.includes("--syncthing")) aptInstall("syncthing", SYNCTHING, "npm run bench, which compares with it");
