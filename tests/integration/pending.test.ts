@@ -16,6 +16,7 @@ import type { MemoryFs } from "../../client/fs/memory.ts";
 import { digest } from "../../protocol/vv.ts";
 import type { SpaceId } from "../../protocol/ids.ts";
 import { startSharing, type Sharing } from "./fixtures/sharing.ts";
+import { withOldState } from "./fixtures/old-state.ts";
 import { type Device, noise, scheduledKit } from "./fixtures/scheduled.ts";
 
 let world: Sharing;
@@ -179,24 +180,14 @@ describe("a deferred upload is announced at once; only its content waits", () =>
 
 describe("the device's state", () => {
   it("a home made before pending versions (entries and waiting without the column) keeps its rows, complete, and records pending marks after", async () => {
-    const { mkdtemp, rm } = await import("node:fs/promises");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const Database = (await import("better-sqlite3")).default;
-    const { ClientState } = await import("../../client/state.ts");
-    const dir = await mkdtemp(join(tmpdir(), "xshare-pending-"));
-    try {
-      const file = join(dir, "state.sqlite");
-      const old = new Database(file);
-      const cols = `space TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, deleted INTEGER NOT NULL,
-        hash TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL,
-        replica TEXT NOT NULL, vector BLOB NOT NULL, chunks BLOB NOT NULL, l_size INTEGER, l_mtime INTEGER, l_ino INTEGER`;
-      old.exec(`CREATE TABLE entries (${cols}, PRIMARY KEY (space, path)) WITHOUT ROWID;
-        CREATE TABLE waiting (${cols}, reason TEXT, until_ms INTEGER, PRIMARY KEY (space, path)) WITHOUT ROWID;`);
-      old.prepare("INSERT INTO entries VALUES ('s1', 'a.txt', 'file', 0, '', 0, 5, 420, 'r', ?, ?, 0, 5, 1)").run(Buffer.alloc(0), Buffer.alloc(0));
-      old.close();
-      const state = ClientState.open(file);
-      try {
+    const cols = `space TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, deleted INTEGER NOT NULL,
+      hash TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL,
+      replica TEXT NOT NULL, vector BLOB NOT NULL, chunks BLOB NOT NULL, l_size INTEGER, l_mtime INTEGER, l_ino INTEGER`;
+    await withOldState(
+      `CREATE TABLE entries (${cols}, PRIMARY KEY (space, path)) WITHOUT ROWID;
+       CREATE TABLE waiting (${cols}, reason TEXT, until_ms INTEGER, PRIMARY KEY (space, path)) WITHOUT ROWID;`,
+      (old) => void old.prepare("INSERT INTO entries VALUES ('s1', 'a.txt', 'file', 0, '', 0, 5, 420, 'r', ?, ?, 0, 5, 1)").run(Buffer.alloc(0), Buffer.alloc(0)),
+      (state) => {
         const a = state.synced("s1" as SpaceId, "a.txt")!;
         expect(a.version).toMatchObject({ path: "a.txt", mtimeMs: 5 });
         expect(a.version.pending).toBeUndefined();
@@ -204,11 +195,7 @@ describe("the device's state", () => {
         expect(state.synced("s1" as SpaceId, "b.mov")!.version.pending).toEqual({});
         state.setWaiting("s1" as SpaceId, [{ version: { ...a.version, path: "c.mov", pending: { by: "bob@example.org" as never } }, reason: "waits for bob@example.org's upload" }]);
         expect(state.waiting("s1" as SpaceId)).toMatchObject([{ version: { path: "c.mov", pending: { by: "bob@example.org" } } }]);
-      } finally {
-        state.close();
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+      },
+    );
   });
 });

@@ -16,6 +16,7 @@ import type { Known } from "../../client/scanner.ts";
 import { MemoryFs } from "../../client/fs/memory.ts";
 import type { SpaceId } from "../../protocol/ids.ts";
 import { startSharing, type Sharing } from "./fixtures/sharing.ts";
+import { withOldState } from "./fixtures/old-state.ts";
 import { type Device, noise, scheduledKit } from "./fixtures/scheduled.ts";
 
 let world: Sharing;
@@ -257,34 +258,20 @@ describe("without a schedule", () => {
 
 describe("the state's waiting table", () => {
   it("a home made before the scheduler (waiting without reason and until) is migrated and keeps its rows", async () => {
-    const { mkdtemp, rm } = await import("node:fs/promises");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const Database = (await import("better-sqlite3")).default;
-    const { ClientState } = await import("../../client/state.ts");
-    const dir = await mkdtemp(join(tmpdir(), "xshare-waiting-"));
-    try {
-      const file = join(dir, "state.sqlite");
-      const old = new Database(file);
-      old.exec(`CREATE TABLE waiting (
+    await withOldState(
+      `CREATE TABLE waiting (
         space TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, deleted INTEGER NOT NULL,
         hash TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL,
         replica TEXT NOT NULL, vector BLOB NOT NULL, chunks BLOB NOT NULL,
-        l_size INTEGER, l_mtime INTEGER, l_ino INTEGER, PRIMARY KEY (space, path)) WITHOUT ROWID`);
-      old.prepare("INSERT INTO waiting VALUES ('s1', 'Foo.txt', 'file', 0, '', 0, 5, 420, 'r', ?, ?, NULL, NULL, NULL)").run(Buffer.alloc(0), Buffer.alloc(0));
-      old.close();
-      const state = ClientState.open(file);
-      try {
+        l_size INTEGER, l_mtime INTEGER, l_ino INTEGER, PRIMARY KEY (space, path)) WITHOUT ROWID`,
+      (old) => void old.prepare("INSERT INTO waiting VALUES ('s1', 'Foo.txt', 'file', 0, '', 0, 5, 420, 'r', ?, ?, NULL, NULL, NULL)").run(Buffer.alloc(0), Buffer.alloc(0)),
+      (state) => {
         expect(state.waiting("s1" as SpaceId)).toMatchObject([{ version: { path: "Foo.txt", mtimeMs: 5 } }]);
         expect(state.waiting("s1" as SpaceId)[0]?.reason).toBeUndefined();
         const v = state.waiting("s1" as SpaceId)[0]!.version;
         state.setWaiting("s1" as SpaceId, [{ version: v, reason: "waits for its window * 2-5 * * * until 02:00", untilMs: 1234 }]);
         expect(state.waiting("s1" as SpaceId)).toMatchObject([{ version: { path: "Foo.txt" }, reason: "waits for its window * 2-5 * * * until 02:00", untilMs: 1234 }]);
-      } finally {
-        state.close();
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+      },
+    );
   });
 });
