@@ -7,21 +7,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { spaceContacts } from "../../client/engine/contacts.ts";
-import type { Action } from "../../client/engine/plan.ts";
 import { scheduleRound } from "../../client/engine/schedule.ts";
 import { parsePolicy } from "../../client/schedule/policy.ts";
 import { budgetOf, fitTerm, FIT_URGENCY, withFit } from "../../client/schedule/throughput.ts";
 import { NO_URGENCY, urgencyOf } from "../../client/schedule/urgency.ts";
-import type { FileVersion } from "../../protocol/file.ts";
-import type { BareJid, ChunkHash, ReplicaId, SpaceId } from "../../protocol/ids.ts";
-import type { Contact, Contacts } from "../../protocol/stanzas/contacts.ts";
-import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
-import { EMPTY } from "../../protocol/vv.ts";
+import type { BareJid } from "../../protocol/ids.ts";
+import type { Contact } from "../../protocol/stanzas/contacts.ts";
+import { me, bob, at, answer, send, pull, none } from "./fixtures/schedule.ts";
 
-const me = "alice@example.org";
-const bob = "bob@example.org" as BareJid;
-const at = (hour: number) => Date.UTC(2026, 10, 25, hour, 30, 0);
-const answer = (...members: Contact[]): Contacts => ({ space: "s" as SpaceId, keptHours: 672, members });
 /** Alice: sessions of 10 minutes, uploads at 10 kB/s (a slow uplink), downloads at 1 MB/s. */
 const alice = (o: Partial<Contact> = {}): Contact => ({ jid: me as BareJid, online: true, hours: 100, sessionS: 600, upBps: 10_000, downBps: 1_000_000, ...o });
 
@@ -62,13 +55,6 @@ describe("the fit rule", () => {
   });
 });
 
-let n = 0;
-function version(path: string, size: number): FileVersion {
-  return { path, kind: "file", vector: EMPTY, hash: `c${++n}`, size, mtimeMs: 0, mode: 0o644, deleted: false, replica: "r" as ReplicaId, chunks: [{ hash: `h${++n}`.padEnd(64, "0") as ChunkHash, size }] };
-}
-const send = (path: string, size: number): Action => ({ type: "push", path, version: version(path, size), base: EMPTY });
-const pull = (path: string, size: number): Action => ({ type: "apply", path, remote: { ...version(path, size), seq: 1 } as IndexEntry });
-const none = new Map<string, never>();
 
 describe("throughput in the plan", () => {
   const policy = parsePolicy({ timezone: "UTC", rules: [{ match: "*.mov", priority: "low" }] });

@@ -5,22 +5,14 @@
  * and urgency orders within a priority only.
  */
 import { describe, expect, it } from "vitest";
-import type { Action } from "../../client/engine/plan.ts";
 import { scheduleRound, transfersOf } from "../../client/engine/schedule.ts";
 import { parsePolicy } from "../../client/schedule/policy.ts";
 import { plan } from "../../client/schedule/queue.ts";
 import { NO_URGENCY, SHORT_SESSION_S, urgencyOf } from "../../client/schedule/urgency.ts";
-import type { FileVersion } from "../../protocol/file.ts";
-import type { BareJid, ChunkHash, ReplicaId, SpaceId } from "../../protocol/ids.ts";
+import type { BareJid } from "../../protocol/ids.ts";
 import type { Contact, Contacts } from "../../protocol/stanzas/contacts.ts";
-import type { IndexEntry } from "../../protocol/stanzas/index-exchange.ts";
-import { EMPTY } from "../../protocol/vv.ts";
+import { me, bob, carol, at, answer, send, pull, none } from "./fixtures/schedule.ts";
 
-const me = "alice@example.org";
-const bob = "bob@example.org" as BareJid;
-const carol = "carol@example.org" as BareJid;
-const at = (hour: number) => Date.UTC(2026, 10, 25, hour, 30, 0);
-const answer = (...members: Contact[]): Contacts => ({ space: "s" as SpaceId, keptHours: 672, members });
 const alice = (o: Partial<Contact> = {}): Contact => ({ jid: me as BareJid, online: true, hours: 100, ...o });
 
 describe("the urgency rule", () => {
@@ -53,13 +45,6 @@ describe("the urgency rule", () => {
   });
 });
 
-let n = 0;
-function version(path: string, size: number): FileVersion {
-  return { path, kind: "file", vector: EMPTY, hash: `c${++n}`, size, mtimeMs: 0, mode: 0o644, deleted: false, replica: "r" as ReplicaId, chunks: [{ hash: `h${++n}`.padEnd(64, "0") as ChunkHash, size }] };
-}
-const send = (path: string, size: number): Action => ({ type: "push", path, version: version(path, size), base: EMPTY });
-const pull = (path: string, size: number): Action => ({ type: "apply", path, remote: { ...version(path, size), seq: 1 } as IndexEntry });
-const none = new Map<string, never>();
 
 describe("urgency in the plan", () => {
   const u = urgencyOf(answer(alice(), { jid: bob, online: false, hours: 2 }), me, at(9));
