@@ -9,14 +9,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, shot } from "../harness/browser.ts";
+import { launchBrowser, newPage, shot } from "../harness/browser.ts";
 import { type Cast, hasContent, startCast } from "../harness/cast.ts";
 
 let cast: Cast;
 let browser: Browser;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   cast = await startCast(["alice", "bob"]);
@@ -26,7 +25,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
   await cast?.close();
 });
@@ -34,12 +32,7 @@ afterAll(async () => {
 /** The person's UI in a browser of their own, signed in through `xshare ui`'s link. */
 async function openUi(name: string): Promise<Page> {
   const url = (await cast.run(name, ["ui"])).trim();
-  const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on("dialog", (d) => {
-    throw new Error(`a dialog opened: ${d.message()}`);
-  });
+  const page = await newPage(browser, { viewport: { width: 1360, height: 860 } });
   await page.goto(url);
   await page.locator(".share .pane-title").first().waitFor();
   return page;

@@ -7,9 +7,9 @@
  * `xshare web-login` prints a link that signs in once. An unknown JID and a member without a
  * sharing client online get the same words; attempts per JID are limited.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, shot } from "../harness/browser.ts";
+import { launchBrowser, newPage, shot } from "../harness/browser.ts";
 import { type Cast, startCast } from "../harness/cast.ts";
 
 let cast: Cast;
@@ -17,7 +17,6 @@ let browser: Browser;
 /** The sharing manager's public URL, ending in "/". */
 let base = "";
 let uiUrl = "";
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
   cast = await startCast(["alice", "bob"]);
@@ -29,16 +28,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
   await cast?.close();
 });
 
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-  contexts.push(context);
-  return context.newPage();
-}
+/** A browser of its own (its own cookies), as another person or device would have. */
+const freshPage = (): Promise<Page> => newPage(browser, { viewport: { width: 1100, height: 720 } });
 
 /** Types the JID into the sign-in form; resolves the transaction id the page shows. */
 async function askToSignIn(page: Page, jid: string): Promise<string> {
@@ -51,7 +46,7 @@ async function askToSignIn(page: Page, jid: string): Promise<string> {
 }
 
 async function localUi(): Promise<Page> {
-  const ui = await newPage();
+  const ui = await freshPage();
   await ui.goto(uiUrl);
   await ui.getByText(cast.jid("alice"), { exact: true }).first().waitFor();
   return ui;
@@ -65,7 +60,7 @@ async function signedInAs(page: Page): Promise<string | null> {
 describe("web sign-in through the sharing client", () => {
   it("Alice types her JID, her local UI shows the same code, she accepts: the page is signed in (HttpOnly, SameSite=Strict), then signs out", async () => {
     const ui = await localUi();
-    const web = await newPage();
+    const web = await freshPage();
     await web.goto(`${base}web/login`);
     await shot(web, "web-sign-in");
     const tx = await askToSignIn(web, cast.jid("alice"));
@@ -95,7 +90,7 @@ describe("web sign-in through the sharing client", () => {
 
   it("Alice denies in her local UI: the page says so and is not signed in", async () => {
     const ui = await localUi();
-    const web = await newPage();
+    const web = await freshPage();
     const tx = await askToSignIn(web, cast.jid("alice"));
     const notice = ui.locator(`.confirm-request[data-id="${tx}"]`);
     await notice.getByRole("button", { name: "Deny" }).click({ timeout: 30_000 });
@@ -108,7 +103,7 @@ describe("web sign-in through the sharing client", () => {
   }, 120_000);
 
   it("xshare web-confirm lists the request with its code and accepts it from the command line", async () => {
-    const web = await newPage();
+    const web = await freshPage();
     const tx = await askToSignIn(web, cast.jid("alice"));
     let listed = "";
     await cast.eventually("xshare web-confirm lists the request", async () => (listed = await cast.run("alice", ["web-confirm"])).includes(tx));
@@ -124,7 +119,7 @@ describe("web sign-in through the sharing client", () => {
   }, 120_000);
 
   it("an unknown JID and a member without a sharing client online get the same words, suggesting xshare web-login", async () => {
-    const page = await newPage();
+    const page = await freshPage();
     const say = async (jid: string) => {
       await page.goto(`${base}web/login`);
       await page.getByLabel("Your XMPP address").fill(jid);
@@ -155,7 +150,7 @@ describe("xshare web-login", () => {
     expect(link.startsWith(`${base}web/login/link/`)).toBe(true);
     expect(out).toMatch(/works once, until \d{4}-\d\d-\d\dT/);
 
-    const web = await newPage();
+    const web = await freshPage();
     await web.goto(link);
     await web.getByRole("heading", { name: `Sign in as ${cast.jid("alice")}?` }).waitFor();
     await shot(web, "web-login-link");
@@ -163,7 +158,7 @@ describe("xshare web-login", () => {
     await web.waitForURL(`${base}web/`);
     expect(await signedInAs(web)).toBe(cast.jid("alice"));
 
-    const other = await newPage();
+    const other = await freshPage();
     const res = await other.goto(link);
     expect(res?.status()).toBe(410);
     await other.getByText("This link does not work any more").waitFor();

@@ -11,7 +11,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, type Page, chromium } from "playwright-core";
+import { type Browser, type BrowserContextOptions, type Page, chromium } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -24,6 +24,19 @@ export const SCREENSHOT_DIR = path.join(ROOT, "docs", "screenshots");
  *  when this process exits or gets SIGINT, SIGTERM or SIGHUP). */
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/**
+ * A page in a context of its own (its own cookies: one signed-in person), closed with the
+ * browser. A dialog (`alert`, `confirm`) fails the test: no page of ours opens one, and a
+ * hostile file name that ran as markup would.
+ */
+export async function newPage(browser: Browser, options: BrowserContextOptions = {}): Promise<Page> {
+  const page = await (await browser.newContext(options)).newPage();
+  page.on("dialog", (d) => {
+    throw new Error(`a dialog opened: ${d.message()}`);
+  });
+  return page;
 }
 
 /** A screenshot of the whole page into docs/screenshots/<name>.png (with SCREENSHOTS=1 only). */
