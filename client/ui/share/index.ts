@@ -52,6 +52,8 @@ export class ShareModule implements UiModule {
   readonly #me: BareJid;
   readonly #known = new Map<string, Map<string, string>>();
   readonly #live = new Map<string, Live>();
+  /** Per space, the head of the last sync whose versions were recorded (see #onSynced). */
+  readonly #recordedHead = new Map<string, number>();
   #remote: readonly Space[] | undefined;
   #snapshotTimer: NodeJS.Timeout | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
@@ -142,7 +144,11 @@ export class ShareModule implements UiModule {
     l.incoming = false;
     l.report = report;
     delete l.error;
-    const received = this.#record(report.space);
+    // A sync that read nothing new and moved nothing (the head is where the last recording
+    // saw it) left the synced versions as they were: no reading of the whole space for it.
+    const unchanged = this.#recordedHead.get(report.space) === report.head && !report.pushed && !report.pulled && !report.conflicts;
+    const received = unchanged ? [] : this.#record(report.space);
+    this.#recordedHead.set(report.space, report.head);
     if (received.length) this.#ctx.publish("share-change", { space: report.space, paths: received.slice(0, 100) });
     if (report.conflicts) this.#ctx.publish("share-conflict", { space: report.space, conflicts: report.conflicts });
     this.#publishProgress();
