@@ -81,18 +81,27 @@ export class TokenRegistry {
 /**
  * Session tokens for protocol IQs over HTTP (XEP-draft.md § 5.11, "IQs over HTTP"): bound to one
  * member only; whatever that member may do over XMPP it may do with the token, nothing more.
+ * Also the one-time sign-in links of the web interface (component/web/links.ts), which cap the
+ * live tokens per member (`maxPerMember`: issuing another drops the oldest) and revoke a token
+ * when it is used.
  */
 export class SessionRegistry {
   readonly #members = new Map<string, { member: BareJid; expiresMs: number }>();
-  readonly #opts: TokenOptions;
+  readonly #opts: TokenOptions & { readonly maxPerMember?: number };
 
-  constructor(opts: TokenOptions) {
+  constructor(opts: TokenOptions & { readonly maxPerMember?: number }) {
     this.#opts = opts;
   }
 
   issue(member: BareJid): { token: string; expiresMs: number } {
     const now = this.#opts.now();
     for (const [t, s] of this.#members) if (s.expiresMs <= now) this.#members.delete(t);
+    const max = this.#opts.maxPerMember;
+    if (max !== undefined) {
+      // Map order is issue order: the member's oldest go first.
+      const theirs = [...this.#members].filter(([, s]) => s.member === member);
+      for (const [t] of theirs.slice(0, Math.max(0, theirs.length - max + 1))) this.#members.delete(t);
+    }
     const token = this.#opts.random();
     const expiresMs = now + this.#opts.ttlMs;
     this.#members.set(token, { member, expiresMs });
@@ -108,5 +117,10 @@ export class SessionRegistry {
       return undefined;
     }
     return s.member;
+  }
+
+  /** The token is no longer good. */
+  revoke(token: string): void {
+    this.#members.delete(token);
   }
 }
