@@ -1,42 +1,18 @@
 /**
- * The share module's small HTTP vocabulary: JSON answers, JSON bodies of bounded size, and
- * `BadInput`, the error a route throws for anything the user must fix (a 4xx with the sentence;
- * the route has changed nothing when it throws it).
+ * The share module's small HTTP vocabulary: the local UI's JSON answers and bounded JSON object
+ * bodies (client/ui/http.ts), and `BadInput`, the error a route throws for anything the user
+ * must fix (a 4xx with the sentence; the route has changed nothing when it throws it).
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { HttpError } from "../http.ts";
 
-export class BadInput extends Error {
+export { readJsonObject as readJson, sendJson } from "../http.ts";
+
+/** The local UI's HttpError, with the share module's argument order. */
+export class BadInput extends HttpError {
   override name = "BadInput";
-  constructor(message: string, readonly status = 400) {
-    super(message);
+  constructor(message: string, status = 400) {
+    super(status, message);
   }
-}
-
-const MAX_BODY = 64 * 1024;
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-/** The request's JSON object body; BadInput when it is not one or is too large. */
-export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new BadInput("The request is too large.", 413);
-    parts.push(chunk);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.concat(parts).toString("utf8") || "{}");
-  } catch {
-    throw new BadInput("The request is not JSON.");
-  }
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new BadInput("The request must be a JSON object.");
-  return value as Record<string, unknown>;
 }
 
 /** A string field, required unless `optional`. */

@@ -30,6 +30,7 @@ import type { UiContext, UiModule, UiModuleFactory } from "../module.ts";
 import { acceptSpace, create, inviteMember, leaveSpace, resolve, spaceId, type ActionContext } from "./actions.ts";
 import { gleams } from "./gleam.ts";
 import { recordVersions } from "./history.ts";
+import { HttpError } from "../http.ts";
 import { BadInput, readJson, sendJson } from "./http.ts";
 import { ShareStore } from "./store.ts";
 import { fileDetails, listFolder, relPath, type TreeInputs } from "./tree.ts";
@@ -244,7 +245,7 @@ export class ShareModule implements UiModule {
       if (answer === undefined) return false;
       sendJson(res, 200, answer);
     } catch (err) {
-      if (err instanceof BadInput) sendJson(res, err.status, { error: err.message });
+      if (err instanceof HttpError) sendJson(res, err.status, { error: err.message });
       else {
         this.#ctx.log(`share: ${route}: ${(err as Error).stack ?? String(err)}`);
         sendJson(res, 500, { error: `Something went wrong: ${(err as Error).message}` });
